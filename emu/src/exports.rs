@@ -1,0 +1,1201 @@
+//! The exported routines, with exactly the types of windows-sys 0.61's raw declarations
+//! (except `ClfsCreateMarshallingArea`'s corrected callback types).
+//!
+//! Every routine counts its call in the current sandbox; every `Clfs*` routine except the
+//! LSN helpers bugchecks above `APC_LEVEL`. Handles are opaque keys into emulator tables:
+//! an unknown or closed handle gets `STATUS_INVALID_HANDLE`; NULL required pointers get
+//! `STATUS_INVALID_PARAMETER`.
+#![allow(non_snake_case)]
+
+use core::ffi::c_void;
+
+use crate::log::{self, CreateArgs, DELETE, GENERIC_READ, GENERIC_WRITE};
+use crate::marshal::{self, Append, CreateArea, MAX_BUFFER, USE_RESERVATION};
+use crate::raw::{copy_in, rd, unicode, wr};
+use crate::read::{self, Got};
+use crate::state::count_call;
+use crate::status::*;
+use crate::types::{
+    CLFS_CONTEXT_MODE, CLS_INFORMATION, CLS_LOG_INFORMATION_CLASS, CLS_LSN, CLS_WRITE_ENTRY,
+    FILE_OBJECT, NTSTATUS, PALLOCATE_FUNCTION, PFREE_FUNCTION, POOL_TYPE, PSECURITY_DESCRIPTOR,
+    UNICODE_STRING,
+};
+use crate::CLFS_LSN_INVALID;
+
+/// Counts the call, checks the IRQL, and returns an injected fault status if one is armed.
+fn enter(routine: &'static str) -> Option<NTSTATUS> {
+    let fault = count_call(routine);
+    crate::irql::check_clfs_irql(routine);
+    fault
+}
+
+macro_rules! enter {
+    ($name:literal) => {
+        if let Some(st) = enter($name) {
+            return st;
+        }
+    };
+}
+
+/// True if `h` is a live (not deleted) marshalling area.
+fn area_ok(h: usize) -> bool {
+    crate::state::emu()
+        .areas
+        .get(&h)
+        .is_some_and(|a| !a.deleted)
+}
+
+fn st<T>(r: Result<T, NTSTATUS>) -> NTSTATUS {
+    r.err().unwrap_or(STATUS_SUCCESS)
+}
+
+const MAX_ENTRIES: u32 = 1 << 20;
+
+fn check_option_flag(flag: u32, ctx: *const c_void, cb: u32) -> Result<(), NTSTATUS> {
+    if !matches!(flag, 0 | 0x8 | 0x10 | 0x20 | 0x100) {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if ctx.is_null() != (cb == 0) {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if matches!(flag, 0x10 | 0x20 | 0x100) && ctx.is_null() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    Ok(())
+}
+
+/// `ClfsCreateLogFile`: creates or opens a dedicated log (`log:<path>`).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented for Clfs.sys.
+pub unsafe extern "system" fn ClfsCreateLogFile(
+    pplfolog: *mut *mut FILE_OBJECT,
+    puszlogfilename: *const UNICODE_STRING,
+    fdesiredaccess: u32,
+    dwsharemode: u32,
+    psdlogfile: PSECURITY_DESCRIPTOR,
+    fcreatedisposition: u32,
+    fcreateoptions: u32,
+    fflagsandattributes: u32,
+    flogoptionflag: u32,
+    pvcontext: *const c_void,
+    cbcontext: u32,
+) -> NTSTATUS {
+    enter!("ClfsCreateLogFile");
+    let _ = psdlogfile;
+    if pplfolog.is_null() || puszlogfilename.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    if fdesiredaccess & !(GENERIC_READ | GENERIC_WRITE | DELETE) != 0
+        || dwsharemode & !7 != 0
+        || fcreateoptions & !0x38 != 0
+        || fcreateoptions & 0x30 == 0x30
+        || !matches!(fflagsandattributes, 0 | 0x80 | 0x1 | 0x20 | 0x21)
+        || !matches!(fcreatedisposition, 1..=3)
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    if let Err(s) = check_option_flag(flogoptionflag, pvcontext, cbcontext) {
+        return s;
+    }
+    // SAFETY: non-null; the caller passes a valid UNICODE_STRING.
+    let name = match unsafe { unicode(puszlogfilename) } {
+        Ok(n) => n,
+        Err(s) => return s,
+    };
+    let name = match crate::names::parse_log_name(&name) {
+        Ok(n) => n,
+        Err(s) => return s,
+    };
+    if name.stream.is_some() {
+        let root = crate::state::root_of(crate::state::current_sandbox());
+        let dedicated = root.is_some_and(|r| crate::names::base_file(&r, &name.rel).exists());
+        return if dedicated {
+            STATUS_LOG_DEDICATED
+        } else {
+            STATUS_NOT_SUPPORTED
+        };
+    }
+    let args = CreateArgs {
+        rel: name.rel,
+        access: fdesiredaccess,
+        share: dwsharemode,
+        disposition: fcreatedisposition,
+        attributes: fflagsandattributes,
+    };
+    match log::create(args) {
+        Ok(h) => {
+            // SAFETY: checked non-null above; the caller passes a writable pointer.
+            unsafe { wr(pplfolog, h as *mut FILE_OBJECT) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsCloseLogFileObject`. Live marshalling areas of this object are deleted (flushed)
+/// and their read contexts terminated.
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsCloseLogFileObject(plfolog: *const FILE_OBJECT) -> NTSTATUS {
+    enter!("ClfsCloseLogFileObject");
+    log::close(plfolog as usize)
+}
+
+/// `ClfsDeleteLogFile`: marks a log for deletion by name.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented for Clfs.sys.
+pub unsafe extern "system" fn ClfsDeleteLogFile(
+    puszlogfilename: *const UNICODE_STRING,
+    pvreserved: *const c_void,
+    flogoptionflag: u32,
+    pvcontext: *const c_void,
+    cbcontext: u32,
+) -> NTSTATUS {
+    enter!("ClfsDeleteLogFile");
+    if puszlogfilename.is_null() || !pvreserved.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    if let Err(s) = check_option_flag(flogoptionflag, pvcontext, cbcontext) {
+        return s;
+    }
+    // SAFETY: non-null; the caller passes a valid UNICODE_STRING.
+    let name = match unsafe { unicode(puszlogfilename) } {
+        Ok(n) => n,
+        Err(s) => return s,
+    };
+    let name = match crate::names::parse_log_name(&name) {
+        Ok(n) => n,
+        Err(s) => return s,
+    };
+    if name.stream.is_some() {
+        return STATUS_NOT_SUPPORTED;
+    }
+    log::delete_by_name(&name.rel)
+}
+
+/// `ClfsDeleteLogByPointer`: marks the log for deletion (needs `DELETE` access).
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsDeleteLogByPointer(plfolog: *const FILE_OBJECT) -> NTSTATUS {
+    enter!("ClfsDeleteLogByPointer");
+    log::delete_by_pointer(plfolog as usize)
+}
+
+/// Reads `n` container names.
+///
+/// # Safety
+/// `p` must be NULL or point to `n` valid `UNICODE_STRING`s.
+unsafe fn names(p: *const UNICODE_STRING, n: usize) -> Result<Vec<Vec<u16>>, NTSTATUS> {
+    if p.is_null() || n == 0 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: forwarded caller contract.
+    let list = unsafe { copy_in(p, n) }.ok_or(STATUS_INVALID_PARAMETER)?;
+    let mut out = Vec::with_capacity(n);
+    for u in &list {
+        // SAFETY: each element is a valid UNICODE_STRING by the caller's contract.
+        out.push(unsafe { unicode(u) }?);
+    }
+    Ok(out)
+}
+
+/// Shared body of the two add routines.
+///
+/// # Safety
+/// `pcb` NULL or valid for read/write; `paths` valid for `n` strings.
+unsafe fn add(
+    plfolog: *const FILE_OBJECT,
+    n: usize,
+    pcb: *const u64,
+    paths: *const UNICODE_STRING,
+) -> NTSTATUS {
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    let list = match unsafe { names(paths, n) } {
+        Ok(l) => l,
+        Err(s) => return s,
+    };
+    // SAFETY: forwarded caller contract.
+    let size = unsafe { rd(pcb) };
+    match log::add_containers(plfolog as usize, size, &list) {
+        Ok(sz) => {
+            // SAFETY: the documented in/out size; NULL is skipped.
+            unsafe { wr(pcb.cast_mut(), sz) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsAddLogContainer`. `pcbcontainer` is in/out (written back with the actual size).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented; `pcbcontainer` must be writable.
+pub unsafe extern "system" fn ClfsAddLogContainer(
+    plfolog: *const FILE_OBJECT,
+    pcbcontainer: *const u64,
+    puszcontainerpath: *const UNICODE_STRING,
+) -> NTSTATUS {
+    enter!("ClfsAddLogContainer");
+    // SAFETY: forwarded caller contract.
+    unsafe { add(plfolog, 1, pcbcontainer, puszcontainerpath) }
+}
+
+/// `ClfsAddLogContainerSet` (all or nothing).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented; `pcbcontainer` must be writable.
+pub unsafe extern "system" fn ClfsAddLogContainerSet(
+    plfolog: *const FILE_OBJECT,
+    ccontainers: u16,
+    pcbcontainer: *const u64,
+    rguszcontainerpath: *const UNICODE_STRING,
+) -> NTSTATUS {
+    enter!("ClfsAddLogContainerSet");
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        add(
+            plfolog,
+            usize::from(ccontainers),
+            pcbcontainer,
+            rguszcontainerpath,
+        )
+    }
+}
+
+/// Shared body of the remove routines.
+///
+/// # Safety
+/// `paths` valid for `n` strings.
+unsafe fn remove(
+    plfolog: *const FILE_OBJECT,
+    n: usize,
+    paths: *const UNICODE_STRING,
+    force: bool,
+) -> NTSTATUS {
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    match unsafe { names(paths, n) } {
+        Ok(l) => log::remove_containers(plfolog as usize, &l, force),
+        Err(s) => s,
+    }
+}
+
+/// `ClfsRemoveLogContainer`.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsRemoveLogContainer(
+    plfolog: *const FILE_OBJECT,
+    puszcontainerpath: *const UNICODE_STRING,
+    fforce: bool,
+) -> NTSTATUS {
+    enter!("ClfsRemoveLogContainer");
+    // SAFETY: forwarded caller contract.
+    unsafe { remove(plfolog, 1, puszcontainerpath, fforce) }
+}
+
+/// `ClfsRemoveLogContainerSet` (all or nothing).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsRemoveLogContainerSet(
+    plfolog: *const FILE_OBJECT,
+    ccontainers: u16,
+    rgwszcontainerpath: *const UNICODE_STRING,
+    fforce: bool,
+) -> NTSTATUS {
+    enter!("ClfsRemoveLogContainerSet");
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        remove(
+            plfolog,
+            usize::from(ccontainers),
+            rgwszcontainerpath,
+            fforce,
+        )
+    }
+}
+
+/// `ClfsQueryLogFileInformation`: classes `ClfsLogBasicInformation` (0) and
+/// `ClfsLogBasicInformationPhysical` (1) fill a 120-byte `CLFS_INFORMATION`.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsQueryLogFileInformation(
+    plfolog: *const FILE_OBJECT,
+    einformationclass: CLS_LOG_INFORMATION_CLASS,
+    pinfoinputbuffer: *const c_void,
+    cbinfoinputbuffer: u32,
+    pinfobuffer: *mut c_void,
+    pcbinfobuffer: *mut u32,
+) -> NTSTATUS {
+    enter!("ClfsQueryLogFileInformation");
+    let _ = (pinfoinputbuffer, cbinfoinputbuffer);
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(cb) = (unsafe { rd(pcbinfobuffer) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !matches!(einformationclass, 0 | 1) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let need = core::mem::size_of::<CLS_INFORMATION>() as u32;
+    if cb < need {
+        // SAFETY: non-null (read above).
+        unsafe { wr(pcbinfobuffer, need) };
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    if pinfobuffer.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    match log::query(plfolog as usize) {
+        Ok(info) => {
+            // SAFETY: the caller's buffer holds at least `need` bytes (its stated size).
+            unsafe { wr(pinfobuffer.cast::<CLS_INFORMATION>(), info) };
+            // SAFETY: non-null (read above).
+            unsafe { wr(pcbinfobuffer, need) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsCreateMarshallingArea`. One write block is allocated at once; more on demand up to
+/// `cmaxwritebuffers`; each read context holds one read block (up to `cmaxreadbuffers`).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid; callbacks must behave as documented.
+pub unsafe extern "system" fn ClfsCreateMarshallingArea(
+    plfolog: *const FILE_OBJECT,
+    epooltype: POOL_TYPE,
+    pfnallocbuffer: PALLOCATE_FUNCTION,
+    pfnfreebuffer: PFREE_FUNCTION,
+    cbmarshallingbuffer: u32,
+    cmaxwritebuffers: u32,
+    cmaxreadbuffers: u32,
+    ppvmarshalcontext: *mut *mut c_void,
+) -> NTSTATUS {
+    enter!("ClfsCreateMarshallingArea");
+    let a = CreateArea {
+        pool: epooltype,
+        alloc: pfnallocbuffer,
+        free: pfnfreebuffer,
+        size: cbmarshallingbuffer,
+        max_write: cmaxwritebuffers,
+        max_read: cmaxreadbuffers,
+        out_null: ppvmarshalcontext.is_null(),
+    };
+    match marshal::create(plfolog as usize, a) {
+        Ok(h) => {
+            // SAFETY: checked non-null in create; the caller passes a writable pointer.
+            unsafe { wr(ppvmarshalcontext, h as *mut c_void) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsDeleteMarshallingArea`: flushes the area's blocks and frees them; returns the flush
+/// status.
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsDeleteMarshallingArea(
+    pvmarshalcontext: *const c_void,
+) -> NTSTATUS {
+    enter!("ClfsDeleteMarshallingArea");
+    marshal::delete(pvmarshalcontext as usize)
+}
+
+/// Gathers the write entries into one record, padding entry `i > 0` to `align`.
+///
+/// # Safety
+/// `p` must be valid for `n` entries, each `Buffer` for `ByteLength` bytes.
+unsafe fn gather(p: *const CLS_WRITE_ENTRY, n: u32, align: u32) -> Result<Vec<u8>, NTSTATUS> {
+    if n > MAX_ENTRIES {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: forwarded caller contract.
+    let entries = unsafe { copy_in(p, n as usize) }.ok_or(STATUS_INVALID_PARAMETER)?;
+    let mut out: Vec<u8> = Vec::new();
+    let align = u64::from(align.max(1));
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            let pos = out.len() as u64;
+            let padded = pos
+                .div_ceil(align)
+                .checked_mul(align)
+                .ok_or(STATUS_INVALID_PARAMETER)?;
+            if padded > u64::from(MAX_BUFFER) {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            out.resize(padded as usize, 0);
+        }
+        if out.len() as u64 + u64::from(e.ByteLength) > u64::from(MAX_BUFFER) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        // SAFETY: the caller's entry describes `ByteLength` readable bytes.
+        let data = unsafe { copy_in(e.Buffer.cast_const().cast::<u8>(), e.ByteLength as usize) }
+            .ok_or(STATUS_INVALID_PARAMETER)?;
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+/// Shared body of the two append routines.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+#[allow(clippy::too_many_arguments)]
+unsafe fn reserve_and_append(
+    ctx: *const c_void,
+    entries: *const CLS_WRITE_ENTRY,
+    n: u32,
+    align: u32,
+    undo: *const CLS_LSN,
+    prev: *const CLS_LSN,
+    nres: u32,
+    res: *mut i64,
+    flags: u32,
+    plsn: *mut CLS_LSN,
+) -> NTSTATUS {
+    {
+        if !area_ok(ctx as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    if (entries.is_null() && n != 0)
+        || flags & !7 != 0
+        || (nres > 0 && res.is_null())
+        || (flags & USE_RESERVATION != 0 && (nres != 0 || !res.is_null()))
+        || (flags & USE_RESERVATION != 0 && n == 0)
+        || (n > 0 && plsn.is_null())
+        || (n == 0 && nres == 0)
+        || nres > MAX_ENTRIES
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    let undo = unsafe { rd(undo) }.map_or(CLFS_LSN_INVALID, |l| l.Internal);
+    // SAFETY: forwarded caller contract.
+    let prev = unsafe { rd(prev) }.map_or(CLFS_LSN_INVALID, |l| l.Internal);
+    // SAFETY: forwarded caller contract.
+    let mut resv = match unsafe { copy_in(res.cast_const(), nres as usize) } {
+        Some(v) => v,
+        None => return STATUS_INVALID_PARAMETER,
+    };
+    let data = if n > 0 {
+        // SAFETY: forwarded caller contract.
+        match unsafe { gather(entries, n, align) } {
+            Ok(d) => Some(d),
+            Err(s) => return s,
+        }
+    } else {
+        None
+    };
+    let rec = data.as_deref().map(|d| Append {
+        data: d,
+        ty: 1,
+        undo,
+        prev,
+        flags,
+    });
+    match marshal::reserve_and_append(ctx as usize, rec, &mut resv) {
+        Ok(l) => {
+            for (i, v) in resv.iter().enumerate() {
+                // SAFETY: `res` holds `nres` writable elements (in/out array).
+                unsafe { wr(res.wrapping_add(i), *v) };
+            }
+            if let Some(l) = l {
+                // SAFETY: checked non-null when a record is appended.
+                unsafe { wr(plsn, CLS_LSN { Internal: l }) };
+            }
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsReserveAndAppendLog`: reserve and/or append one record (entries concatenated).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsReserveAndAppendLog(
+    pvmarshalcontext: *const c_void,
+    rgwriteentries: *const CLS_WRITE_ENTRY,
+    cwriteentries: u32,
+    plsnundonext: *const CLS_LSN,
+    plsnprevious: *const CLS_LSN,
+    creserverecords: u32,
+    rgcbreservation: *mut i64,
+    fflags: u32,
+    plsn: *mut CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsReserveAndAppendLog");
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        reserve_and_append(
+            pvmarshalcontext,
+            rgwriteentries,
+            cwriteentries,
+            1,
+            plsnundonext,
+            plsnprevious,
+            creserverecords,
+            rgcbreservation,
+            fflags,
+            plsn,
+        )
+    }
+}
+
+/// `ClfsReserveAndAppendLogAligned`: as above; entry `i > 0` starts at a multiple of
+/// `cbentryalignment` from the record start (zero padding); no trailing padding.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsReserveAndAppendLogAligned(
+    pvmarshalcontext: *const c_void,
+    rgwriteentries: *const CLS_WRITE_ENTRY,
+    cwriteentries: u32,
+    cbentryalignment: u32,
+    plsnundonext: *const CLS_LSN,
+    plsnprevious: *const CLS_LSN,
+    creserverecords: u32,
+    rgcbreservation: *mut i64,
+    fflags: u32,
+    plsn: *mut CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsReserveAndAppendLogAligned");
+    if cbentryalignment == 0 {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        reserve_and_append(
+            pvmarshalcontext,
+            rgwriteentries,
+            cwriteentries,
+            cbentryalignment,
+            plsnundonext,
+            plsnprevious,
+            creserverecords,
+            rgcbreservation,
+            fflags,
+            plsn,
+        )
+    }
+}
+
+/// `ClfsAlignReservedLog`: `*pcbalignreservation = Σ align8(40 + size)`.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsAlignReservedLog(
+    pvmarshalcontext: *const c_void,
+    crecords: u32,
+    rgcbreservation: *const i64,
+    pcbalignreservation: *mut i64,
+) -> NTSTATUS {
+    enter!("ClfsAlignReservedLog");
+    if crecords == 0
+        || crecords > MAX_ENTRIES
+        || rgcbreservation.is_null()
+        || pcbalignreservation.is_null()
+    {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(sizes) = (unsafe { copy_in(rgcbreservation, crecords as usize) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    match marshal::align(pvmarshalcontext as usize, &sizes) {
+        Ok(t) => {
+            // SAFETY: checked non-null above.
+            unsafe { wr(pcbalignreservation, t) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsAllocReservedLog`: reserves `crecords` records totalling `*pcbadjustment` bytes.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsAllocReservedLog(
+    pvmarshalcontext: *const c_void,
+    crecords: u32,
+    pcbadjustment: *const i64,
+) -> NTSTATUS {
+    enter!("ClfsAllocReservedLog");
+    // SAFETY: forwarded caller contract.
+    match unsafe { rd(pcbadjustment) } {
+        Some(adj) => marshal::alloc_reserved(pvmarshalcontext as usize, crecords, adj),
+        None => STATUS_INVALID_PARAMETER,
+    }
+}
+
+/// `ClfsFreeReservedLog`: negative = free that many bytes/records; otherwise set the
+/// remaining totals.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsFreeReservedLog(
+    pvmarshalcontext: *const c_void,
+    crecords: u32,
+    pcbadjustment: *const i64,
+) -> NTSTATUS {
+    enter!("ClfsFreeReservedLog");
+    // SAFETY: forwarded caller contract.
+    match unsafe { rd(pcbadjustment) } {
+        Some(adj) => marshal::free_reserved(pvmarshalcontext as usize, crecords, adj),
+        None => STATUS_INVALID_PARAMETER,
+    }
+}
+
+/// `ClfsFlushToLsn`: `CLFS_LSN_NULL` flushes everything. `*plsnlastflushed` receives the
+/// first LSN not flushed.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsFlushToLsn(
+    pvmarshalcontext: *const c_void,
+    plsnflush: *const CLS_LSN,
+    plsnlastflushed: *mut CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsFlushToLsn");
+    // SAFETY: forwarded caller contract.
+    let Some(t) = (unsafe { rd(plsnflush) }) else {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+        return STATUS_INVALID_PARAMETER;
+    };
+    match marshal::flush_to(pvmarshalcontext as usize, t.Internal) {
+        Ok(l) => {
+            // SAFETY: optional output; NULL is skipped.
+            unsafe { wr(plsnlastflushed, CLS_LSN { Internal: l }) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsFlushBuffers`: flushes everything (same as `ClfsFlushToLsn(CLFS_LSN_NULL)`).
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsFlushBuffers(pvmarshalcontext: *const c_void) -> NTSTATUS {
+    enter!("ClfsFlushBuffers");
+    st(marshal::flush_to(pvmarshalcontext as usize, 0))
+}
+
+/// `ClfsWriteRestartArea`: appends a restart record chained to the previous one, flushes
+/// everything, optionally moves the base (`base <= new <= last`, else
+/// `STATUS_LOG_TAIL_INVALID`).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsWriteRestartArea(
+    pvmarshalcontext: *mut c_void,
+    pvrestartbuffer: *const c_void,
+    cbrestartbuffer: u32,
+    plsnbase: *const CLS_LSN,
+    fflags: u32,
+    pcbwritten: *mut u32,
+    plsnnext: *mut CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsWriteRestartArea");
+    {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    if pvrestartbuffer.is_null()
+        || cbrestartbuffer == 0
+        || cbrestartbuffer > MAX_BUFFER
+        || !matches!(fflags, 0 | 4)
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: the caller's buffer holds `cbrestartbuffer` bytes.
+    let Some(data) = (unsafe { copy_in(pvrestartbuffer.cast::<u8>(), cbrestartbuffer as usize) })
+    else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: forwarded caller contract.
+    let base = unsafe { rd(plsnbase) }.map(|l| l.Internal);
+    match marshal::write_restart(pvmarshalcontext as usize, &data, base, fflags) {
+        Ok((n, l)) => {
+            // SAFETY: optional output; NULL is skipped.
+            unsafe { wr(pcbwritten, n) };
+            // SAFETY: optional output; NULL is skipped.
+            unsafe { wr(plsnnext, CLS_LSN { Internal: l }) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// Writes a read result to the caller's outputs.
+///
+/// # Safety
+/// Each pointer must be NULL or writable.
+unsafe fn put(
+    g: &Got,
+    pbuf: *mut *mut c_void,
+    pcb: *mut u32,
+    pty: *mut u8,
+    pundo: *mut CLS_LSN,
+    pprev: *mut CLS_LSN,
+) {
+    // SAFETY: checked by the callers (required outputs).
+    unsafe { wr(pbuf, g.ptr.cast::<c_void>()) };
+    // SAFETY: as above.
+    unsafe { wr(pcb, g.len) };
+    // SAFETY: as above.
+    unsafe { wr(pty, g.ty) };
+    // SAFETY: as above.
+    unsafe { wr(pundo, CLS_LSN { Internal: g.undo }) };
+    // SAFETY: as above.
+    unsafe { wr(pprev, CLS_LSN { Internal: g.prev }) };
+}
+
+/// `ClfsReadLogRecord`: reads a data record and opens a read context (one read block).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsReadLogRecord(
+    pvmarshalcontext: *const c_void,
+    plsnfirst: *mut CLS_LSN,
+    pecontextmode: CLFS_CONTEXT_MODE,
+    ppvreadbuffer: *mut *mut c_void,
+    pcbreadbuffer: *mut u32,
+    perecordtype: *mut u8,
+    plsnundonext: *mut CLS_LSN,
+    plsnprevious: *mut CLS_LSN,
+    ppvreadcontext: *mut *mut c_void,
+) -> NTSTATUS {
+    enter!("ClfsReadLogRecord");
+    {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    if ppvreadbuffer.is_null()
+        || pcbreadbuffer.is_null()
+        || perecordtype.is_null()
+        || plsnundonext.is_null()
+        || plsnprevious.is_null()
+        || ppvreadcontext.is_null()
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(first) = (unsafe { rd(plsnfirst) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    match read::read_record(pvmarshalcontext as usize, first.Internal, pecontextmode) {
+        Ok((c, g)) => {
+            // SAFETY: all outputs checked non-null above.
+            unsafe {
+                put(
+                    &g,
+                    ppvreadbuffer,
+                    pcbreadbuffer,
+                    perecordtype,
+                    plsnundonext,
+                    plsnprevious,
+                )
+            };
+            // SAFETY: checked non-null above.
+            unsafe { wr(ppvreadcontext, c as *mut c_void) };
+            // SAFETY: checked non-null above.
+            unsafe { wr(plsnfirst, CLS_LSN { Internal: g.lsn }) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsReadNextLogRecord`: steps the read context (forward, previous or undo-next chain,
+/// or to `*plsnuser`, which must be below the current LSN).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsReadNextLogRecord(
+    pvreadcontext: *mut c_void,
+    ppvbuffer: *mut *mut c_void,
+    pcbbuffer: *mut u32,
+    perecordtype: *mut u8,
+    plsnuser: *const CLS_LSN,
+    plsnundonext: *mut CLS_LSN,
+    plsnprevious: *mut CLS_LSN,
+    plsnrecord: *mut CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsReadNextLogRecord");
+    {
+        let emu = crate::state::emu();
+        if !emu.reads.contains_key(&(pvreadcontext as usize)) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    if ppvbuffer.is_null()
+        || pcbbuffer.is_null()
+        || plsnundonext.is_null()
+        || plsnprevious.is_null()
+        || plsnrecord.is_null()
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(filter) = (unsafe { rd(perecordtype.cast_const()) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: forwarded caller contract.
+    let user = unsafe { rd(plsnuser) }.map(|l| l.Internal);
+    match read::read_next(pvreadcontext as usize, filter, user) {
+        Ok(g) => {
+            // SAFETY: all outputs checked non-null above.
+            unsafe {
+                put(
+                    &g,
+                    ppvbuffer,
+                    pcbbuffer,
+                    perecordtype,
+                    plsnundonext,
+                    plsnprevious,
+                )
+            };
+            // SAFETY: checked non-null above.
+            unsafe { wr(plsnrecord, CLS_LSN { Internal: g.lsn }) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsReadRestartArea`: reads the newest restart record. With none, returns the
+/// informational `STATUS_LOG_NO_RESTART` and writes no output.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsReadRestartArea(
+    pvmarshalcontext: *mut c_void,
+    ppvrestartbuffer: *mut *mut c_void,
+    pcbrestartbuffer: *mut u32,
+    plsn: *mut CLS_LSN,
+    ppvreadcontext: *mut *mut c_void,
+) -> NTSTATUS {
+    enter!("ClfsReadRestartArea");
+    {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    if ppvrestartbuffer.is_null()
+        || pcbrestartbuffer.is_null()
+        || plsn.is_null()
+        || ppvreadcontext.is_null()
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    match read::read_restart(pvmarshalcontext as usize) {
+        Ok(Some((c, g))) => {
+            // SAFETY: checked non-null above.
+            unsafe { wr(ppvrestartbuffer, g.ptr.cast::<c_void>()) };
+            // SAFETY: checked non-null above.
+            unsafe { wr(pcbrestartbuffer, g.len) };
+            // SAFETY: checked non-null above.
+            unsafe { wr(plsn, CLS_LSN { Internal: g.lsn }) };
+            // SAFETY: checked non-null above.
+            unsafe { wr(ppvreadcontext, c as *mut c_void) };
+            STATUS_SUCCESS
+        }
+        Ok(None) => STATUS_LOG_NO_RESTART,
+        Err(s) => s,
+    }
+}
+
+/// `ClfsReadPreviousRestartArea`: steps back along the restart chain; `*plsnrestart`
+/// receives the LSN of the restart record returned.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsReadPreviousRestartArea(
+    pvreadcontext: *const c_void,
+    ppvrestartbuffer: *mut *mut c_void,
+    pcbrestartbuffer: *mut u32,
+    plsnrestart: *mut CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsReadPreviousRestartArea");
+    {
+        let emu = crate::state::emu();
+        if !emu.reads.contains_key(&(pvreadcontext as usize)) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    if ppvrestartbuffer.is_null() || pcbrestartbuffer.is_null() || plsnrestart.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    match read::read_prev_restart(pvreadcontext as usize) {
+        Ok(g) => {
+            // SAFETY: checked non-null above.
+            unsafe { wr(ppvrestartbuffer, g.ptr.cast::<c_void>()) };
+            // SAFETY: checked non-null above.
+            unsafe { wr(pcbrestartbuffer, g.len) };
+            // SAFETY: checked non-null above.
+            unsafe { wr(plsnrestart, CLS_LSN { Internal: g.lsn }) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsTerminateReadLog`: frees the read context and its read block.
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsTerminateReadLog(pvcursorcontext: *const c_void) -> NTSTATUS {
+    enter!("ClfsTerminateReadLog");
+    read::terminate(pvcursorcontext as usize)
+}
+
+/// `ClfsAdvanceLogBase`: `fflags` must be 0; `base <= new <= last`.
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsAdvanceLogBase(
+    pvmarshalcontext: *mut c_void,
+    plsnbase: *const CLS_LSN,
+    fflags: u32,
+) -> NTSTATUS {
+    enter!("ClfsAdvanceLogBase");
+    {
+        if !area_ok(pvmarshalcontext as usize) {
+            return STATUS_INVALID_HANDLE;
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(b) = (unsafe { rd(plsnbase) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if fflags != 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    marshal::advance_base(pvmarshalcontext as usize, b.Internal)
+}
+
+/// `ClfsSetArchiveTail` (archivable logs only: created with `FILE_ATTRIBUTE_ARCHIVE`).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+pub unsafe extern "system" fn ClfsSetArchiveTail(
+    plfolog: *const FILE_OBJECT,
+    plsnarchivetail: *const CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsSetArchiveTail");
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    match unsafe { rd(plsnarchivetail) } {
+        Some(t) => log::set_archive_tail(plfolog as usize, t.Internal),
+        None => STATUS_INVALID_PARAMETER,
+    }
+}
+
+/// `ClfsSetEndOfLog`: always `STATUS_NOT_SUPPORTED` in kernel mode.
+///
+/// # Safety
+/// None: no argument is used.
+pub unsafe extern "system" fn ClfsSetEndOfLog(
+    plfolog: *const FILE_OBJECT,
+    plsnend: *const CLS_LSN,
+) -> NTSTATUS {
+    enter!("ClfsSetEndOfLog");
+    let _ = (plfolog, plsnend);
+    STATUS_NOT_SUPPORTED
+}
+
+/// `KeGetCurrentIrql`: the calling thread's simulated IRQL.
+///
+/// # Safety
+/// None.
+pub unsafe extern "system" fn KeGetCurrentIrql() -> u8 {
+    let _ = count_call("KeGetCurrentIrql");
+    crate::irql::current_irql()
+}
+
+/// `ExAllocatePool2`: real, zeroed, 16-aligned memory, accounted per tag.
+///
+/// # Safety
+/// None beyond the kernel contract (bugchecks on misuse).
+pub unsafe extern "system" fn ExAllocatePool2(
+    flags: u64,
+    numberofbytes: usize,
+    tag: u32,
+) -> *mut c_void {
+    let _ = count_call("ExAllocatePool2");
+    crate::pool::ex_allocate(flags, numberofbytes, tag)
+}
+
+/// `ExFreePoolWithTag`: bugchecks (`BAD_POOL_CALLER`) on unknown pointers, double frees and
+/// tag mismatches.
+///
+/// # Safety
+/// `p` must come from [`ExAllocatePool2`] (anything else bugchecks).
+pub unsafe extern "system" fn ExFreePoolWithTag(p: *mut c_void, tag: u32) {
+    let _ = count_call("ExFreePoolWithTag");
+    crate::pool::ex_free(p, tag);
+}
+
+fn lsn_call(name: &'static str) {
+    let _ = count_call(name);
+}
+
+/// `ClfsLsnCreate`: `CLFS_LSN_INVALID` if `offblock` is not a multiple of 512 or
+/// `crecord > 511`.
+///
+/// # Safety
+/// None.
+pub unsafe extern "system" fn ClfsLsnCreate(
+    cidcontainer: u32,
+    offblock: u32,
+    crecord: u32,
+) -> CLS_LSN {
+    lsn_call("ClfsLsnCreate");
+    if offblock % 512 != 0 || crecord > 511 {
+        return CLS_LSN {
+            Internal: CLFS_LSN_INVALID,
+        };
+    }
+    CLS_LSN {
+        Internal: log::lsn(cidcontainer, offblock, crecord),
+    }
+}
+
+/// Reads an LSN argument (NULL reads as `CLFS_LSN_INVALID`).
+///
+/// # Safety
+/// `p` must be NULL or valid.
+unsafe fn lsn_arg(p: *const CLS_LSN) -> u64 {
+    // SAFETY: forwarded caller contract.
+    unsafe { rd(p) }.map_or(CLFS_LSN_INVALID, |l| l.Internal)
+}
+
+/// `ClfsLsnContainer`: the logical container id.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnContainer(plsn: *const CLS_LSN) -> u32 {
+    lsn_call("ClfsLsnContainer");
+    // SAFETY: forwarded caller contract.
+    (unsafe { lsn_arg(plsn) } >> 32) as u32
+}
+
+/// `ClfsLsnBlockOffset`: the sector-aligned block offset.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnBlockOffset(plsn: *const CLS_LSN) -> u32 {
+    lsn_call("ClfsLsnBlockOffset");
+    // SAFETY: forwarded caller contract.
+    (unsafe { lsn_arg(plsn) } as u32) & !0x1FF
+}
+
+/// `ClfsLsnRecordSequence`: the record index in its block (0..=511).
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnRecordSequence(plsn: *const CLS_LSN) -> u32 {
+    lsn_call("ClfsLsnRecordSequence");
+    // SAFETY: forwarded caller contract.
+    (unsafe { lsn_arg(plsn) } as u32) & 0x1FF
+}
+
+/// `ClfsLsnEqual`.
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnEqual(plsn1: *const CLS_LSN, plsn2: *const CLS_LSN) -> bool {
+    lsn_call("ClfsLsnEqual");
+    // SAFETY: forwarded caller contract.
+    let a = unsafe { lsn_arg(plsn1) };
+    // SAFETY: forwarded caller contract.
+    a == unsafe { lsn_arg(plsn2) }
+}
+
+/// `ClfsLsnLess` (unsigned comparison).
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnLess(plsn1: *const CLS_LSN, plsn2: *const CLS_LSN) -> bool {
+    lsn_call("ClfsLsnLess");
+    // SAFETY: forwarded caller contract.
+    let a = unsafe { lsn_arg(plsn1) };
+    // SAFETY: forwarded caller contract.
+    a < unsafe { lsn_arg(plsn2) }
+}
+
+/// `ClfsLsnGreater` (unsigned comparison).
+///
+/// # Safety
+/// Pointers must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnGreater(plsn1: *const CLS_LSN, plsn2: *const CLS_LSN) -> bool {
+    lsn_call("ClfsLsnGreater");
+    // SAFETY: forwarded caller contract.
+    let a = unsafe { lsn_arg(plsn1) };
+    // SAFETY: forwarded caller contract.
+    a > unsafe { lsn_arg(plsn2) }
+}
+
+/// `ClfsLsnNull`: TRUE iff the LSN is `CLFS_LSN_NULL`.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnNull(plsn: *const CLS_LSN) -> bool {
+    lsn_call("ClfsLsnNull");
+    // SAFETY: forwarded caller contract.
+    (unsafe { lsn_arg(plsn) }) == 0
+}
+
+/// `ClfsLsnInvalid`: TRUE iff the LSN is `CLFS_LSN_INVALID`.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnInvalid(plsn: *const CLS_LSN) -> bool {
+    lsn_call("ClfsLsnInvalid");
+    // SAFETY: forwarded caller contract.
+    (unsafe { lsn_arg(plsn) }) == CLFS_LSN_INVALID
+}

@@ -1,0 +1,95 @@
+//! Fault injection for the current thread's sandbox.
+//!
+//! Faults are armed per sandbox (the one current on the calling thread) and fire on calls
+//! made from any thread whose current sandbox is that one (call faults) or on operations on
+//! that sandbox's objects (allocation and container-write faults).
+
+use std::collections::HashMap;
+
+use crate::state::{current_sandbox, reg};
+use crate::types::NTSTATUS;
+
+/// Armed faults of one sandbox.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    calls: HashMap<&'static str, Vec<(u64, NTSTATUS)>>,
+    alloc: Option<u64>,
+    container_writes: bool,
+}
+
+impl FaultState {
+    /// Advances the call countdowns of `routine`; returns the status to inject now, if any.
+    pub fn take_call(&mut self, routine: &str) -> Option<NTSTATUS> {
+        let list = self.calls.get_mut(routine)?;
+        let mut fire = None;
+        list.retain_mut(|(n, st)| {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                fire.get_or_insert(*st);
+                false
+            } else {
+                true
+            }
+        });
+        fire
+    }
+
+    /// Advances the allocation countdown; true if this allocation must fail.
+    pub fn take_alloc(&mut self) -> bool {
+        match self.alloc {
+            Some(n) if n <= 1 => {
+                self.alloc = None;
+                true
+            }
+            Some(n) => {
+                self.alloc = Some(n - 1);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// The `nth` call from now (1 = the next one) of `routine` in the current sandbox returns
+/// `status` without doing anything (the call is still counted and IRQL-checked).
+pub fn fail_call(routine: &'static str, nth: u64, status: NTSTATUS) {
+    if let Some(s) = reg().sb(current_sandbox()) {
+        s.faults
+            .calls
+            .entry(routine)
+            .or_default()
+            .push((nth.max(1), status));
+    }
+}
+
+/// The `nth` log I/O block allocation from now (1 = the next one) for a marshalling area of
+/// the current sandbox fails as if the allocator returned NULL: the routine returns
+/// `STATUS_INSUFFICIENT_RESOURCES` and releases what it took.
+pub fn fail_alloc(nth: u64) {
+    if let Some(s) = reg().sb(current_sandbox()) {
+        s.faults.alloc = Some(nth.max(1));
+    }
+}
+
+/// While on, every flush of a log of the current sandbox fails with
+/// `STATUS_LOG_CONTAINER_WRITE_FAILED` before anything is written.
+pub fn fail_container_writes(on: bool) {
+    if let Some(s) = reg().sb(current_sandbox()) {
+        s.faults.container_writes = on;
+    }
+}
+
+/// Disarms every fault of the current sandbox.
+pub fn clear() {
+    if let Some(s) = reg().sb(current_sandbox()) {
+        s.faults = FaultState::default();
+    }
+}
+
+pub(crate) fn alloc_should_fail(sandbox: u64) -> bool {
+    reg().sb(sandbox).is_some_and(|s| s.faults.take_alloc())
+}
+
+pub(crate) fn container_writes_fail(sandbox: u64) -> bool {
+    reg().sb(sandbox).is_some_and(|s| s.faults.container_writes)
+}

@@ -1,0 +1,819 @@
+//! Physical logs, log file objects, containers, the block queue and flushing.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use crate::marshal::Area;
+use crate::persist::{self, round_sector, ContainerMeta, Meta, SECTOR};
+use crate::pool::BlockMem;
+use crate::state::{emu, root_of, with_stats, Emu};
+use crate::status::*;
+use crate::types::{CLS_INFORMATION, NTSTATUS};
+use crate::CLFS_LSN_INVALID;
+
+/// `GENERIC_READ`.
+pub(crate) const GENERIC_READ: u32 = 0x8000_0000;
+/// `GENERIC_WRITE`.
+pub(crate) const GENERIC_WRITE: u32 = 0x4000_0000;
+/// `DELETE`.
+pub(crate) const DELETE: u32 = 0x0001_0000;
+/// `FILE_ATTRIBUTE_ARCHIVE`.
+pub(crate) const FILE_ATTRIBUTE_ARCHIVE: u32 = 0x20;
+/// Container size granularity for dedicated logs (512 KiB).
+pub(crate) const CONTAINER_ROUND: u64 = 512 * 1024;
+/// Largest container (4 GiB).
+pub(crate) const MAX_CONTAINER: u64 = 1 << 32;
+/// Most containers per log.
+pub(crate) const MAX_CONTAINERS: usize = 1024;
+
+/// An open log file object (one handle).
+pub(crate) struct LogObject {
+    pub sandbox: u64,
+    pub log: PathBuf,
+    pub access: u32,
+}
+
+/// A record known to the emulator (flushed or pending).
+pub(crate) struct Rec {
+    pub ty: u8,
+    pub undo: u64,
+    pub prev: u64,
+    pub data: Vec<u8>,
+    /// The area whose still-open block holds it (0 once the block is closed).
+    pub owner: usize,
+}
+
+/// A log block not yet written to its container.
+pub(crate) struct QBlock {
+    pub area: usize,
+    pub cid: u32,
+    pub off: u32,
+    pub image: Vec<u8>,
+    pub used: u32,
+    pub nrec: u32,
+    pub first: u64,
+    pub open: bool,
+    pub mem: Option<BlockMem>,
+}
+
+/// The shared state of one physical log (all handles of it in this process).
+pub(crate) struct PhysLog {
+    pub sandbox: u64,
+    pub base_path: PathBuf,
+    pub meta: Meta,
+    pub records: BTreeMap<u64, Rec>,
+    pub queue: VecDeque<QBlock>,
+    pub vcid: u32,
+    pub voff: u32,
+    pub last: u64,
+    pub opens: Vec<(usize, u32, u32)>,
+    pub delete_pending: bool,
+    pub reserved_bytes: u64,
+}
+
+/// LSN from its parts.
+pub(crate) fn lsn(cid: u32, off: u32, rec: u32) -> u64 {
+    (u64::from(cid) << 32) | u64::from(off & !0x1FF) | u64::from(rec & 0x1FF)
+}
+
+impl PhysLog {
+    fn new(sandbox: u64, base_path: PathBuf, meta: Meta) -> PhysLog {
+        PhysLog {
+            sandbox,
+            vcid: meta.cursor_cid,
+            voff: meta.cursor_off,
+            last: meta.flushed,
+            base_path,
+            meta,
+            records: BTreeMap::new(),
+            queue: VecDeque::new(),
+            opens: Vec::new(),
+            delete_pending: false,
+            reserved_bytes: 0,
+        }
+    }
+
+    /// Loads a log from disk: metadata plus every durable record of the active region.
+    fn load(sandbox: u64, base_path: PathBuf) -> Result<PhysLog, NTSTATUS> {
+        let meta = Meta::load(&base_path)?;
+        let mut log = PhysLog::new(sandbox, base_path, meta);
+        let tail_cid = (log.tail() >> 32) as u32;
+        let (ccid, coff) = (log.meta.cursor_cid, log.meta.cursor_off);
+        if log.meta.flushed != 0 {
+            for cid in tail_cid..=ccid {
+                let Some(c) = log.meta.containers.iter().find(|c| c.logical == Some(cid)) else {
+                    continue;
+                };
+                if !c.path.exists() {
+                    return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
+                }
+                let end = (cid == ccid).then_some(coff);
+                for r in persist::scan_container(&c.path, cid, log.meta.container_size, end)? {
+                    log.records.insert(
+                        r.lsn,
+                        Rec {
+                            ty: r.ty,
+                            undo: r.undo,
+                            prev: r.prev,
+                            data: r.data,
+                            owner: 0,
+                        },
+                    );
+                }
+            }
+        }
+        for c in &log.meta.containers {
+            if !c.path.exists() {
+                return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
+            }
+        }
+        Ok(log)
+    }
+
+    /// min(base, archive tail): records below it are outside the active region.
+    pub fn tail(&self) -> u64 {
+        if self.meta.archive_tail == CLFS_LSN_INVALID {
+            self.meta.base
+        } else {
+            self.meta.base.min(self.meta.archive_tail)
+        }
+    }
+
+    fn is_free(&self, c: &ContainerMeta) -> bool {
+        let tail_cid = (self.tail() >> 32) as u32;
+        c.logical
+            .is_none_or(|l| l < tail_cid.min(self.vcid) || l > self.vcid)
+    }
+
+    /// Containers not in the active region.
+    pub fn free_containers(&self) -> u32 {
+        self.meta
+            .containers
+            .iter()
+            .filter(|c| self.is_free(c))
+            .count() as u32
+    }
+
+    /// Bytes still writable without recycling an active container.
+    pub fn free_bytes(&self) -> u64 {
+        if self.meta.containers.is_empty() {
+            return 0;
+        }
+        let size = self.meta.container_size;
+        let open = self
+            .queue
+            .back()
+            .filter(|b| b.open)
+            .map_or(0, |b| round_sector(u64::from(b.used)));
+        let cur = size.saturating_sub(u64::from(self.voff) + open);
+        let free = self
+            .meta
+            .containers
+            .iter()
+            .filter(|c| self.is_free(c) && !c.pending_delete)
+            .count() as u64;
+        cur + free * size
+    }
+
+    /// The LSN the next record would get if every block were closed now.
+    pub fn next_lsn(&self, block: u32) -> u64 {
+        if u64::from(self.voff) + u64::from(block) > self.meta.container_size {
+            lsn(self.vcid.saturating_add(1), 0, 0)
+        } else {
+            lsn(self.vcid, self.voff, 0)
+        }
+    }
+
+    /// Closes the open block (if any), making its records visible to every area.
+    pub fn close_open_block(&mut self) {
+        let Some(b) = self.queue.back_mut() else {
+            return;
+        };
+        if !b.open {
+            return;
+        }
+        b.open = false;
+        self.voff = b.off.saturating_add(round_sector(u64::from(b.used)) as u32);
+        let (first, n) = (b.first, b.nrec);
+        for (_, r) in self.records.range_mut(first..first + u64::from(n)) {
+            r.owner = 0;
+        }
+    }
+
+    /// Chooses where a new block of `block` bytes goes; may move to the next free container.
+    pub fn place_block(&mut self, block: u32) -> Result<(u32, u32), NTSTATUS> {
+        if u64::from(self.voff) + u64::from(block) <= self.meta.container_size {
+            return Ok((self.vcid, self.voff));
+        }
+        if self.vcid >= u32::MAX - 1 {
+            return Err(STATUS_LOG_FULL);
+        }
+        let n = self.meta.containers.len();
+        let cur = self
+            .meta
+            .containers
+            .iter()
+            .position(|c| c.logical == Some(self.vcid))
+            .unwrap_or(0);
+        for step in 1..n.max(1) {
+            let i = (cur + step) % n;
+            let c = &self.meta.containers[i];
+            if !c.pending_delete && self.is_free(c) {
+                self.vcid += 1;
+                self.voff = 0;
+                self.meta.containers[i].logical = Some(self.vcid);
+                return Ok((self.vcid, 0));
+            }
+        }
+        Err(STATUS_LOG_FULL)
+    }
+
+    /// Writes the queued blocks (the whole queue, or the prefix whose first LSN is
+    /// `<= upto`) to their containers, fsyncs, then updates the base file. Returns the
+    /// bytes written.
+    pub fn flush(
+        &mut self,
+        areas: &mut HashMap<usize, Area>,
+        upto: Option<u64>,
+    ) -> Result<u64, NTSTATUS> {
+        let k = match upto {
+            None => self.queue.len(),
+            Some(t) => self.queue.iter().take_while(|b| b.first <= t).count(),
+        };
+        if k == 0 {
+            return Ok(0);
+        }
+        if crate::faults::container_writes_fail(self.sandbox) {
+            return Err(STATUS_LOG_CONTAINER_WRITE_FAILED);
+        }
+        if self.queue.get(k - 1).is_some_and(|b| b.open) {
+            self.close_open_block();
+        }
+        let mut files: HashMap<u32, std::fs::File> = HashMap::new();
+        let mut bytes = 0u64;
+        let mut new_meta = self.meta.clone();
+        for b in self.queue.iter_mut().take(k) {
+            persist::seal_block(&mut b.image, b.cid, b.off, b.used, b.nrec);
+            let len = (round_sector(u64::from(b.used)) as usize).min(b.image.len());
+            let f = match files.entry(b.cid) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let Some(c) = self
+                        .meta
+                        .containers
+                        .iter()
+                        .find(|c| c.logical == Some(b.cid))
+                    else {
+                        return Err(STATUS_LOG_CONTAINER_WRITE_FAILED);
+                    };
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&c.path)
+                        .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+                    v.insert(f)
+                }
+            };
+            persist::write_at(f, u64::from(b.off), &b.image[..len])
+                .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+            bytes += len as u64;
+            new_meta.cursor_cid = b.cid;
+            new_meta.cursor_off = b.off.saturating_add(len as u32);
+            if b.nrec > 0 {
+                new_meta.flushed = b.first + u64::from(b.nrec - 1);
+            }
+        }
+        for f in files.values() {
+            f.sync_all()
+                .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+        }
+        new_meta.store(&self.base_path)?;
+        self.meta = new_meta;
+        for _ in 0..k {
+            let Some(mut b) = self.queue.pop_front() else {
+                break;
+            };
+            if let Some(m) = b.mem.take() {
+                match areas.get_mut(&b.area) {
+                    Some(a) if !a.deleted => a.free_bufs.push(m),
+                    _ => m.release(),
+                }
+            }
+        }
+        with_stats(self.sandbox, |s| {
+            s.flushes += 1;
+            s.blocks_written += k as u64;
+            s.bytes_written += bytes;
+        });
+        Ok(bytes)
+    }
+
+    /// Persists the metadata (base file).
+    pub fn store(&self) -> Result<(), NTSTATUS> {
+        self.meta.store(&self.base_path)
+    }
+
+    /// Deletes pending-delete containers that left the active region.
+    pub fn sweep(&mut self) {
+        let before = self.meta.containers.len();
+        let doomed: Vec<PathBuf> = self
+            .meta
+            .containers
+            .iter()
+            .filter(|c| c.pending_delete && self.is_free(c))
+            .map(|c| c.path.clone())
+            .collect();
+        self.meta.containers.retain(|c| !doomed.contains(&c.path));
+        if self.meta.containers.len() != before && self.store().is_ok() {
+            for p in doomed {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
+    fn delete_files(&self) {
+        for c in &self.meta.containers {
+            let _ = std::fs::remove_file(&c.path);
+        }
+        let _ = std::fs::remove_file(&self.base_path);
+    }
+
+    /// Releases every queued block's memory (unflushed data is lost).
+    fn drop_queue(&mut self) {
+        for b in self.queue.drain(..) {
+            if let Some(m) = b.mem {
+                m.release();
+            }
+        }
+    }
+}
+
+/// Validates `handle` as an open log object; returns its log key.
+pub(crate) fn object(emu: &Emu, handle: usize) -> Result<&LogObject, NTSTATUS> {
+    emu.objects.get(&handle).ok_or(STATUS_INVALID_HANDLE)
+}
+
+/// What `ClfsCreateLogFile` was asked for, already validated.
+pub(crate) struct CreateArgs {
+    pub rel: PathBuf,
+    pub access: u32,
+    pub share: u32,
+    pub disposition: u32,
+    pub attributes: u32,
+}
+
+fn share_conflict(opens: &[(usize, u32, u32)], access: u32, share: u32) -> bool {
+    let need = |acc: u32| -> u32 {
+        let mut s = 0;
+        if acc & GENERIC_READ != 0 {
+            s |= 1;
+        }
+        if acc & GENERIC_WRITE != 0 {
+            s |= 2;
+        }
+        if acc & DELETE != 0 {
+            s |= 4;
+        }
+        s
+    };
+    opens
+        .iter()
+        .any(|&(_, a, sh)| need(access) & !sh != 0 || need(a) & !share != 0)
+}
+
+/// `ClfsCreateLogFile` after parameter validation.
+pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
+    let sandbox = crate::state::current_sandbox();
+    let root = root_of(sandbox).ok_or(STATUS_OBJECT_NAME_NOT_FOUND)?;
+    let base = crate::names::base_file(&root, &a.rel);
+    let mut emu = emu();
+    let exists = emu.logs.contains_key(&base) || base.exists();
+    if exists {
+        if a.disposition == 2 {
+            return Err(STATUS_OBJECT_NAME_COLLISION);
+        }
+        if !emu.logs.contains_key(&base) {
+            let log = PhysLog::load(sandbox, base.clone())?;
+            emu.logs.insert(base.clone(), log);
+        }
+    } else {
+        if a.disposition == 1 {
+            return Err(STATUS_OBJECT_NAME_NOT_FOUND);
+        }
+        if let Some(d) = base.parent() {
+            std::fs::create_dir_all(d).map_err(|_| STATUS_OBJECT_NAME_INVALID)?;
+        }
+        let meta = Meta {
+            identity: persist::random_guid(),
+            attributes: a.attributes,
+            container_size: 0,
+            base: 0,
+            archive_tail: if a.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
+                0
+            } else {
+                CLFS_LSN_INVALID
+            },
+            restart: CLFS_LSN_INVALID,
+            flushed: 0,
+            cursor_cid: 0,
+            cursor_off: SECTOR as u32,
+            next_phys: 0,
+            containers: Vec::new(),
+        };
+        meta.store(&base)?;
+        emu.logs
+            .insert(base.clone(), PhysLog::new(sandbox, base.clone(), meta));
+    }
+    let h = emu.handle();
+    let Some(log) = emu.logs.get_mut(&base) else {
+        return Err(STATUS_INVALID_HANDLE);
+    };
+    let fail = if log.delete_pending {
+        Some(STATUS_DELETE_PENDING)
+    } else if exists && log.meta.attributes & 1 != 0 && a.access & (GENERIC_WRITE | DELETE) != 0 {
+        Some(STATUS_ACCESS_DENIED)
+    } else if share_conflict(&log.opens, a.access, a.share) {
+        Some(STATUS_SHARING_VIOLATION)
+    } else {
+        None
+    };
+    if let Some(st) = fail {
+        if log.opens.is_empty() {
+            let mut l = emu.logs.remove(&base);
+            if let Some(l) = l.as_mut() {
+                l.drop_queue();
+            }
+        }
+        return Err(st);
+    }
+    log.opens.push((h, a.access, a.share));
+    emu.objects.insert(
+        h,
+        LogObject {
+            sandbox,
+            log: base,
+            access: a.access,
+        },
+    );
+    with_stats(sandbox, |s| s.open_logs += 1);
+    Ok(h)
+}
+
+/// `ClfsCloseLogFileObject`.
+pub(crate) fn close(h: usize) -> NTSTATUS {
+    let mut emu = emu();
+    let Some(obj) = emu.objects.remove(&h) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    with_stats(obj.sandbox, |s| s.open_logs = s.open_logs.saturating_sub(1));
+    let owned: Vec<usize> = emu
+        .areas
+        .iter()
+        .filter(|(_, a)| a.object == h)
+        .map(|(k, _)| *k)
+        .collect();
+    for a in owned {
+        if emu.areas.get(&a).is_some_and(|x| !x.deleted) {
+            let _ = crate::marshal::delete_area_locked(&mut emu, a);
+        }
+        crate::read::invalidate_area_reads(&mut emu, a);
+    }
+    let mut last = false;
+    if let Some(log) = emu.logs.get_mut(&obj.log) {
+        log.opens.retain(|o| o.0 != h);
+        last = log.opens.is_empty();
+    }
+    if last {
+        if let Some(mut log) = emu.logs.remove(&obj.log) {
+            log.drop_queue();
+            if log.delete_pending {
+                log.delete_files();
+            }
+        }
+    }
+    STATUS_SUCCESS
+}
+
+/// `ClfsDeleteLogByPointer`.
+pub(crate) fn delete_by_pointer(h: usize) -> NTSTATUS {
+    let mut emu = emu();
+    let Ok(obj) = object(&emu, h) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    if obj.access & DELETE == 0 {
+        return STATUS_ACCESS_DENIED;
+    }
+    let key = obj.log.clone();
+    match emu.logs.get_mut(&key) {
+        Some(l) if l.delete_pending => STATUS_DELETE_PENDING,
+        Some(l) => {
+            l.delete_pending = true;
+            STATUS_SUCCESS
+        }
+        None => STATUS_INVALID_HANDLE,
+    }
+}
+
+/// `ClfsDeleteLogFile` after name parsing.
+pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
+    let sandbox = crate::state::current_sandbox();
+    let Some(root) = root_of(sandbox) else {
+        return STATUS_OBJECT_NAME_NOT_FOUND;
+    };
+    let base = crate::names::base_file(&root, rel);
+    let mut emu = emu();
+    if let Some(l) = emu.logs.get_mut(&base) {
+        if l.delete_pending {
+            return STATUS_DELETE_PENDING;
+        }
+        if l.opens.iter().any(|o| o.2 & 4 == 0) {
+            return STATUS_SHARING_VIOLATION;
+        }
+        l.delete_pending = true;
+        return STATUS_SUCCESS;
+    }
+    if !base.exists() {
+        return STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    match PhysLog::load(sandbox, base) {
+        Ok(l) => {
+            l.delete_files();
+            STATUS_SUCCESS
+        }
+        Err(st) => st,
+    }
+}
+
+fn round_container(n: u64) -> Option<u64> {
+    let r = n.checked_add(CONTAINER_ROUND - 1)? / CONTAINER_ROUND * CONTAINER_ROUND;
+    (r != 0 && r <= MAX_CONTAINER).then_some(r)
+}
+
+/// Adds containers (all or nothing). `size` is the caller's in/out size.
+pub(crate) fn add_containers(
+    h: usize,
+    size: Option<u64>,
+    names: &[Vec<u16>],
+) -> Result<u64, NTSTATUS> {
+    let mut emu = emu();
+    let obj = object(&emu, h)?;
+    if obj.access & GENERIC_WRITE == 0 {
+        return Err(STATUS_ACCESS_DENIED);
+    }
+    let key = obj.log.clone();
+    let root = root_of(obj.sandbox).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = emu.logs.get_mut(&key).ok_or(STATUS_INVALID_HANDLE)?;
+    if names.is_empty() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let existing = log.meta.containers.len();
+    let csize = if existing == 0 {
+        round_container(size.ok_or(STATUS_INVALID_PARAMETER)?).ok_or(STATUS_INVALID_PARAMETER)?
+    } else {
+        let cur = log.meta.container_size;
+        if let Some(s) = size {
+            let r = round_container(s).ok_or(STATUS_INVALID_PARAMETER)?;
+            if r < cur {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+        }
+        cur
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for n in names {
+        let p = crate::names::container_path(n, &root, &log.base_path)?;
+        if paths.contains(&p)
+            || log.meta.containers.iter().any(|c| c.path == p)
+            || p == log.base_path
+        {
+            return Err(STATUS_OBJECT_NAME_COLLISION);
+        }
+        paths.push(p);
+    }
+    if existing + paths.len() > MAX_CONTAINERS {
+        return Err(STATUS_LOG_CONTAINER_LIMIT_EXCEEDED);
+    }
+    for p in &paths {
+        if p.exists() {
+            return Err(STATUS_OBJECT_NAME_COLLISION);
+        }
+    }
+    let mut made: Vec<&PathBuf> = Vec::new();
+    for p in &paths {
+        if persist::create_container(p, csize).is_err() {
+            for m in made {
+                let _ = std::fs::remove_file(m);
+            }
+            return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
+        }
+        made.push(p);
+    }
+    let old = log.meta.clone();
+    log.meta.container_size = csize;
+    for p in &paths {
+        let logical = (log.meta.containers.is_empty()).then_some(log.vcid);
+        let phys = log.meta.next_phys;
+        log.meta.next_phys = phys.wrapping_add(1);
+        log.meta.containers.push(ContainerMeta {
+            path: p.clone(),
+            phys,
+            logical,
+            pending_delete: false,
+        });
+    }
+    if let Err(st) = log.store() {
+        log.meta = old;
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(st);
+    }
+    Ok(csize)
+}
+
+/// Removes containers (all or nothing).
+pub(crate) fn remove_containers(h: usize, names: &[Vec<u16>], force: bool) -> NTSTATUS {
+    let mut emu = emu();
+    let obj = match object(&emu, h) {
+        Ok(o) => o,
+        Err(st) => return st,
+    };
+    if obj.access & GENERIC_WRITE == 0 {
+        return STATUS_ACCESS_DENIED;
+    }
+    let key = obj.log.clone();
+    let Some(root) = root_of(obj.sandbox) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let Some(log) = emu.logs.get_mut(&key) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    if names.is_empty() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let mut idx = Vec::new();
+    for n in names {
+        let p = match crate::names::container_path(n, &root, &log.base_path) {
+            Ok(p) => p,
+            Err(st) => return st,
+        };
+        let Some(i) = log.meta.containers.iter().position(|c| c.path == p) else {
+            return STATUS_OBJECT_NAME_NOT_FOUND;
+        };
+        if idx.contains(&i) {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if force && !log.is_free(&log.meta.containers[i]) {
+            return STATUS_LOG_CANT_DELETE;
+        }
+        idx.push(i);
+    }
+    let old = log.meta.clone();
+    for &i in &idx {
+        log.meta.containers[i].pending_delete = true;
+    }
+    let doomed: Vec<PathBuf> = log
+        .meta
+        .containers
+        .iter()
+        .filter(|c| c.pending_delete && log.is_free(c))
+        .map(|c| c.path.clone())
+        .collect();
+    log.meta.containers.retain(|c| !doomed.contains(&c.path));
+    if let Err(st) = log.store() {
+        log.meta = old;
+        return st;
+    }
+    for p in doomed {
+        let _ = std::fs::remove_file(p);
+    }
+    STATUS_SUCCESS
+}
+
+/// Fills a `CLS_INFORMATION` for the log behind `h`.
+pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
+    let emu = emu();
+    let obj = object(&emu, h)?;
+    let log = emu.logs.get(&obj.log).ok_or(STATUS_INVALID_HANDLE)?;
+    let n = log.meta.containers.len() as u64;
+    let size = log.meta.container_size;
+    let free = i64::try_from(log.free_bytes()).unwrap_or(i64::MAX);
+    let reserved = i64::try_from(log.reserved_bytes).unwrap_or(i64::MAX);
+    let g = log.meta.identity;
+    let mut info: CLS_INFORMATION = CLS_INFORMATION {
+        TotalAvailable: i64::try_from(n * size).unwrap_or(i64::MAX),
+        CurrentAvailable: free.saturating_sub(reserved).max(0),
+        TotalReservation: reserved,
+        BaseFileSize: std::fs::metadata(&log.base_path).map_or(0, |m| m.len()),
+        ContainerSize: size,
+        TotalContainers: n as u32,
+        FreeContainers: log.free_containers(),
+        TotalClients: 1,
+        Attributes: log.meta.attributes,
+        FlushThreshold: 40000,
+        SectorSize: SECTOR as u32,
+        MinArchiveTailLsn: crate::types::CLS_LSN {
+            Internal: log.tail(),
+        },
+        BaseLsn: crate::types::CLS_LSN {
+            Internal: log.meta.base,
+        },
+        LastFlushedLsn: crate::types::CLS_LSN {
+            Internal: log.meta.flushed,
+        },
+        LastLsn: crate::types::CLS_LSN { Internal: log.last },
+        RestartLsn: crate::types::CLS_LSN {
+            Internal: log.meta.restart,
+        },
+        Identity: windows_sys::core::GUID::from_u128(u128::from_be_bytes(g)),
+    };
+    if n == 0 {
+        info.FreeContainers = 0;
+    }
+    Ok(info)
+}
+
+/// `ClfsSetArchiveTail`.
+pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
+    let mut emu = emu();
+    let key = match object(&emu, h) {
+        Ok(o) => o.log.clone(),
+        Err(st) => return st,
+    };
+    let Some(log) = emu.logs.get_mut(&key) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    if log.meta.attributes & FILE_ATTRIBUTE_ARCHIVE == 0 {
+        return STATUS_LOG_EPHEMERAL;
+    }
+    if t > log.last || t < log.meta.archive_tail {
+        return STATUS_LOG_TAIL_INVALID;
+    }
+    let old = log.meta.archive_tail;
+    log.meta.archive_tail = t;
+    if let Err(st) = log.store() {
+        log.meta.archive_tail = old;
+        return st;
+    }
+    log.sweep();
+    STATUS_SUCCESS
+}
+
+/// Tears down every object of `sandbox` without flushing (simulated power loss).
+pub(crate) fn crash_sandbox(sandbox: u64) {
+    let mut emu = emu();
+    let reads: Vec<usize> = emu
+        .reads
+        .iter()
+        .filter(|(_, r)| r.sandbox == sandbox)
+        .map(|(k, _)| *k)
+        .collect();
+    for r in reads {
+        if let Some(ctx) = emu.reads.remove(&r) {
+            ctx.release();
+        }
+    }
+    let areas: Vec<usize> = emu
+        .areas
+        .iter()
+        .filter(|(_, a)| a.sandbox == sandbox)
+        .map(|(k, _)| *k)
+        .collect();
+    for a in areas {
+        if let Some(area) = emu.areas.remove(&a) {
+            area.release();
+        }
+    }
+    let objs: Vec<usize> = emu
+        .objects
+        .iter()
+        .filter(|(_, o)| o.sandbox == sandbox)
+        .map(|(k, _)| *k)
+        .collect();
+    for o in &objs {
+        emu.objects.remove(o);
+    }
+    let logs: Vec<PathBuf> = emu
+        .logs
+        .iter()
+        .filter(|(_, l)| l.sandbox == sandbox)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in logs {
+        if let Some(mut l) = emu.logs.remove(&k) {
+            l.drop_queue();
+        }
+    }
+    drop(emu);
+    with_stats(sandbox, |s| {
+        s.open_logs = 0;
+        s.live_areas = 0;
+        s.live_read_contexts = 0;
+        s.reserved_records = 0;
+        s.reserved_bytes = 0;
+    });
+}
+
+/// Block-size helper used by areas: bytes a record of `len` data bytes takes in a block.
+pub(crate) fn record_size(len: u64) -> u64 {
+    persist::REC_HDR as u64 + persist::align8(len)
+}

@@ -1,0 +1,155 @@
+//! Log and container names: `log:<path>[::<stream>]`, Windows paths, `%BLF%\` paths.
+
+use std::path::{Path, PathBuf};
+
+use crate::status::*;
+use crate::types::NTSTATUS;
+
+/// A parsed `log:` name.
+pub(crate) struct LogName {
+    /// The path of the base file relative to the sandbox root, without `.blf`.
+    pub rel: PathBuf,
+    /// `Some` for `log:<path>::<stream>` and `log:<path>::`.
+    pub stream: Option<String>,
+}
+
+fn decode(w: &[u16]) -> Result<String, NTSTATUS> {
+    let s = String::from_utf16(w).map_err(|_| STATUS_OBJECT_NAME_INVALID)?;
+    if s.contains('\0') {
+        return Err(STATUS_OBJECT_NAME_INVALID);
+    }
+    Ok(s)
+}
+
+fn bad_char(c: char) -> bool {
+    matches!(c, '<' | '>' | '"' | '|' | '?' | '*' | ':') || (c as u32) < 0x20
+}
+
+/// Maps the components of a Windows path to a relative host path.
+/// `absolute` requires a drive (`C:`) or a leading separator.
+fn map_path(p: &str, absolute: bool, allow_drive: bool) -> Result<PathBuf, NTSTATUS> {
+    let leading_sep = p.starts_with('\\') || p.starts_with('/');
+    let mut comps: Vec<&str> = p.split(['\\', '/']).filter(|c| !c.is_empty()).collect();
+    if allow_drive && comps.first() == Some(&"??") {
+        comps.remove(0);
+    }
+    let mut out = PathBuf::new();
+    let mut has_drive = false;
+    for (i, c) in comps.iter().enumerate() {
+        if *c == "." || *c == ".." {
+            return Err(STATUS_OBJECT_NAME_INVALID);
+        }
+        let b = c.as_bytes();
+        if allow_drive && i == 0 && b.len() == 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
+            out.push(&c[..1]);
+            has_drive = true;
+            continue;
+        }
+        if c.chars().any(bad_char) || c.ends_with(' ') || c.ends_with('.') {
+            return Err(STATUS_OBJECT_NAME_INVALID);
+        }
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() || (has_drive && comps.len() < 2) {
+        return Err(STATUS_OBJECT_NAME_INVALID);
+    }
+    if absolute && !has_drive && !leading_sep {
+        return Err(STATUS_OBJECT_NAME_INVALID);
+    }
+    Ok(out)
+}
+
+/// Parses a `log:` name (prefix case-insensitive).
+pub(crate) fn parse_log_name(w: &[u16]) -> Result<LogName, NTSTATUS> {
+    let s = decode(w)?;
+    let rest = match s.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("log:") => &s[4..],
+        _ => return Err(STATUS_OBJECT_NAME_INVALID),
+    };
+    let (path, stream) = match rest.find("::") {
+        Some(i) => (&rest[..i], Some(rest[i + 2..].to_string())),
+        None => (rest, None),
+    };
+    if let Some(st) = &stream {
+        if st.chars().any(|c| bad_char(c) || c == '\\' || c == '/') {
+            return Err(STATUS_OBJECT_NAME_INVALID);
+        }
+    }
+    Ok(LogName {
+        rel: map_path(path, false, true)?,
+        stream,
+    })
+}
+
+/// The absolute base-file path (`<root>/<rel>.blf`).
+pub(crate) fn base_file(root: &Path, rel: &Path) -> PathBuf {
+    let mut p = root.join(rel).into_os_string();
+    p.push(".blf");
+    PathBuf::from(p)
+}
+
+/// Maps a container path: absolute Windows path under `root`, or `%BLF%\x` relative to the
+/// base file's directory.
+pub(crate) fn container_path(w: &[u16], root: &Path, base: &Path) -> Result<PathBuf, NTSTATUS> {
+    let s = decode(w)?;
+    if s.len() >= 6 && s.is_char_boundary(6) && s[..5].eq_ignore_ascii_case("%BLF%") {
+        let sep = s.as_bytes()[5];
+        if sep == b':' {
+            // CLFS_CONTAINER_STREAM_PREFIX: containers inside the BLF are not emulated.
+            return Err(STATUS_NOT_SUPPORTED);
+        }
+        if sep != b'\\' && sep != b'/' {
+            return Err(STATUS_OBJECT_NAME_INVALID);
+        }
+        let rel = &s[6..];
+        if rel.starts_with('\\') || rel.starts_with('/') {
+            return Err(STATUS_OBJECT_NAME_INVALID);
+        }
+        let rel = map_path(rel, false, false)?;
+        let dir = base.parent().unwrap_or(root);
+        return Ok(dir.join(rel));
+    }
+    Ok(root.join(map_path(&s, true, true)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<u16> {
+        s.encode_utf16().collect()
+    }
+
+    #[test]
+    fn log_names() {
+        let n = parse_log_name(&w("Log:C:\\logs\\a")).ok().map(|n| n.rel);
+        assert_eq!(n, Some(PathBuf::from("C/logs/a")));
+        let n = parse_log_name(&w("LOG:\\??\\C:\\x")).ok().map(|n| n.rel);
+        assert_eq!(n, Some(PathBuf::from("C/x")));
+        assert!(parse_log_name(&w("file:C:\\a")).is_err());
+        assert!(parse_log_name(&w("log:")).is_err());
+        assert!(parse_log_name(&w("log:C:\\a\\..\\b")).is_err());
+        assert!(parse_log_name(&w("log:C:\\a\0b")).is_err());
+        assert!(parse_log_name(&w("log:C:")).is_err());
+        let n = parse_log_name(&w("log:C:\\a::s1"));
+        assert_eq!(n.ok().and_then(|n| n.stream), Some("s1".to_string()));
+    }
+
+    #[test]
+    fn container_names() {
+        let root = Path::new("/r");
+        let base = Path::new("/r/C/logs/a.blf");
+        assert_eq!(
+            container_path(&w("%BLF%\\c0"), root, base).ok(),
+            Some(PathBuf::from("/r/C/logs/c0"))
+        );
+        assert_eq!(
+            container_path(&w("C:\\x\\c1"), root, base).ok(),
+            Some(PathBuf::from("/r/C/x/c1"))
+        );
+        assert!(container_path(&w("relative\\c"), root, base).is_err());
+        assert!(container_path(&w("%BLF%\\..\\c"), root, base).is_err());
+        assert!(container_path(&w("%BLF%\\.\\c"), root, base).is_err());
+        assert!(container_path(&w("%BLF%\\C:\\c"), root, base).is_err());
+    }
+}

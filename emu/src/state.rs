@@ -1,0 +1,354 @@
+//! Sandboxes, accounts and the global emulator state.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use crate::faults::FaultState;
+use crate::log::{LogObject, PhysLog};
+use crate::marshal::Area;
+use crate::read::ReadCtx;
+
+/// A count and byte total of outstanding allocations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outstanding {
+    /// Number of outstanding allocations.
+    pub count: u64,
+    /// Sum of their sizes in bytes.
+    pub bytes: u64,
+}
+
+/// A snapshot of one sandbox's accounts.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Open log file objects (`ClfsCreateLogFile` minus `ClfsCloseLogFileObject`).
+    pub open_logs: u64,
+    /// Marshalling areas not yet freed (a deleted area stays until its last read context ends).
+    pub live_areas: u64,
+    /// Read contexts not yet terminated.
+    pub live_read_contexts: u64,
+    /// Log I/O blocks held by marshalling areas, per (pool type, tag).
+    pub blocks: BTreeMap<(i32, u32), Outstanding>,
+    /// `ExAllocatePool2` allocations not yet freed, per tag.
+    pub pool: BTreeMap<u32, Outstanding>,
+    /// Calls per routine name.
+    pub calls: BTreeMap<&'static str, u64>,
+    /// Flushes that wrote at least one block.
+    pub flushes: u64,
+    /// Log blocks written to containers.
+    pub blocks_written: u64,
+    /// Bytes written to containers (sector-rounded block sizes).
+    pub bytes_written: u64,
+    /// Reserved records held by live marshalling areas.
+    pub reserved_records: i64,
+    /// Reserved bytes held by live marshalling areas.
+    pub reserved_bytes: i64,
+}
+
+impl Stats {
+    /// Calls of `routine` so far.
+    pub fn calls(&self, routine: &str) -> u64 {
+        self.calls.get(routine).copied().unwrap_or(0)
+    }
+
+    /// Calls of every `Clfs*` routine except the LSN helpers (`ClfsLsn*`).
+    pub fn clfs_calls(&self) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(k, _)| k.starts_with("Clfs") && !k.starts_with("ClfsLsn"))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
+    /// One human-readable line per non-zero open/live/outstanding account; empty = no leaks.
+    pub fn leaks(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.open_logs != 0 {
+            v.push(format!("{} log file object(s) still open", self.open_logs));
+        }
+        if self.live_areas != 0 {
+            v.push(format!(
+                "{} marshalling area(s) still live",
+                self.live_areas
+            ));
+        }
+        if self.live_read_contexts != 0 {
+            v.push(format!(
+                "{} read context(s) not terminated",
+                self.live_read_contexts
+            ));
+        }
+        for ((pool, tag), o) in &self.blocks {
+            if o.count != 0 || o.bytes != 0 {
+                v.push(format!(
+                    "{} log I/O block(s) ({} bytes) outstanding in pool type {pool} tag {}",
+                    o.count,
+                    o.bytes,
+                    tag_name(*tag)
+                ));
+            }
+        }
+        for (tag, o) in &self.pool {
+            if o.count != 0 || o.bytes != 0 {
+                v.push(format!(
+                    "{} ExAllocatePool2 allocation(s) ({} bytes) not freed, tag {}",
+                    o.count,
+                    o.bytes,
+                    tag_name(*tag)
+                ));
+            }
+        }
+        if self.reserved_records != 0 || self.reserved_bytes != 0 {
+            v.push(format!(
+                "{} reserved record(s) ({} bytes) still held",
+                self.reserved_records, self.reserved_bytes
+            ));
+        }
+        v
+    }
+}
+
+/// Renders a pool tag as its four characters and hex value.
+pub(crate) fn tag_name(tag: u32) -> String {
+    let b = tag.to_le_bytes();
+    let s: String = b
+        .iter()
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                char::from(c)
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("'{s}' (0x{tag:08X})")
+}
+
+/// One sandbox's registry entry.
+pub(crate) struct SbState {
+    pub root: PathBuf,
+    pub stats: Stats,
+    pub faults: FaultState,
+}
+
+/// The sandbox registry and pool table. Lock order: `EMU` before `REG`; `REG` is never
+/// held while `EMU` is taken, and never while caller callbacks run.
+pub(crate) struct Reg {
+    pub sandboxes: HashMap<u64, SbState>,
+    pub default_root: Option<PathBuf>,
+    pub pool: HashMap<usize, crate::pool::PoolAlloc>,
+}
+
+pub(crate) static REG: LazyLock<Mutex<Reg>> = LazyLock::new(|| {
+    Mutex::new(Reg {
+        sandboxes: HashMap::new(),
+        default_root: None,
+        pool: HashMap::new(),
+    })
+});
+
+pub(crate) fn reg() -> MutexGuard<'static, Reg> {
+    REG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Reg {
+    /// The entry of sandbox `id`, creating the default sandbox (id 0) on first use.
+    pub fn sb(&mut self, id: u64) -> Option<&mut SbState> {
+        if id == 0 && !self.sandboxes.contains_key(&0) {
+            let root = self
+                .default_root
+                .clone()
+                .unwrap_or_else(default_root_from_env);
+            self.sandboxes.insert(
+                0,
+                SbState {
+                    root,
+                    stats: Stats::default(),
+                    faults: FaultState::default(),
+                },
+            );
+        }
+        self.sandboxes.get_mut(&id)
+    }
+}
+
+fn default_root_from_env() -> PathBuf {
+    match std::env::var_os("CLFS_EMU_ROOT") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => std::env::temp_dir().join("clfs-emu-default"),
+    }
+}
+
+/// Runs `f` on the stats of sandbox `id` (ignored if the sandbox is gone).
+pub(crate) fn with_stats(id: u64, f: impl FnOnce(&mut Stats)) {
+    if let Some(s) = reg().sb(id) {
+        f(&mut s.stats);
+    }
+}
+
+/// The root directory of sandbox `id`.
+pub(crate) fn root_of(id: u64) -> Option<PathBuf> {
+    reg().sb(id).map(|s| s.root.clone())
+}
+
+/// Sets the root of the process-global default sandbox (used by threads without a
+/// [`Sandbox`]). Without a call it is `$CLFS_EMU_ROOT` or `<temp>/clfs-emu-default`.
+pub fn set_default_root(path: impl Into<PathBuf>) {
+    let p = path.into();
+    let mut r = reg();
+    r.default_root = Some(p.clone());
+    if let Some(s) = r.sandboxes.get_mut(&0) {
+        s.root = p;
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The current thread's sandbox id (0 = the default sandbox).
+pub(crate) fn current_sandbox() -> u64 {
+    CURRENT.with(Cell::get)
+}
+
+static NEXT_SANDBOX: AtomicU64 = AtomicU64::new(1);
+
+/// A test sandbox: a root directory for logs plus its own accounts and fault controls.
+///
+/// Creating one makes it the current thread's sandbox; dropping it restores the previous
+/// one and (for [`Sandbox::new`], unless [`Sandbox::keep`] was called) removes the directory.
+/// Objects remember the sandbox that created them, so their frees are accounted there
+/// whatever thread performs them.
+#[derive(Debug)]
+pub struct Sandbox {
+    id: u64,
+    root: PathBuf,
+    previous: u64,
+    remove_on_drop: bool,
+}
+
+impl Sandbox {
+    /// Creates a fresh unique directory `<temp>/clfs-emu-<pid>-<n>` and makes it current.
+    ///
+    /// # Panics
+    /// If the directory cannot be created (test-only API).
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Sandbox {
+        let n = NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("clfs-emu-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("cannot create the sandbox directory");
+        Self::register(n, root, true)
+    }
+
+    /// Uses `root` (created if missing, never removed) as a new current sandbox.
+    pub fn with_root(root: impl Into<PathBuf>) -> Sandbox {
+        let n = NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed);
+        let root = root.into();
+        let _ = std::fs::create_dir_all(&root);
+        Self::register(n, root, false)
+    }
+
+    fn register(id: u64, root: PathBuf, remove_on_drop: bool) -> Sandbox {
+        reg().sandboxes.insert(
+            id,
+            SbState {
+                root: root.clone(),
+                stats: Stats::default(),
+                faults: FaultState::default(),
+            },
+        );
+        let previous = CURRENT.with(|c| c.replace(id));
+        Sandbox {
+            id,
+            root,
+            previous,
+            remove_on_drop,
+        }
+    }
+
+    /// Keeps the directory when the sandbox is dropped (for post-mortem inspection).
+    pub fn keep(&mut self) {
+        self.remove_on_drop = false;
+    }
+
+    /// The root directory logs are mapped under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A snapshot of this sandbox's accounts.
+    pub fn stats(&self) -> Stats {
+        reg()
+            .sb(self.id)
+            .map(|s| s.stats.clone())
+            .unwrap_or_default()
+    }
+
+    /// Simulated power loss for every log of this sandbox: all unflushed records are
+    /// dropped, every open log object, marshalling area and read context of this sandbox
+    /// becomes an invalid handle and leaves the accounts; the blocks they held are returned
+    /// through the owners' free callbacks.
+    pub fn crash(&self) {
+        crate::log::crash_sandbox(self.id);
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        crate::log::crash_sandbox(self.id);
+        CURRENT.with(|c| {
+            if c.get() == self.id {
+                c.set(self.previous);
+            }
+        });
+        reg().sandboxes.remove(&self.id);
+        if self.remove_on_drop {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// The global emulator tables. Handles are unique, never reused, never dereferenced.
+#[derive(Default)]
+pub(crate) struct Emu {
+    pub next_handle: usize,
+    pub objects: HashMap<usize, LogObject>,
+    pub areas: HashMap<usize, Area>,
+    pub reads: HashMap<usize, ReadCtx>,
+    pub logs: HashMap<PathBuf, PhysLog>,
+}
+
+impl Emu {
+    /// A fresh handle value (non-null, 16-aligned, never reused).
+    pub fn handle(&mut self) -> usize {
+        if self.next_handle == 0 {
+            self.next_handle = 0x0C1F_0000;
+        }
+        self.next_handle += 16;
+        self.next_handle
+    }
+}
+
+pub(crate) static EMU: LazyLock<Mutex<Emu>> = LazyLock::new(|| Mutex::new(Emu::default()));
+
+pub(crate) fn emu() -> MutexGuard<'static, Emu> {
+    EMU.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts a call of `routine` in the current sandbox and returns an injected status, if any.
+pub(crate) fn count_call(routine: &'static str) -> Option<crate::types::NTSTATUS> {
+    let id = current_sandbox();
+    let mut r = reg();
+    let s = r.sb(id)?;
+    *s.stats.calls.entry(routine).or_insert(0) += 1;
+    s.faults.take_call(routine)
+}

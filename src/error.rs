@@ -1,0 +1,225 @@
+//! The one error type of the crate.
+
+use crate::lsn::Lsn;
+use crate::status::NtStatus;
+
+/// Which of a marshalling area's buffer limits an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferKind {
+    /// `cMaxWriteBuffers`.
+    Write,
+    /// `cMaxReadBuffers`.
+    Read,
+}
+
+impl core::fmt::Display for BufferKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            BufferKind::Write => "write",
+            BufferKind::Read => "read",
+        })
+    }
+}
+
+/// Everything that can go wrong in `clfs`.
+///
+/// Either Clfs.sys refused ([`Error::Status`], which keeps the NTSTATUS and names the routine),
+/// or the library refused first because the call was certain to fail or to crash the system;
+/// then the variant names the broken rule and the values involved, and Clfs.sys was never
+/// called.
+///
+/// ```
+/// use clfs::Error;
+/// let e = Error::BufferNotSectorMultiple { size: 1000, sector_size: 512 };
+/// assert_eq!(
+///     e.to_string(),
+///     "marshalling buffer of 1000 bytes is not a multiple of the log's 512-byte sector size"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A CLFS routine returned a failure (warning or error) status.
+    #[error("{routine} failed with {status}{}", message_suffix(*status))]
+    Status {
+        /// The routine that failed, e.g. `"ClfsCreateLogFile"`.
+        routine: &'static str,
+        /// What it returned.
+        status: NtStatus,
+    },
+
+    /// A CLFS routine would be called above APC_LEVEL, which bugchecks the system.
+    #[error("{routine} must be called at IRQL <= APC_LEVEL (1), but the current IRQL is {irql} ({})", crate::irql::name(*irql))]
+    IrqlTooHigh {
+        /// The routine that was about to be called.
+        routine: &'static str,
+        /// The IRQL at the time of the call.
+        irql: u8,
+    },
+
+    /// A name or path does not fit in a `UNICODE_STRING`.
+    #[error("{what} is {len} UTF-16 units long; a UNICODE_STRING holds at most 32767")]
+    NameTooLong {
+        /// What the string is (a log name, a container path).
+        what: &'static str,
+        /// Its length in UTF-16 units.
+        len: usize,
+    },
+
+    /// An empty name or path.
+    #[error("{what} is empty")]
+    EmptyName {
+        /// What the string is.
+        what: &'static str,
+    },
+
+    /// More containers in one call than `ClfsAddLogContainerSet` / `ClfsRemoveLogContainerSet`
+    /// take.
+    #[error("{count} containers in one set; CLFS takes at most {max} per call")]
+    TooManyContainers {
+        /// How many were passed.
+        count: usize,
+        /// The most one call accepts.
+        max: usize,
+    },
+
+    /// `cbMarshallingBuffer` of zero.
+    #[error("marshalling buffer size must not be zero")]
+    ZeroBufferSize,
+
+    /// `cbMarshallingBuffer` not a multiple of the log's sector size.
+    #[error("marshalling buffer of {size} bytes is not a multiple of the log's {sector_size}-byte sector size")]
+    BufferNotSectorMultiple {
+        /// The requested size.
+        size: u32,
+        /// The log's `SectorSize`.
+        sector_size: u32,
+    },
+
+    /// `cMaxWriteBuffers` or `cMaxReadBuffers` of zero.
+    #[error("max_{which}_buffers must be at least 1 (or unlimited), got 0")]
+    ZeroBufferCount {
+        /// Which limit.
+        which: BufferKind,
+    },
+
+    /// A marshalling area on a log with fewer than two containers.
+    #[error("the log has {containers} container{}; CLFS needs at least 2 before a marshalling area can be created", if *containers == 1 { "" } else { "s" })]
+    NotEnoughContainers {
+        /// `TotalContainers` of the log.
+        containers: u32,
+    },
+
+    /// A record that cannot fit in one marshalling buffer.
+    #[error("record of {size} bytes does not fit in the marshalling area: at most {max} bytes fit in one {buffer_size}-byte buffer")]
+    RecordTooLarge {
+        /// The record's total size.
+        size: usize,
+        /// The largest record that fits.
+        max: usize,
+        /// The area's buffer size.
+        buffer_size: u32,
+    },
+
+    /// More write entries than one record can carry.
+    #[error("{count} write entries in one record; at most {max} are accepted")]
+    TooManyEntries {
+        /// How many were passed.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// An entry alignment of zero for `ClfsReserveAndAppendLogAligned`.
+    #[error("entry alignment must be at least 1 byte, got 0")]
+    ZeroAlignment,
+
+    /// An LSN handed to one log's routine that came from another log.
+    #[error(
+        "LSN {lsn} belongs to another log; LSNs from different streams cannot be compared or used"
+    )]
+    ForeignLsn {
+        /// The LSN.
+        lsn: Lsn,
+    },
+
+    /// The invalid LSN passed where a record's LSN is required.
+    #[error("{what} must be the LSN of a record, not CLFS_LSN_INVALID")]
+    InvalidLsn {
+        /// Which parameter.
+        what: &'static str,
+    },
+
+    /// Inconsistent reservation arguments (reference §1.5 parameter rules).
+    #[error("reservation rule broken: {rule}")]
+    Reservation {
+        /// The broken rule, as a sentence.
+        rule: &'static str,
+    },
+
+    /// A new base LSN outside `[current base, last LSN]`.
+    #[error("new base LSN {new} must lie between the current base {base} and the last LSN {last}")]
+    BaseOutOfRange {
+        /// The requested base.
+        new: Lsn,
+        /// The current base.
+        base: Lsn,
+        /// The last LSN.
+        last: Lsn,
+    },
+
+    /// A restart record larger than one marshalling buffer.
+    #[error("restart area of {size} bytes does not fit: at most {max} bytes fit in one {buffer_size}-byte buffer")]
+    RestartTooLarge {
+        /// The restart data size.
+        size: usize,
+        /// The largest that fits.
+        max: usize,
+        /// The area's buffer size.
+        buffer_size: u32,
+    },
+}
+
+fn message_suffix(status: NtStatus) -> MessageSuffix {
+    MessageSuffix(status.message())
+}
+
+struct MessageSuffix(Option<&'static str>);
+
+impl core::fmt::Display for MessageSuffix {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, ": {m}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Error {
+    /// The NTSTATUS when Clfs.sys refused, `None` when the library refused first.
+    pub const fn status(&self) -> Option<NtStatus> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True when the library refused before calling Clfs.sys.
+    pub const fn refused_before_call(&self) -> bool {
+        !matches!(self, Error::Status { .. })
+    }
+}
+
+/// `Result<T, clfs::Error>`.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Turns a raw status into a `Result`: success and informational codes are `Ok` (the caller
+/// maps the informational ones it can meet), warnings and errors are `Err`.
+pub(crate) fn check(routine: &'static str, raw: i32) -> Result<NtStatus> {
+    let status = NtStatus(raw);
+    if status.is_success() {
+        Ok(status)
+    } else {
+        Err(Error::Status { routine, status })
+    }
+}

@@ -1,0 +1,467 @@
+//! Log file objects and their containers (reference §1.1–1.3).
+
+use core::ffi::c_void;
+use core::mem::{size_of, ManuallyDrop};
+use core::ptr::NonNull;
+
+use bitflags::bitflags;
+
+use crate::error::{check, Error, Result};
+use crate::irql::require_passive_or_apc;
+use crate::lsn::Lsn;
+use crate::sys;
+use crate::wide::unicode_string;
+
+bitflags! {
+    /// What a log file object may do (`fDesiredAccess`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Access: u32 {
+        /// `GENERIC_READ`: read records.
+        const READ = sys::GENERIC_READ;
+        /// `GENERIC_WRITE`: append records, add and remove containers.
+        const WRITE = sys::GENERIC_WRITE;
+        /// `DELETE`: delete the log.
+        const DELETE = sys::DELETE;
+    }
+}
+
+bitflags! {
+    /// What other log file objects of the same log may do (`dwShareMode`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Share: u32 {
+        /// `FILE_SHARE_READ`.
+        const READ = sys::FILE_SHARE_READ;
+        /// `FILE_SHARE_WRITE`.
+        const WRITE = sys::FILE_SHARE_WRITE;
+        /// `FILE_SHARE_DELETE`.
+        const DELETE = sys::FILE_SHARE_DELETE;
+    }
+}
+
+/// Whether `ClfsCreateLogFile` opens, creates, or either (`fCreateDisposition`).
+///
+/// The DDI page names the Win32 constants, which wdm.h does not define; in-box callers pass the
+/// NT values, which this type uses (reference §1.1, §7.1 item 4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Disposition {
+    /// `FILE_OPEN` (1): open an existing log, fail with `STATUS_OBJECT_NAME_NOT_FOUND` otherwise.
+    #[default]
+    Open,
+    /// `FILE_CREATE` (2): create a new log, fail with `STATUS_OBJECT_NAME_COLLISION` if it exists.
+    Create,
+    /// `FILE_OPEN_IF` (3): open the log, creating it if it does not exist.
+    OpenOrCreate,
+}
+
+impl Disposition {
+    const fn raw(self) -> u32 {
+        match self {
+            Disposition::Open => sys::FILE_OPEN,
+            Disposition::Create => sys::FILE_CREATE,
+            Disposition::OpenOrCreate => sys::FILE_OPEN_IF,
+        }
+    }
+}
+
+/// Options for [`LogFile::create`].
+///
+/// The default opens an existing log for reading and writing, sharing it for reading.
+///
+/// ```
+/// use clfs::{Access, LogOptions, Share};
+/// let opts = LogOptions::new().create_if_missing().share(Share::READ | Share::WRITE);
+/// assert_eq!(opts.access_mask(), Access::READ | Access::WRITE);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    access: Access,
+    share: Share,
+    disposition: Disposition,
+    archive: bool,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LogOptions {
+    /// Read and write access, shared for reading, open an existing log.
+    pub const fn new() -> Self {
+        LogOptions {
+            access: Access::READ.union(Access::WRITE),
+            share: Share::READ,
+            disposition: Disposition::Open,
+            archive: false,
+        }
+    }
+
+    /// Sets the access mask.
+    pub const fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Sets the share mode.
+    pub const fn share(mut self, share: Share) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// Sets the disposition.
+    pub const fn disposition(mut self, disposition: Disposition) -> Self {
+        self.disposition = disposition;
+        self
+    }
+
+    /// Opens the log, creating it if it does not exist (`FILE_OPEN_IF`).
+    pub const fn create_if_missing(self) -> Self {
+        self.disposition(Disposition::OpenOrCreate)
+    }
+
+    /// Creates a new log and fails if it exists (`FILE_CREATE`).
+    pub const fn create_new(self) -> Self {
+        self.disposition(Disposition::Create)
+    }
+
+    /// Creates the log non-ephemeral (`FILE_ATTRIBUTE_ARCHIVE`), so that an archive tail can
+    /// pin its records (reference §4.7).
+    pub const fn archive(mut self, archive: bool) -> Self {
+        self.archive = archive;
+        self
+    }
+
+    /// The access mask these options request.
+    pub const fn access_mask(&self) -> Access {
+        self.access
+    }
+}
+
+/// The most containers one `ClfsAddLogContainerSet` / `ClfsRemoveLogContainerSet` call takes
+/// here: a log holds at most 1024 (reference §2.13).
+pub const MAX_CONTAINERS_PER_SET: usize = 1024;
+
+/// An open CLFS log file object: one open instance of a dedicated log's stream.
+///
+/// Created by [`LogFile::create`] (`ClfsCreateLogFile`); closed on drop
+/// (`ClfsCloseLogFileObject`) or by [`LogFile::close`], which returns the status.
+///
+/// # Invariants
+/// `raw` is a log file object that `ClfsCreateLogFile` returned and that has not been closed.
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// use clfs::{wide, LogFile, LogOptions};
+/// let log = LogFile::create(wide!("log:C:\\logs\\doc-log"), LogOptions::new().create_if_missing())?;
+/// let size = log.add_container(wide!("%BLF%\\c0"), 300 * 1024)?;
+/// assert_eq!(size, 512 * 1024); // rounded up to 512 KiB
+/// log.add_containers(&[wide!("%BLF%\\c1"), wide!("%BLF%\\c2")], size)?;
+/// assert_eq!(log.info()?.containers, 3);
+/// log.close()?;
+/// # Ok::<(), clfs::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LogFile {
+    raw: NonNull<sys::FILE_OBJECT>,
+}
+
+// SAFETY: a log file object is a kernel object that CLFS lets any thread use at IRQL <=
+// APC_LEVEL; the library keeps no unsynchronised state of its own in it.
+unsafe impl Send for LogFile {}
+// SAFETY: as above; every routine that takes the log object is safe to call concurrently.
+unsafe impl Sync for LogFile {}
+
+impl LogFile {
+    /// `ClfsCreateLogFile`: creates or opens the dedicated log named `name`
+    /// (`log:<physical log path>`, without `.blf`).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn create(name: &[u16], options: LogOptions) -> Result<LogFile> {
+        const ROUTINE: &str = "ClfsCreateLogFile";
+        require_passive_or_apc(ROUTINE)?;
+        let name = unicode_string("log name", name)?;
+        let attributes = if options.archive {
+            sys::FILE_ATTRIBUTE_ARCHIVE
+        } else {
+            sys::FILE_ATTRIBUTE_NORMAL
+        };
+        let mut raw: *mut sys::FILE_OBJECT = core::ptr::null_mut();
+        // SAFETY: `raw` is a valid out pointer; `name` points into a slice that outlives the
+        // call; the security descriptor and context are NULL with a zero context size.
+        let status = unsafe {
+            sys::ClfsCreateLogFile(
+                &mut raw,
+                &name,
+                options.access.bits(),
+                options.share.bits(),
+                core::ptr::null_mut(),
+                options.disposition.raw(),
+                0,
+                attributes,
+                sys::CLFS_FLAG_NO_FLAGS,
+                core::ptr::null(),
+                0,
+            )
+        };
+        check(ROUTINE, status)?;
+        let raw = NonNull::new(raw).ok_or(Error::Status {
+            routine: ROUTINE,
+            status: crate::NtStatus::UNSUCCESSFUL,
+        })?;
+        // INVARIANT: ClfsCreateLogFile succeeded and returned this object.
+        Ok(LogFile { raw })
+    }
+
+    /// `ClfsDeleteLogFile`: marks the log named `name` for deletion. It is deleted once every
+    /// log file object for it is closed; new opens are refused.
+    pub fn delete_named(name: &[u16]) -> Result<()> {
+        const ROUTINE: &str = "ClfsDeleteLogFile";
+        require_passive_or_apc(ROUTINE)?;
+        let name = unicode_string("log name", name)?;
+        // SAFETY: `name` is valid for the call; reserved and context pointers are NULL.
+        let status = unsafe {
+            sys::ClfsDeleteLogFile(
+                &name,
+                core::ptr::null(),
+                sys::CLFS_FLAG_NO_FLAGS,
+                core::ptr::null(),
+                0,
+            )
+        };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// The raw `PLOG_FILE_OBJECT`, for routines this crate does not wrap.
+    pub fn as_raw(&self) -> sys::PLOG_FILE_OBJECT {
+        self.raw.as_ptr()
+    }
+
+    /// `ClfsCloseLogFileObject`, returning its status. Dropping the log does the same and
+    /// ignores the status.
+    pub fn close(self) -> Result<()> {
+        let this = ManuallyDrop::new(self);
+        this.close_raw()
+    }
+
+    /// `ClfsDeleteLogByPointer` then `ClfsCloseLogFileObject`: marks the log for deletion and
+    /// closes this object. The log goes once every other object for it is closed.
+    pub fn delete(self) -> Result<()> {
+        const ROUTINE: &str = "ClfsDeleteLogByPointer";
+        require_passive_or_apc(ROUTINE)?;
+        // SAFETY: by the type invariant the object is open.
+        let status = unsafe { sys::ClfsDeleteLogByPointer(self.raw.as_ptr()) };
+        let marked = check(ROUTINE, status);
+        let closed = self.close();
+        marked.and(closed)
+    }
+
+    fn close_raw(&self) -> Result<()> {
+        const ROUTINE: &str = "ClfsCloseLogFileObject";
+        // A close above APC_LEVEL would bugcheck; refusing leaks the object, which is the
+        // lesser harm and is reported.
+        require_passive_or_apc(ROUTINE)?;
+        // SAFETY: by the type invariant the object is open, and this is its only close: both
+        // callers consume `self` (close through ManuallyDrop, drop once).
+        let status = unsafe { sys::ClfsCloseLogFileObject(self.raw.as_ptr()) };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// `ClfsAddLogContainer`: adds a container at `path` (absolute, or relative to the base
+    /// log file with the `%BLF%\` prefix). The first container sets the log's container size
+    /// (`size` rounded up to 512 KiB); later ones get that size whatever `size` says, as long
+    /// as it rounds up to at least the existing size. Returns the container's actual size.
+    pub fn add_container(&self, path: &[u16], size: u64) -> Result<u64> {
+        const ROUTINE: &str = "ClfsAddLogContainer";
+        require_passive_or_apc(ROUTINE)?;
+        let path = unicode_string("container path", path)?;
+        let mut size = size;
+        // CLFS writes the actual size back through this `*const` parameter (reference §0.1
+        // item 7), so the pointer must come from a mutable place, not a shared reborrow.
+        let size_ptr = core::ptr::addr_of_mut!(size).cast_const();
+        // SAFETY: the object is open (type invariant); `size_ptr` points to a writable u64 that
+        // CLFS may update; `path` is valid for the call.
+        let status = unsafe { sys::ClfsAddLogContainer(self.raw.as_ptr(), size_ptr, &path) };
+        check(ROUTINE, status)?;
+        Ok(size)
+    }
+
+    /// `ClfsAddLogContainer` with a NULL size: adds a container of the log's existing size.
+    pub fn add_container_of_existing_size(&self, path: &[u16]) -> Result<()> {
+        const ROUTINE: &str = "ClfsAddLogContainer";
+        require_passive_or_apc(ROUTINE)?;
+        let path = unicode_string("container path", path)?;
+        // SAFETY: the object is open; a NULL size pointer asks for the existing size.
+        let status =
+            unsafe { sys::ClfsAddLogContainer(self.raw.as_ptr(), core::ptr::null(), &path) };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// `ClfsAddLogContainerSet`: adds `N` containers atomically. Returns their actual size.
+    pub fn add_containers<const N: usize>(&self, paths: &[&[u16]; N], size: u64) -> Result<u64> {
+        const ROUTINE: &str = "ClfsAddLogContainerSet";
+        require_passive_or_apc(ROUTINE)?;
+        let (strings, count) = container_set(paths)?;
+        let mut size = size;
+        // In/out through a `*const` parameter: derive the pointer from a mutable place.
+        let size_ptr = core::ptr::addr_of_mut!(size).cast_const();
+        // SAFETY: the object is open; `strings` holds `count` valid UNICODE_STRINGs over
+        // slices that outlive the call; `size_ptr` points to a writable u64.
+        let status = unsafe {
+            sys::ClfsAddLogContainerSet(self.raw.as_ptr(), count, size_ptr, strings.as_ptr())
+        };
+        check(ROUTINE, status)?;
+        Ok(size)
+    }
+
+    /// `ClfsRemoveLogContainer`. With `force`, the removal succeeds only if the container is
+    /// not part of the active log; without it, the container is removed once it leaves the
+    /// active log.
+    pub fn remove_container(&self, path: &[u16], force: bool) -> Result<()> {
+        const ROUTINE: &str = "ClfsRemoveLogContainer";
+        require_passive_or_apc(ROUTINE)?;
+        let path = unicode_string("container path", path)?;
+        // SAFETY: the object is open; `path` is valid for the call.
+        let status = unsafe { sys::ClfsRemoveLogContainer(self.raw.as_ptr(), &path, force) };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// `ClfsRemoveLogContainerSet`: removes `N` containers atomically.
+    pub fn remove_containers<const N: usize>(
+        &self,
+        paths: &[&[u16]; N],
+        force: bool,
+    ) -> Result<()> {
+        const ROUTINE: &str = "ClfsRemoveLogContainerSet";
+        require_passive_or_apc(ROUTINE)?;
+        let (strings, count) = container_set(paths)?;
+        // SAFETY: the object is open; `strings` holds `count` valid UNICODE_STRINGs.
+        let status = unsafe {
+            sys::ClfsRemoveLogContainerSet(self.raw.as_ptr(), count, strings.as_ptr(), force)
+        };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// `ClfsQueryLogFileInformation` with `ClfsLogBasicInformation`: a typed view of
+    /// `CLFS_INFORMATION` for this stream.
+    pub fn info(&self) -> Result<LogInfo> {
+        const ROUTINE: &str = "ClfsQueryLogFileInformation";
+        require_passive_or_apc(ROUTINE)?;
+        // SAFETY: CLFS_INFORMATION is plain data; all-zero is a valid value.
+        let mut raw: sys::CLFS_INFORMATION = unsafe { core::mem::zeroed() };
+        let mut len = size_of::<sys::CLFS_INFORMATION>() as u32;
+        // SAFETY: the object is open; `raw` is a writable buffer of `len` bytes; no input buffer.
+        let status = unsafe {
+            sys::ClfsQueryLogFileInformation(
+                self.raw.as_ptr(),
+                sys::ClfsLogBasicInformation,
+                core::ptr::null(),
+                0,
+                (&mut raw as *mut sys::CLFS_INFORMATION).cast::<c_void>(),
+                &mut len,
+            )
+        };
+        check(ROUTINE, status)?;
+        Ok(LogInfo::from_raw(&raw))
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        // The status is lost here; call `close()` to see it.
+        let _ = self.close_raw();
+    }
+}
+
+fn container_set<const N: usize>(paths: &[&[u16]; N]) -> Result<([sys::UNICODE_STRING; N], u16)> {
+    if N > MAX_CONTAINERS_PER_SET {
+        return Err(Error::TooManyContainers {
+            count: N,
+            max: MAX_CONTAINERS_PER_SET,
+        });
+    }
+    let count = u16::try_from(N).map_err(|_| Error::TooManyContainers {
+        count: N,
+        max: MAX_CONTAINERS_PER_SET,
+    })?;
+    let empty = sys::UNICODE_STRING {
+        Length: 0,
+        MaximumLength: 0,
+        Buffer: core::ptr::null_mut(),
+    };
+    let mut strings = [empty; N];
+    for (slot, path) in strings.iter_mut().zip(paths.iter()) {
+        *slot = unicode_string("container path", path)?;
+    }
+    Ok((strings, count))
+}
+
+/// A typed view of `CLFS_INFORMATION` (reference §2.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogInfo {
+    /// Sum of all container sizes, in bytes.
+    pub total_available: i64,
+    /// Space free for new records and reservations, in bytes.
+    pub current_available: i64,
+    /// Space reserved (for undo records), in bytes.
+    pub total_reservation: i64,
+    /// Size of the base log file (`.blf`).
+    pub base_file_size: u64,
+    /// The uniform container size.
+    pub container_size: u64,
+    /// `TotalContainers`.
+    pub containers: u32,
+    /// Containers not in the active log.
+    pub free_containers: u32,
+    /// Streams sharing the physical log.
+    pub clients: u32,
+    /// Log file attributes.
+    pub attributes: u32,
+    /// Bytes allowed to wait on the flush queue before CLFS writes them.
+    pub flush_threshold: u32,
+    /// The containers' sector size.
+    pub sector_size: u32,
+    /// The archive tail.
+    pub min_archive_tail: Lsn,
+    /// The oldest record still needed.
+    pub base: Lsn,
+    /// The last flushed LSN.
+    pub last_flushed: Lsn,
+    /// The youngest record.
+    pub last: Lsn,
+    /// The last restart record, `None` if the stream has none (`CLFS_LSN_INVALID`).
+    pub restart: Option<Lsn>,
+    /// The log's GUID, as its 16 bytes in memory order.
+    pub identity: [u8; 16],
+}
+
+impl LogInfo {
+    fn from_raw(raw: &sys::CLFS_INFORMATION) -> LogInfo {
+        let g = raw.Identity;
+        let mut identity = [0u8; 16];
+        identity[0..4].copy_from_slice(&g.data1.to_le_bytes());
+        identity[4..6].copy_from_slice(&g.data2.to_le_bytes());
+        identity[6..8].copy_from_slice(&g.data3.to_le_bytes());
+        identity[8..16].copy_from_slice(&g.data4);
+        LogInfo {
+            total_available: raw.TotalAvailable,
+            current_available: raw.CurrentAvailable,
+            total_reservation: raw.TotalReservation,
+            base_file_size: raw.BaseFileSize,
+            container_size: raw.ContainerSize,
+            containers: raw.TotalContainers,
+            free_containers: raw.FreeContainers,
+            clients: raw.TotalClients,
+            attributes: raw.Attributes,
+            flush_threshold: raw.FlushThreshold,
+            sector_size: raw.SectorSize,
+            min_archive_tail: Lsn::from_sys(raw.MinArchiveTailLsn),
+            base: Lsn::from_sys(raw.BaseLsn),
+            last_flushed: Lsn::from_sys(raw.LastFlushedLsn),
+            last: Lsn::from_sys(raw.LastLsn),
+            restart: Lsn::from_sys(raw.RestartLsn).valid(),
+            identity,
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Marshalling areas (reference §1.4, §4.2).
+
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+
+use crate::error::{check, BufferKind, Error, Result};
+use crate::irql::require_passive_or_apc;
+use crate::log::LogFile;
+use crate::pool::{Blocks, ClfsAllocator, PoolType};
+use crate::sys;
+
+/// A limit on a marshalling area's write or read buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferLimit {
+    /// At most this many buffers at once. Zero is refused by
+    /// [`MarshallingArea::create`].
+    AtMost(u32),
+    /// No limit (`INFINITE`).
+    Unlimited,
+}
+
+impl BufferLimit {
+    const fn raw(self) -> u32 {
+        match self {
+            BufferLimit::AtMost(n) => n,
+            BufferLimit::Unlimited => sys::INFINITE,
+        }
+    }
+}
+
+/// The shape of a marshalling area: block size, pool and buffer limits.
+///
+/// ```
+/// use clfs::{BufferLimit, MarshallingConfig, PoolType};
+/// let config = MarshallingConfig::new(64 * 1024)
+///     .pool(PoolType::NonPagedPoolNx)
+///     .max_write_buffers(8)
+///     .max_read_buffers(4);
+/// assert_eq!(config.buffer_size(), 65536);
+/// assert_eq!(config.write_limit(), BufferLimit::AtMost(8));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarshallingConfig {
+    buffer_size: u32,
+    pool: PoolType,
+    max_write: BufferLimit,
+    max_read: BufferLimit,
+}
+
+impl MarshallingConfig {
+    /// Log I/O blocks of `buffer_size` bytes (`cbMarshallingBuffer`), which must be a non-zero
+    /// multiple of the log's sector size; non-paged NX pool; unlimited write and read buffers.
+    pub const fn new(buffer_size: u32) -> Self {
+        MarshallingConfig {
+            buffer_size,
+            pool: PoolType::NonPagedPoolNx,
+            max_write: BufferLimit::Unlimited,
+            max_read: BufferLimit::Unlimited,
+        }
+    }
+
+    /// The pool the blocks come from.
+    pub const fn pool(mut self, pool: PoolType) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// At most `n` write blocks at once (`cMaxWriteBuffers`). Fewer buffers mean more
+    /// frequent flushes. Must be at least 1.
+    pub const fn max_write_buffers(mut self, n: u32) -> Self {
+        self.max_write = BufferLimit::AtMost(n);
+        self
+    }
+
+    /// At most `n` read blocks at once (`cMaxReadBuffers`); each open read context uses one.
+    /// Must be at least 1.
+    pub const fn max_read_buffers(mut self, n: u32) -> Self {
+        self.max_read = BufferLimit::AtMost(n);
+        self
+    }
+
+    /// No limit on write blocks (`INFINITE`).
+    pub const fn unlimited_write_buffers(mut self) -> Self {
+        self.max_write = BufferLimit::Unlimited;
+        self
+    }
+
+    /// No limit on read blocks (`INFINITE`).
+    pub const fn unlimited_read_buffers(mut self) -> Self {
+        self.max_read = BufferLimit::Unlimited;
+        self
+    }
+
+    /// The block size.
+    pub const fn buffer_size(&self) -> u32 {
+        self.buffer_size
+    }
+
+    /// The pool type.
+    pub const fn pool_type(&self) -> PoolType {
+        self.pool
+    }
+
+    /// The write-buffer limit.
+    pub const fn write_limit(&self) -> BufferLimit {
+        self.max_write
+    }
+
+    /// The read-buffer limit.
+    pub const fn read_limit(&self) -> BufferLimit {
+        self.max_read
+    }
+
+    /// The checks that need no log: non-zero size and limits.
+    fn validate(&self) -> Result<()> {
+        if self.buffer_size == 0 {
+            return Err(Error::ZeroBufferSize);
+        }
+        if self.max_write == BufferLimit::AtMost(0) {
+            return Err(Error::ZeroBufferCount {
+                which: BufferKind::Write,
+            });
+        }
+        if self.max_read == BufferLimit::AtMost(0) {
+            return Err(Error::ZeroBufferCount {
+                which: BufferKind::Read,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A marshalling area: the in-memory log I/O blocks through which records are appended to and
+/// read from one log.
+///
+/// `B` says where the blocks come from: [`ClfsAllocator`] (CLFS's own, the default) or a
+/// [`BlockAllocator`](crate::BlockAllocator) such as [`TaggedPool`](crate::TaggedPool). The
+/// area borrows its log, so it cannot outlive it; it is deleted on drop
+/// (`ClfsDeleteMarshallingArea`, which flushes) or by [`MarshallingArea::delete`], which
+/// returns the flush status.
+///
+/// # Invariants
+/// `raw` is a marshalling context that `ClfsCreateMarshallingArea` returned for `log` and that
+/// has not been deleted.
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// use clfs::{pool_tag, wide, LogFile, LogOptions, MarshallingArea, MarshallingConfig, PoolType, TaggedPool};
+///
+/// type MyBlocks = TaggedPool<{ pool_tag(*b"MyLg") }>;
+///
+/// let log = LogFile::create(wide!("log:C:\\logs\\doc-area"), LogOptions::new().create_if_missing())?;
+/// log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+/// let area = MarshallingArea::<MyBlocks>::create(
+///     &log,
+///     MarshallingConfig::new(64 * 1024).pool(PoolType::NonPagedPoolNx).max_write_buffers(8).max_read_buffers(4),
+/// )?;
+/// area.delete()?; // flushes; dropping it does the same
+/// log.close()?;
+/// # Ok::<(), clfs::Error>(())
+/// ```
+pub struct MarshallingArea<'log, B: Blocks = ClfsAllocator> {
+    raw: NonNull<c_void>,
+    log: &'log LogFile,
+    config: MarshallingConfig,
+    _blocks: PhantomData<fn() -> B>,
+}
+
+impl<B: Blocks> core::fmt::Debug for MarshallingArea<'_, B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MarshallingArea")
+            .field("raw", &self.raw)
+            .field("log", &self.log)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+// SAFETY: "All operations that access marshaling areas by using a marshaling context are
+// thread-safe" (reference §1.4); the block allocator is a type with no state of its own here.
+unsafe impl<B: Blocks> Send for MarshallingArea<'_, B> {}
+// SAFETY: as above.
+unsafe impl<B: Blocks> Sync for MarshallingArea<'_, B> {}
+
+impl<'log, B: Blocks> MarshallingArea<'log, B> {
+    /// `ClfsCreateMarshallingArea`, after checking every documented precondition first:
+    ///
+    /// | precondition | error |
+    /// |---|---|
+    /// | IRQL <= APC_LEVEL | [`Error::IrqlTooHigh`] |
+    /// | buffer size non-zero | [`Error::ZeroBufferSize`] |
+    /// | write and read limits at least 1 | [`Error::ZeroBufferCount`] |
+    /// | the log has at least 2 containers | [`Error::NotEnoughContainers`] |
+    /// | buffer size a multiple of the sector size | [`Error::BufferNotSectorMultiple`] |
+    /// | allocate and free callbacks both or neither | holds by construction (`B`) |
+    ///
+    /// The container count and sector size come from `ClfsQueryLogFileInformation`; on any
+    /// refusal `ClfsCreateMarshallingArea` is never called.
+    pub fn create(log: &'log LogFile, config: MarshallingConfig) -> Result<Self> {
+        const ROUTINE: &str = "ClfsCreateMarshallingArea";
+        require_passive_or_apc(ROUTINE)?;
+        config.validate()?;
+        let info = log.info()?;
+        if info.containers < 2 {
+            return Err(Error::NotEnoughContainers {
+                containers: info.containers,
+            });
+        }
+        if config.buffer_size.checked_rem(info.sector_size) != Some(0) {
+            return Err(Error::BufferNotSectorMultiple {
+                size: config.buffer_size,
+                sector_size: info.sector_size,
+            });
+        }
+        let (alloc, free) = B::CALLBACKS;
+        let mut raw: *mut c_void = core::ptr::null_mut();
+        // SAFETY: the log object is open (LogFile invariant) and outlives the area ('log);
+        // the callbacks are both Some or both None (Blocks); `raw` is a valid out pointer.
+        let status = unsafe {
+            sys::ClfsCreateMarshallingArea(
+                log.as_raw(),
+                config.pool.raw(),
+                alloc,
+                free,
+                config.buffer_size,
+                config.max_write.raw(),
+                config.max_read.raw(),
+                &mut raw,
+            )
+        };
+        check(ROUTINE, status)?;
+        let raw = NonNull::new(raw).ok_or(Error::Status {
+            routine: ROUTINE,
+            status: crate::NtStatus::UNSUCCESSFUL,
+        })?;
+        // INVARIANT: created for `log` just now.
+        Ok(MarshallingArea {
+            raw,
+            log,
+            config,
+            _blocks: PhantomData,
+        })
+    }
+
+    /// The raw marshalling context, for routines this crate does not wrap.
+    pub fn as_raw(&self) -> *mut c_void {
+        self.raw.as_ptr()
+    }
+
+    /// The log this area belongs to.
+    pub fn log(&self) -> &'log LogFile {
+        self.log
+    }
+
+    /// The configuration it was created with.
+    pub fn config(&self) -> &MarshallingConfig {
+        &self.config
+    }
+
+    /// `ClfsDeleteMarshallingArea`: flushes the area's blocks and deletes it, returning the
+    /// status. Dropping the area does the same and ignores the status.
+    pub fn delete(self) -> Result<()> {
+        let this = ManuallyDrop::new(self);
+        this.delete_raw()
+    }
+
+    fn delete_raw(&self) -> Result<()> {
+        const ROUTINE: &str = "ClfsDeleteMarshallingArea";
+        require_passive_or_apc(ROUTINE)?;
+        // SAFETY: by the type invariant the context is live; this is its only delete (both
+        // callers consume the area). No read context can outlive it: they borrow the area.
+        let status = unsafe { sys::ClfsDeleteMarshallingArea(self.raw.as_ptr()) };
+        check(ROUTINE, status).map(drop)
+    }
+}
+
+impl<B: Blocks> Drop for MarshallingArea<'_, B> {
+    fn drop(&mut self) {
+        let _ = self.delete_raw();
+    }
+}

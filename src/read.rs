@@ -1,0 +1,489 @@
+//! Reading records and restart areas (reference §1.6, §4.5–4.6).
+
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::error::{check, Error, Result};
+use crate::irql::require_passive_or_apc;
+use crate::lsn::Lsn;
+use crate::marshal::MarshallingArea;
+use crate::pool::Blocks;
+use crate::status::NtStatus;
+use crate::sys;
+
+/// How a read context steps from record to record (`CLFS_CONTEXT_MODE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// `ClfsContextForward`: the record that follows in the stream.
+    Forward,
+    /// `ClfsContextPrevious`: the current record's previous link.
+    Previous,
+    /// `ClfsContextUndoNext`: the current record's undo-next link.
+    UndoNext,
+}
+
+impl ReadMode {
+    const fn raw(self) -> sys::CLFS_CONTEXT_MODE {
+        match self {
+            ReadMode::Forward => sys::ClfsContextForward,
+            ReadMode::Previous => sys::ClfsContextPrevious,
+            ReadMode::UndoNext => sys::ClfsContextUndoNext,
+        }
+    }
+}
+
+/// A record's type (`CLFS_RECORD_TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordType {
+    /// `ClfsDataRecord`: a client data record.
+    Data,
+    /// `ClfsRestartRecord`: a restart record.
+    Restart,
+    /// Any other bit pattern, kept as is.
+    Other(u8),
+}
+
+impl RecordType {
+    fn from_raw(raw: u8) -> RecordType {
+        // The type is a set of flags (reference §2.6): test bits, not equality.
+        if raw & sys::ClfsRestartRecord != 0 {
+            RecordType::Restart
+        } else if raw & sys::ClfsDataRecord != 0 {
+            RecordType::Data
+        } else {
+            RecordType::Other(raw)
+        }
+    }
+}
+
+/// One record, borrowed from its read context until the next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Record<'c> {
+    /// The record's bytes, as appended.
+    pub data: &'c [u8],
+    /// Its LSN.
+    pub lsn: Lsn,
+    /// Data or restart.
+    pub kind: RecordType,
+    /// Its undo-next link, `None` when `CLFS_LSN_INVALID`.
+    pub undo_next: Option<Lsn>,
+    /// Its previous link, `None` when `CLFS_LSN_INVALID`.
+    pub previous: Option<Lsn>,
+}
+
+/// Builds a slice over a buffer CLFS returned. A zero length gives an empty slice whatever the
+/// pointer.
+///
+/// # Safety
+/// If `len > 0`, `ptr` points to `len` readable bytes that stay valid and unchanged for `'c`.
+unsafe fn record_bytes<'c>(ptr: *mut c_void, len: u32) -> &'c [u8] {
+    if len == 0 || ptr.is_null() {
+        return &[];
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr` for 'c.
+    unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) }
+}
+
+/// A read context: a cursor over the records of a log (`ClfsReadLogRecord`,
+/// `ClfsReadNextLogRecord`), terminated on drop (`ClfsTerminateReadLog`).
+///
+/// [`ReadContext::next`] lends each record until the following call, because CLFS may reuse
+/// the block the record lives in; a use after the next step does not compile:
+///
+/// ```compile_fail
+/// # use clfs::*;
+/// # fn f(area: &MarshallingArea<'_>) -> clfs::Result<()> {
+/// let mut cx = area.read(Lsn::NULL, ReadMode::Forward)?;
+/// let first = cx.next()?.unwrap().data;
+/// let _second = cx.next()?;
+/// assert!(!first.is_empty()); // error: `cx` is still borrowed by `first`
+/// # Ok(()) }
+/// ```
+///
+/// Read contexts are not thread-safe (`!Sync`).
+///
+/// # Invariants
+/// `raw` is a live read context of the borrowed area; `pending` describes the record
+/// `ClfsReadLogRecord` returned, until the first call to `next` hands it out.
+pub struct ReadContext<'a> {
+    raw: NonNull<c_void>,
+    filter: u8,
+    pending: Option<(*mut c_void, u32, u8, Lsn, Lsn, Lsn)>,
+    _area: PhantomData<(&'a (), *mut ())>,
+}
+
+// SAFETY: a read context may be used from another thread as long as it is not used from two at
+// once; `!Sync` (from the raw pointer marker) and `&mut self` on every step ensure that.
+unsafe impl Send for ReadContext<'_> {}
+
+impl core::fmt::Debug for ReadContext<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReadContext")
+            .field("raw", &self.raw)
+            .finish()
+    }
+}
+
+impl<'log, B: Blocks> MarshallingArea<'log, B> {
+    /// Opens a read context at the record `lsn` (`ClfsReadLogRecord`) that steps in `mode`.
+    /// The first call to [`ReadContext::next`] returns that record.
+    ///
+    /// Each open context holds one of the area's read buffers.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// # use clfs::*;
+    /// # let log = LogFile::create(wide!("log:C:\\doc\\read"), LogOptions::new().create_if_missing())?;
+    /// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+    /// # let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+    /// let first = area.append(&[b"one"])?;
+    /// area.append(&[b"two"])?;
+    /// let mut cx = area.read(first, ReadMode::Forward)?;
+    /// let mut seen = 0;
+    /// while let Some(record) = cx.next()? {
+    ///     assert!(record.data == b"one" || record.data == b"two");
+    ///     seen += 1;
+    /// }
+    /// assert_eq!(seen, 2);
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub fn read(&self, lsn: Lsn, mode: ReadMode) -> Result<ReadContext<'_>> {
+        const ROUTINE: &str = "ClfsReadLogRecord";
+        require_passive_or_apc(ROUTINE)?;
+        if lsn.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the LSN to read",
+            });
+        }
+        let mut first = lsn.to_sys();
+        let mut buffer: *mut c_void = core::ptr::null_mut();
+        let mut len = 0u32;
+        let mut kind = 0u8;
+        let mut undo = Lsn::INVALID.to_sys();
+        let mut prev = Lsn::INVALID.to_sys();
+        let mut cx: *mut c_void = core::ptr::null_mut();
+        // SAFETY: the marshalling context is live (area invariant); every out pointer is a
+        // valid local; the mode is passed by value as the prototype says.
+        let status = unsafe {
+            sys::ClfsReadLogRecord(
+                self.as_raw(),
+                &mut first,
+                mode.raw(),
+                &mut buffer,
+                &mut len,
+                &mut kind,
+                &mut undo,
+                &mut prev,
+                &mut cx,
+            )
+        };
+        check(ROUTINE, status)?;
+        let raw = NonNull::new(cx).ok_or(Error::Status {
+            routine: ROUTINE,
+            status: NtStatus::UNSUCCESSFUL,
+        })?;
+        // INVARIANT: a fresh context for this area; the record it returned is pending.
+        Ok(ReadContext {
+            raw,
+            filter: sys::ClfsDataRecord,
+            pending: Some((
+                buffer,
+                len,
+                kind,
+                Lsn::from_sys(first),
+                Lsn::from_sys(undo),
+                Lsn::from_sys(prev),
+            )),
+            _area: PhantomData,
+        })
+    }
+
+    /// Opens a read context at the most recent restart area (`ClfsReadRestartArea`), or
+    /// `None` when the stream has none (`STATUS_LOG_NO_RESTART`, an informational status).
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// # use clfs::*;
+    /// # let log = LogFile::create(wide!("log:C:\\doc\\restart"), LogOptions::new().create_if_missing())?;
+    /// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+    /// # let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+    /// assert!(area.read_restart()?.is_none());
+    /// area.write_restart(b"checkpoint 1")?;
+    /// area.write_restart(b"checkpoint 2")?;
+    /// let mut restart = area.read_restart()?.expect("written above");
+    /// assert_eq!(restart.data(), b"checkpoint 2");
+    /// assert!(restart.previous()?);
+    /// assert_eq!(restart.data(), b"checkpoint 1");
+    /// assert!(!restart.previous()?); // the start of the chain
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub fn read_restart(&self) -> Result<Option<RestartContext<'_>>> {
+        const ROUTINE: &str = "ClfsReadRestartArea";
+        require_passive_or_apc(ROUTINE)?;
+        let mut buffer: *mut c_void = core::ptr::null_mut();
+        let mut len = 0u32;
+        let mut lsn = Lsn::INVALID.to_sys();
+        let mut cx: *mut c_void = core::ptr::null_mut();
+        // SAFETY: the context is live; every out pointer is a valid local.
+        let status = unsafe {
+            sys::ClfsReadRestartArea(self.as_raw(), &mut buffer, &mut len, &mut lsn, &mut cx)
+        };
+        let status = check(ROUTINE, status)?;
+        if status == NtStatus::LOG_NO_RESTART {
+            // Informational: NT_SUCCESS, but the outputs are not valid (reference §1.6).
+            return Ok(None);
+        }
+        let raw = NonNull::new(cx).ok_or(Error::Status {
+            routine: ROUTINE,
+            status: NtStatus::UNSUCCESSFUL,
+        })?;
+        // INVARIANT: a fresh context positioned at the latest restart record.
+        Ok(Some(RestartContext {
+            raw,
+            buffer,
+            len,
+            lsn: Lsn::from_sys(lsn),
+            _area: PhantomData,
+        }))
+    }
+
+    /// Writes a restart area (`ClfsWriteRestartArea`): appends a restart record linked to the
+    /// previous one, flushes the whole area and the log's metadata, and returns its LSN.
+    pub fn write_restart(&self, data: &[u8]) -> Result<Lsn> {
+        self.write_restart_raw(data, None)
+    }
+
+    /// Writes a restart area and, atomically, moves the base LSN to `base`.
+    pub fn write_restart_with_base(&self, data: &[u8], base: Lsn) -> Result<Lsn> {
+        if base.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the new base LSN",
+            });
+        }
+        self.write_restart_raw(data, Some(base))
+    }
+
+    fn write_restart_raw(&self, data: &[u8], base: Option<Lsn>) -> Result<Lsn> {
+        const ROUTINE: &str = "ClfsWriteRestartArea";
+        require_passive_or_apc(ROUTINE)?;
+        let buffer_size = self.config().buffer_size();
+        let max = crate::write::max_record_size(buffer_size) as usize;
+        if data.len() > max {
+            return Err(Error::RestartTooLarge {
+                size: data.len(),
+                max,
+                buffer_size,
+            });
+        }
+        let base = base.map(Lsn::to_sys);
+        let base_ptr = match &base {
+            Some(b) => b as *const sys::CLFS_LSN,
+            None => core::ptr::null(),
+        };
+        let mut written = 0u32;
+        let mut next = Lsn::INVALID.to_sys();
+        // SAFETY: the context is live; `data` is readable for its length (which fits: checked
+        // against the buffer size above); `base_ptr` is NULL or a local; out pointers are locals.
+        let status = unsafe {
+            sys::ClfsWriteRestartArea(
+                self.as_raw(),
+                data.as_ptr().cast_mut().cast::<c_void>(),
+                data.len() as u32,
+                base_ptr,
+                0,
+                &mut written,
+                &mut next,
+            )
+        };
+        check(ROUTINE, status)?;
+        Ok(Lsn::from_sys(next))
+    }
+}
+
+impl ReadContext<'_> {
+    /// Also return restart records while stepping (by default only data records are).
+    pub fn with_restart_records(mut self) -> Self {
+        self.filter = sys::ClfsClientRecord;
+        self
+    }
+
+    /// The next record (`ClfsReadNextLogRecord`), or `None` at the end: the end of the stream
+    /// or of a chain (`STATUS_END_OF_FILE`), or the start of the active log
+    /// (`STATUS_LOG_START_OF_LOG`). The first call returns the record the context was opened
+    /// at.
+    #[allow(clippy::should_implement_trait)] // a lending iterator: Iterator cannot express it
+    pub fn next(&mut self) -> Result<Option<Record<'_>>> {
+        if let Some((buffer, len, kind, lsn, undo, prev)) = self.pending.take() {
+            // SAFETY: the buffer ClfsReadLogRecord returned stays valid until the next read on
+            // this context or its termination; both need `&mut self`, which the returned
+            // record borrows.
+            let data = unsafe { record_bytes(buffer, len) };
+            return Ok(Some(Record {
+                data,
+                lsn,
+                kind: RecordType::from_raw(kind),
+                undo_next: undo.valid(),
+                previous: prev.valid(),
+            }));
+        }
+        self.step(None)
+    }
+
+    /// Reads the record at `lsn` next, instead of following the context's mode (`plsnUser`,
+    /// for walking a chain kept in the records' own data). It must lie before the current
+    /// record.
+    pub fn jump(&mut self, lsn: Lsn) -> Result<Option<Record<'_>>> {
+        if lsn.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the user LSN",
+            });
+        }
+        self.pending = None;
+        self.step(Some(lsn))
+    }
+
+    fn step(&mut self, user: Option<Lsn>) -> Result<Option<Record<'_>>> {
+        const ROUTINE: &str = "ClfsReadNextLogRecord";
+        require_passive_or_apc(ROUTINE)?;
+        let user = user.map(Lsn::to_sys);
+        let user_ptr = match &user {
+            Some(u) => u as *const sys::CLFS_LSN,
+            None => core::ptr::null(),
+        };
+        let mut buffer: *mut c_void = core::ptr::null_mut();
+        let mut len = 0u32;
+        let mut kind = self.filter;
+        let mut undo = Lsn::INVALID.to_sys();
+        let mut prev = Lsn::INVALID.to_sys();
+        let mut lsn = Lsn::INVALID.to_sys();
+        // SAFETY: the read context is live (invariant); `kind` is the in/out type filter; out
+        // pointers are locals; `user_ptr` is NULL or a local.
+        let status = unsafe {
+            sys::ClfsReadNextLogRecord(
+                self.raw.as_ptr(),
+                &mut buffer,
+                &mut len,
+                &mut kind,
+                user_ptr,
+                &mut undo,
+                &mut prev,
+                &mut lsn,
+            )
+        };
+        let status = NtStatus(status);
+        if status == NtStatus::END_OF_FILE || status == NtStatus::LOG_START_OF_LOG {
+            return Ok(None);
+        }
+        check(ROUTINE, status.0)?;
+        // SAFETY: the buffer stays valid until the next read on this context or its
+        // termination, both of which need `&mut self`, borrowed by the result.
+        let data = unsafe { record_bytes(buffer, len) };
+        Ok(Some(Record {
+            data,
+            lsn: Lsn::from_sys(lsn),
+            kind: RecordType::from_raw(kind),
+            undo_next: Lsn::from_sys(undo).valid(),
+            previous: Lsn::from_sys(prev).valid(),
+        }))
+    }
+}
+
+impl Drop for ReadContext<'_> {
+    fn drop(&mut self) {
+        terminate(self.raw);
+    }
+}
+
+fn terminate(raw: NonNull<c_void>) {
+    if require_passive_or_apc("ClfsTerminateReadLog").is_err() {
+        // Terminating above APC_LEVEL would bugcheck; leaking the context is the lesser harm.
+        return;
+    }
+    // SAFETY: `raw` is a live read context (invariant of both context types) and this is its
+    // only termination: it runs from Drop.
+    let _ = unsafe { sys::ClfsTerminateReadLog(raw.as_ptr()) };
+}
+
+/// A read context on the restart-area chain (`ClfsReadRestartArea`,
+/// `ClfsReadPreviousRestartArea`), terminated on drop.
+///
+/// # Invariants
+/// `raw` is a live read context; `buffer`/`len` describe the current restart record.
+pub struct RestartContext<'a> {
+    raw: NonNull<c_void>,
+    buffer: *mut c_void,
+    len: u32,
+    lsn: Lsn,
+    _area: PhantomData<(&'a (), *mut ())>,
+}
+
+// SAFETY: as for ReadContext: usable from one thread at a time, which `!Sync` and `&mut self`
+// ensure.
+unsafe impl Send for RestartContext<'_> {}
+
+impl core::fmt::Debug for RestartContext<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RestartContext")
+            .field("lsn", &self.lsn)
+            .finish()
+    }
+}
+
+impl<'a> RestartContext<'a> {
+    /// The current restart area's bytes.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: the buffer stays valid until the next read on this context (`previous`,
+        // which needs `&mut self`) or its termination (drop).
+        unsafe { record_bytes(self.buffer, self.len) }
+    }
+
+    /// The current restart record's LSN.
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
+
+    /// Steps to the previous restart area (`ClfsReadPreviousRestartArea`). Returns `false`
+    /// at the start of the chain (`STATUS_LOG_START_OF_LOG`); the context then still shows the
+    /// oldest one.
+    pub fn previous(&mut self) -> Result<bool> {
+        const ROUTINE: &str = "ClfsReadPreviousRestartArea";
+        require_passive_or_apc(ROUTINE)?;
+        let mut buffer: *mut c_void = core::ptr::null_mut();
+        let mut len = 0u32;
+        let mut lsn = Lsn::INVALID.to_sys();
+        // SAFETY: the context is live (invariant); out pointers are locals.
+        let status = unsafe {
+            sys::ClfsReadPreviousRestartArea(self.raw.as_ptr(), &mut buffer, &mut len, &mut lsn)
+        };
+        if NtStatus(status) == NtStatus::LOG_START_OF_LOG {
+            return Ok(false);
+        }
+        check(ROUTINE, status)?;
+        self.buffer = buffer;
+        self.len = len;
+        self.lsn = Lsn::from_sys(lsn);
+        Ok(true)
+    }
+
+    /// Continues as a record reader from the current restart area, following the stream
+    /// forward (`ClfsReadNextLogRecord` on the same context), e.g. to replay the data records
+    /// written after a checkpoint.
+    pub fn into_records(self) -> ReadContext<'a> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // INVARIANT: the same live context, handed over without terminating it.
+        ReadContext {
+            raw: this.raw,
+            filter: sys::ClfsDataRecord,
+            pending: None,
+            _area: PhantomData,
+        }
+    }
+}
+
+impl Drop for RestartContext<'_> {
+    fn drop(&mut self) {
+        terminate(self.raw);
+    }
+}

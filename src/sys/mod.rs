@@ -1,0 +1,274 @@
+//! The one FFI seam: the only module that names raw CLFS items.
+//!
+//! In a kernel build the routines are windows-sys's raw-dylib imports from `clfs.sys` and
+//! `ntoskrnl.exe`. With the `emulator` feature they are `clfs-emu`'s functions instead. The
+//! constant block at the end of [`seam!`] proves at compile time that each emulator function has
+//! exactly the raw declaration's type, so the two sides cannot drift.
+//!
+//! windows-sys defects corrected here (design.md, "Known defects"):
+//! - `PALLOCATE_FUNCTION` / `PFREE_FUNCTION` are declared without parameters; this module
+//!   declares the documented shapes and its own `ClfsCreateMarshallingArea` that uses them.
+//! - `CLS_SCAN_CONTEXT` lacks the header's per-member `align(8)`: [`CLFS_SCAN_CONTEXT`] has
+//!   explicit padding and a size assert (56 bytes on x64).
+//! - `CLFS_LSN_NULL` / `CLFS_LSN_INVALID` are exported data in clfs.sys and absent from
+//!   windows-sys: [`CLFS_LSN_NULL`] and [`CLFS_LSN_INVALID`] carry the values the reference
+//!   (§3.3) settles on.
+//! - `DbgPrint` is declared as an `ntdll.dll` import: this module never re-exports it.
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    missing_docs
+)]
+
+use core::ffi::c_void;
+use core::mem::{align_of, offset_of, size_of};
+
+pub use windows_sys::Wdk::Foundation::{FILE_OBJECT, POOL_TYPE};
+pub use windows_sys::Win32::Foundation::{NTSTATUS, UNICODE_STRING};
+pub use windows_sys::Win32::Storage::FileSystem::{
+    CLFS_CONTEXT_MODE, CLFS_NODE_ID, CLS_CONTAINER_INFORMATION as CLFS_CONTAINER_INFORMATION,
+    CLS_INFORMATION as CLFS_INFORMATION, CLS_LOG_INFORMATION_CLASS as CLFS_LOG_INFORMATION_CLASS,
+    CLS_LSN as CLFS_LSN, CLS_WRITE_ENTRY as CLFS_WRITE_ENTRY,
+};
+
+/// `PLOG_FILE_OBJECT`: a `LOG_FILE_OBJECT` is a `FILE_OBJECT` (reference §2.10).
+pub type PLOG_FILE_OBJECT = *mut FILE_OBJECT;
+
+/// `PALLOCATE_FUNCTION` with the documented shape `PVOID (*)(POOL_TYPE, SIZE_T, ULONG)`.
+pub type PALLOCATE_FUNCTION =
+    Option<unsafe extern "system" fn(pool: POOL_TYPE, bytes: usize, tag: u32) -> *mut c_void>;
+/// `PFREE_FUNCTION` with the documented shape `VOID (*)(PVOID)`.
+pub type PFREE_FUNCTION = Option<unsafe extern "system" fn(buffer: *mut c_void)>;
+
+/// `CLFS_LSN_NULL` (reference §3.3): the smallest LSN.
+pub const CLFS_LSN_NULL: u64 = 0;
+/// `CLFS_LSN_INVALID` (reference §3.3, Microsoft's own managed wrapper): greater than every
+/// valid LSN.
+pub const CLFS_LSN_INVALID: u64 = 0xFFFF_FFFF_0000_0000;
+
+// Pool types (wdm.h POOL_TYPE) and ExAllocatePool2 flags (wdm.h POOL_FLAGS).
+pub const NonPagedPool: POOL_TYPE = windows_sys::Wdk::Foundation::NonPagedPool;
+pub const PagedPool: POOL_TYPE = windows_sys::Wdk::Foundation::PagedPool;
+pub const NonPagedPoolNx: POOL_TYPE = windows_sys::Wdk::Foundation::NonPagedPoolNx;
+pub const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
+pub const POOL_FLAG_NON_PAGED_EXECUTE: u64 = 0x0000_0000_0000_0080;
+pub const POOL_FLAG_PAGED: u64 = 0x0000_0000_0000_0100;
+
+// Access, share, disposition and attribute values for ClfsCreateLogFile (reference §1.1).
+pub const GENERIC_READ: u32 = 0x8000_0000;
+pub const GENERIC_WRITE: u32 = 0x4000_0000;
+pub const DELETE: u32 = 0x0001_0000;
+pub const FILE_SHARE_READ: u32 = 1;
+pub const FILE_SHARE_WRITE: u32 = 2;
+pub const FILE_SHARE_DELETE: u32 = 4;
+pub const FILE_OPEN: u32 = 1;
+pub const FILE_CREATE: u32 = 2;
+pub const FILE_OPEN_IF: u32 = 3;
+pub const FILE_ATTRIBUTE_READONLY: u32 = 0x1;
+pub const FILE_ATTRIBUTE_ARCHIVE: u32 = 0x20;
+pub const FILE_ATTRIBUTE_NORMAL: u32 = 0x80;
+pub const INFINITE: u32 = 0xFFFF_FFFF;
+
+pub use windows_sys::Win32::Storage::FileSystem::{
+    ClfsContextForward, ClfsContextPrevious, ClfsContextUndoNext, ClfsLogBasicInformation,
+    CLFS_FLAG_FORCE_APPEND, CLFS_FLAG_FORCE_FLUSH, CLFS_FLAG_NO_FLAGS, CLFS_FLAG_USE_RESERVATION,
+};
+pub const ClfsNullRecord: u8 = 0x00;
+pub const ClfsDataRecord: u8 = 0x01;
+pub const ClfsRestartRecord: u8 = 0x02;
+/// `ClfsClientRecord` is 0x03 in wdm.h; the Win32 docs' 0x3F is the internal mask (§2.6).
+pub const ClfsClientRecord: u8 = 0x03;
+
+/// `CLS_SCAN_CONTEXT`, kernel variant, with the header's per-member `align(8)` written out as
+/// explicit padding (reference §0.1 item 1, §2.10). windows-sys's copy is 40 bytes; this is 56.
+#[cfg(target_pointer_width = "64")]
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct CLFS_SCAN_CONTEXT {
+    pub cidNode: CLFS_NODE_ID,
+    pub plfoLog: PLOG_FILE_OBJECT,
+    pub cIndex: u32,
+    pub _pad0: u32,
+    pub cContainers: u32,
+    pub _pad1: u32,
+    pub cContainersReturned: u32,
+    pub _pad2: u32,
+    pub eScanMode: u8,
+    pub _pad3: [u8; 7],
+    pub pinfoContainer: *mut CLFS_CONTAINER_INFORMATION,
+}
+
+/// `CLS_SCAN_CONTEXT` for 32-bit targets: same offsets, 4-byte pointers (reference §2.10,
+/// inferred, not verified against MSVC).
+#[cfg(target_pointer_width = "32")]
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct CLFS_SCAN_CONTEXT {
+    pub cidNode: CLFS_NODE_ID,
+    pub plfoLog: PLOG_FILE_OBJECT,
+    pub _pad_ptr: u32,
+    pub cIndex: u32,
+    pub _pad0: u32,
+    pub cContainers: u32,
+    pub _pad1: u32,
+    pub cContainersReturned: u32,
+    pub _pad2: u32,
+    pub eScanMode: u8,
+    pub _pad3: [u8; 7],
+    pub pinfoContainer: *mut CLFS_CONTAINER_INFORMATION,
+    pub _pad_ptr2: u32,
+}
+
+// Layout asserts against reference §2 (x64 values; [CALC], cross-checked with Vanara).
+const _: () = {
+    assert!(size_of::<CLFS_LSN>() == 8 && align_of::<CLFS_LSN>() == 8);
+    assert!(size_of::<CLFS_NODE_ID>() == 8);
+    assert!(size_of::<CLFS_INFORMATION>() == 120);
+    assert!(offset_of!(CLFS_INFORMATION, TotalAvailable) == 0);
+    assert!(offset_of!(CLFS_INFORMATION, CurrentAvailable) == 8);
+    assert!(offset_of!(CLFS_INFORMATION, TotalReservation) == 16);
+    assert!(offset_of!(CLFS_INFORMATION, BaseFileSize) == 24);
+    assert!(offset_of!(CLFS_INFORMATION, ContainerSize) == 32);
+    assert!(offset_of!(CLFS_INFORMATION, TotalContainers) == 40);
+    assert!(offset_of!(CLFS_INFORMATION, FreeContainers) == 44);
+    assert!(offset_of!(CLFS_INFORMATION, TotalClients) == 48);
+    assert!(offset_of!(CLFS_INFORMATION, Attributes) == 52);
+    assert!(offset_of!(CLFS_INFORMATION, FlushThreshold) == 56);
+    assert!(offset_of!(CLFS_INFORMATION, SectorSize) == 60);
+    assert!(offset_of!(CLFS_INFORMATION, MinArchiveTailLsn) == 64);
+    assert!(offset_of!(CLFS_INFORMATION, BaseLsn) == 72);
+    assert!(offset_of!(CLFS_INFORMATION, LastFlushedLsn) == 80);
+    assert!(offset_of!(CLFS_INFORMATION, LastLsn) == 88);
+    assert!(offset_of!(CLFS_INFORMATION, RestartLsn) == 96);
+    assert!(offset_of!(CLFS_INFORMATION, Identity) == 104);
+    assert!(size_of::<CLFS_CONTEXT_MODE>() == 4);
+    assert!(size_of::<POOL_TYPE>() == 4);
+};
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(size_of::<CLFS_WRITE_ENTRY>() == 16);
+    assert!(offset_of!(CLFS_WRITE_ENTRY, Buffer) == 0);
+    assert!(offset_of!(CLFS_WRITE_ENTRY, ByteLength) == 8);
+    assert!(size_of::<UNICODE_STRING>() == 16);
+    assert!(offset_of!(UNICODE_STRING, Length) == 0);
+    assert!(offset_of!(UNICODE_STRING, MaximumLength) == 2);
+    assert!(offset_of!(UNICODE_STRING, Buffer) == 8);
+    assert!(size_of::<CLFS_CONTAINER_INFORMATION>() == 576);
+    assert!(offset_of!(CLFS_CONTAINER_INFORMATION, FileName) == 48);
+    assert!(offset_of!(CLFS_CONTAINER_INFORMATION, State) == 560);
+    assert!(offset_of!(CLFS_CONTAINER_INFORMATION, PhysicalContainerId) == 564);
+    assert!(offset_of!(CLFS_CONTAINER_INFORMATION, LogicalContainerId) == 568);
+    assert!(size_of::<CLFS_SCAN_CONTEXT>() == 56 && align_of::<CLFS_SCAN_CONTEXT>() == 8);
+    assert!(offset_of!(CLFS_SCAN_CONTEXT, plfoLog) == 8);
+    assert!(offset_of!(CLFS_SCAN_CONTEXT, cIndex) == 16);
+    assert!(offset_of!(CLFS_SCAN_CONTEXT, cContainers) == 24);
+    assert!(offset_of!(CLFS_SCAN_CONTEXT, cContainersReturned) == 32);
+    assert!(offset_of!(CLFS_SCAN_CONTEXT, eScanMode) == 40);
+    assert!(offset_of!(CLFS_SCAN_CONTEXT, pinfoContainer) == 48);
+};
+
+/// The kernel side: windows-sys's declarations, plus the corrected ones.
+pub mod kernel {
+    use super::*;
+
+    pub use windows_sys::Wdk::System::SystemServices::{
+        ClfsAddLogContainer, ClfsAddLogContainerSet, ClfsAdvanceLogBase, ClfsAlignReservedLog,
+        ClfsAllocReservedLog, ClfsCloseLogFileObject, ClfsCreateLogFile, ClfsDeleteLogByPointer,
+        ClfsDeleteLogFile, ClfsDeleteMarshallingArea, ClfsFlushBuffers, ClfsFlushToLsn,
+        ClfsFreeReservedLog, ClfsLsnBlockOffset, ClfsLsnContainer, ClfsLsnCreate, ClfsLsnEqual,
+        ClfsLsnGreater, ClfsLsnInvalid, ClfsLsnLess, ClfsLsnNull, ClfsLsnRecordSequence,
+        ClfsQueryLogFileInformation, ClfsReadLogRecord, ClfsReadNextLogRecord,
+        ClfsReadPreviousRestartArea, ClfsReadRestartArea, ClfsRemoveLogContainer,
+        ClfsRemoveLogContainerSet, ClfsReserveAndAppendLog, ClfsReserveAndAppendLogAligned,
+        ClfsSetArchiveTail, ClfsSetEndOfLog, ClfsTerminateReadLog, ClfsWriteRestartArea,
+        ExAllocatePool2, ExFreePoolWithTag, KeGetCurrentIrql,
+    };
+
+    #[cfg_attr(
+        all(windows, not(target_arch = "x86")),
+        link(name = "clfs.sys", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
+    #[cfg_attr(
+        all(windows, target_arch = "x86"),
+        link(
+            name = "clfs.sys",
+            kind = "raw-dylib",
+            modifiers = "+verbatim",
+            import_name_type = "undecorated"
+        )
+    )]
+    extern "system" {
+        /// `ClfsCreateMarshallingArea` with the documented callback shapes (reference §1.4).
+        /// windows-sys's declaration takes parameterless callbacks.
+        pub fn ClfsCreateMarshallingArea(
+            plfolog: *const FILE_OBJECT,
+            epooltype: POOL_TYPE,
+            pfnallocbuffer: PALLOCATE_FUNCTION,
+            pfnfreebuffer: PFREE_FUNCTION,
+            cbmarshallingbuffer: u32,
+            cmaxwritebuffers: u32,
+            cmaxreadbuffers: u32,
+            ppvmarshalcontext: *mut *mut c_void,
+        ) -> NTSTATUS;
+    }
+}
+
+macro_rules! seam {
+    ($($name:ident),* $(,)?) => {
+        #[cfg(not(feature = "emulator"))]
+        pub use self::kernel::{$($name),*};
+        #[cfg(feature = "emulator")]
+        pub use clfs_emu::{$($name),*};
+
+        /// Compile-time proof that each emulator routine has exactly the raw declaration's
+        /// type: an array of the two function items only type-checks if both coerce to the
+        /// same function-pointer type.
+        #[cfg(feature = "emulator")]
+        const _: () = {
+            $( let _ = [self::kernel::$name, clfs_emu::$name]; )*
+        };
+    };
+}
+
+seam! {
+    ClfsCreateLogFile,
+    ClfsCloseLogFileObject,
+    ClfsDeleteLogFile,
+    ClfsDeleteLogByPointer,
+    ClfsAddLogContainer,
+    ClfsAddLogContainerSet,
+    ClfsRemoveLogContainer,
+    ClfsRemoveLogContainerSet,
+    ClfsQueryLogFileInformation,
+    ClfsCreateMarshallingArea,
+    ClfsDeleteMarshallingArea,
+    ClfsReserveAndAppendLog,
+    ClfsReserveAndAppendLogAligned,
+    ClfsAlignReservedLog,
+    ClfsAllocReservedLog,
+    ClfsFreeReservedLog,
+    ClfsFlushToLsn,
+    ClfsFlushBuffers,
+    ClfsWriteRestartArea,
+    ClfsReadLogRecord,
+    ClfsReadNextLogRecord,
+    ClfsReadRestartArea,
+    ClfsReadPreviousRestartArea,
+    ClfsTerminateReadLog,
+    ClfsAdvanceLogBase,
+    ClfsSetArchiveTail,
+    ClfsSetEndOfLog,
+    ClfsLsnCreate,
+    ClfsLsnContainer,
+    ClfsLsnBlockOffset,
+    ClfsLsnRecordSequence,
+    ClfsLsnEqual,
+    ClfsLsnLess,
+    ClfsLsnGreater,
+    ClfsLsnNull,
+    ClfsLsnInvalid,
+    KeGetCurrentIrql,
+    ExAllocatePool2,
+    ExFreePoolWithTag,
+}

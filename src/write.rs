@@ -1,0 +1,499 @@
+//! Appending, reservations, flushing and the log tail (reference §1.5, §1.7, §4.3–4.4).
+
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+
+use crate::error::{check, Error, Result};
+use crate::irql::require_passive_or_apc;
+use crate::lsn::Lsn;
+use crate::marshal::MarshallingArea;
+use crate::pool::Blocks;
+use crate::sys;
+
+/// The most write entries one record may have here (they are gathered on the stack).
+pub const MAX_WRITE_ENTRIES: usize = 32;
+
+/// Bytes of a marshalling buffer that a record cannot use: a log block header (112 bytes) and
+/// one record header (40 bytes), the on-disk sizes reference §4.3 gives. The exact overhead is
+/// undocumented; `docs/decisions.md` records this choice, which the emulator shares.
+pub const RECORD_OVERHEAD: u32 = 112 + 40;
+
+/// The largest record, in bytes, that fits in a marshalling buffer of `buffer_size` bytes.
+///
+/// ```
+/// assert_eq!(clfs::max_record_size(64 * 1024), 65384);
+/// ```
+pub const fn max_record_size(buffer_size: u32) -> u32 {
+    buffer_size.saturating_sub(RECORD_OVERHEAD)
+}
+
+/// How a record is appended: its chain links and flags.
+///
+/// ```
+/// use clfs::{Append, Lsn};
+/// let first = Lsn::new(0, 0, 0).unwrap();
+/// let opts = Append::new().previous(first).undo_next(first).force_flush();
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Append {
+    undo_next: Option<Lsn>,
+    previous: Option<Lsn>,
+    flags: u32,
+}
+
+impl Append {
+    /// No chain links, no flags: the record waits in the marshalling area.
+    pub const fn new() -> Self {
+        Append {
+            undo_next: None,
+            previous: None,
+            flags: sys::CLFS_FLAG_NO_FLAGS,
+        }
+    }
+
+    /// The record's undo-next link (`CLFS_LSN_INVALID` when not set).
+    pub const fn undo_next(mut self, lsn: Lsn) -> Self {
+        self.undo_next = Some(lsn);
+        self
+    }
+
+    /// The record's previous link (`CLFS_LSN_INVALID` when not set).
+    pub const fn previous(mut self, lsn: Lsn) -> Self {
+        self.previous = Some(lsn);
+        self
+    }
+
+    /// `CLFS_FLAG_FORCE_APPEND`: queue the block to stable storage after the append
+    /// (durability is not guaranteed).
+    pub const fn force_append(mut self) -> Self {
+        self.flags |= sys::CLFS_FLAG_FORCE_APPEND;
+        self
+    }
+
+    /// `CLFS_FLAG_FORCE_FLUSH`: the record is on stable storage when the call returns.
+    pub const fn force_flush(mut self) -> Self {
+        self.flags |= sys::CLFS_FLAG_FORCE_FLUSH;
+        self
+    }
+}
+
+/// Gathers `entries` into `CLFS_WRITE_ENTRY`s on the stack, without copying their bytes.
+/// Returns the array, the count and the total length.
+fn gather(
+    entries: &[&[u8]],
+    buffer_size: u32,
+) -> Result<([sys::CLFS_WRITE_ENTRY; MAX_WRITE_ENTRIES], u32, usize)> {
+    if entries.len() > MAX_WRITE_ENTRIES {
+        return Err(Error::TooManyEntries {
+            count: entries.len(),
+            max: MAX_WRITE_ENTRIES,
+        });
+    }
+    let mut raw = [sys::CLFS_WRITE_ENTRY {
+        Buffer: core::ptr::null_mut(),
+        ByteLength: 0,
+    }; MAX_WRITE_ENTRIES];
+    let max = max_record_size(buffer_size) as usize;
+    let mut total: usize = 0;
+    for (slot, entry) in raw.iter_mut().zip(entries) {
+        total = total.saturating_add(entry.len());
+        *slot = sys::CLFS_WRITE_ENTRY {
+            Buffer: entry.as_ptr().cast_mut().cast::<c_void>(),
+            // Cannot truncate: total <= max <= u32::MAX is checked below before any use.
+            ByteLength: entry.len().min(u32::MAX as usize) as u32,
+        };
+    }
+    if total > max {
+        return Err(Error::RecordTooLarge {
+            size: total,
+            max,
+            buffer_size,
+        });
+    }
+    // entries.len() <= MAX_WRITE_ENTRIES, so it fits in u32.
+    Ok((raw, entries.len() as u32, total))
+}
+
+fn lsn_ptr(lsn: &Option<sys::CLFS_LSN>) -> *const sys::CLFS_LSN {
+    match lsn {
+        Some(l) => l,
+        None => core::ptr::null(),
+    }
+}
+
+/// The `CLFS_LSN_INVALID` link CLFS expects for "not in a chain" (reference §1.5).
+const NO_LINK: sys::CLFS_LSN = Lsn::INVALID.to_sys();
+
+impl<'log, B: Blocks> MarshallingArea<'log, B> {
+    /// Appends one record made of `entries`, concatenated, and returns its LSN
+    /// (`ClfsReserveAndAppendLog`). The bytes are not copied by this library.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// # use clfs::*;
+    /// # let log = LogFile::create(wide!("log:C:\\doc\\append"), LogOptions::new().create_if_missing())?;
+    /// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+    /// # let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+    /// let a = area.append(&[b"header:", b"payload"])?;
+    /// let b = area.append_with(&[b"second"], Append::new().previous(a).force_flush())?;
+    /// assert!(a < b);
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub fn append(&self, entries: &[&[u8]]) -> Result<Lsn> {
+        self.append_raw(entries, None, &Append::new(), false)
+    }
+
+    /// Appends one record with chain links and flags (`ClfsReserveAndAppendLog`).
+    pub fn append_with(&self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
+        self.append_raw(entries, None, &options, false)
+    }
+
+    /// Appends one record whose entries each start at a multiple of `alignment` bytes within
+    /// the record, zero-padded (`ClfsReserveAndAppendLogAligned`).
+    pub fn append_aligned(
+        &self,
+        entries: &[&[u8]],
+        alignment: u32,
+        options: Append,
+    ) -> Result<Lsn> {
+        if alignment == 0 {
+            return Err(Error::ZeroAlignment);
+        }
+        // The padding counts towards the record size: check the padded length.
+        let mut padded: usize = 0;
+        for e in entries {
+            padded = padded
+                .div_ceil(alignment as usize)
+                .saturating_mul(alignment as usize);
+            padded = padded.saturating_add(e.len());
+        }
+        let max = max_record_size(self.config().buffer_size()) as usize;
+        if padded > max {
+            return Err(Error::RecordTooLarge {
+                size: padded,
+                max,
+                buffer_size: self.config().buffer_size(),
+            });
+        }
+        self.append_raw(entries, Some(alignment), &options, false)
+    }
+
+    pub(crate) fn append_raw(
+        &self,
+        entries: &[&[u8]],
+        alignment: Option<u32>,
+        options: &Append,
+        use_reservation: bool,
+    ) -> Result<Lsn> {
+        let routine = if alignment.is_some() {
+            "ClfsReserveAndAppendLogAligned"
+        } else {
+            "ClfsReserveAndAppendLog"
+        };
+        require_passive_or_apc(routine)?;
+        let (raw, count, _total) = gather(entries, self.config().buffer_size())?;
+        let undo = Some(options.undo_next.map_or(NO_LINK, Lsn::to_sys));
+        let prev = Some(options.previous.map_or(NO_LINK, Lsn::to_sys));
+        let mut flags = options.flags;
+        if use_reservation {
+            flags |= sys::CLFS_FLAG_USE_RESERVATION;
+        }
+        let mut out = MaybeUninit::<sys::CLFS_LSN>::uninit();
+        let status = match alignment {
+            // SAFETY: the context is live (area invariant); `raw[..count]` are valid write
+            // entries over caller slices that outlive the call; the links point to locals; no
+            // reservation array (cReserveRecords 0); `out` is a valid out pointer.
+            None => unsafe {
+                sys::ClfsReserveAndAppendLog(
+                    self.as_raw(),
+                    raw.as_ptr(),
+                    count,
+                    lsn_ptr(&undo),
+                    lsn_ptr(&prev),
+                    0,
+                    core::ptr::null_mut(),
+                    flags,
+                    out.as_mut_ptr(),
+                )
+            },
+            // SAFETY: as above, with a non-zero alignment.
+            Some(a) => unsafe {
+                sys::ClfsReserveAndAppendLogAligned(
+                    self.as_raw(),
+                    raw.as_ptr(),
+                    count,
+                    a,
+                    lsn_ptr(&undo),
+                    lsn_ptr(&prev),
+                    0,
+                    core::ptr::null_mut(),
+                    flags,
+                    out.as_mut_ptr(),
+                )
+            },
+        };
+        check(routine, status)?;
+        // SAFETY: on success CLFS wrote the record's LSN to `out`.
+        let lsn = unsafe { out.assume_init() };
+        Ok(Lsn::from_sys(lsn))
+    }
+
+    /// Flushes every record in the area to stable storage (`ClfsFlushToLsn` with
+    /// `CLFS_LSN_NULL`). Returns the first LSN not flushed: the LSN the next record will get.
+    pub fn flush(&self) -> Result<Lsn> {
+        self.flush_raw(Lsn::NULL)
+    }
+
+    /// Makes every record up to and including `lsn` durable (`ClfsFlushToLsn`); more may be
+    /// flushed. Returns the first LSN not flushed.
+    pub fn flush_to(&self, lsn: Lsn) -> Result<Lsn> {
+        if lsn.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the LSN to flush to",
+            });
+        }
+        self.flush_raw(lsn)
+    }
+
+    fn flush_raw(&self, lsn: Lsn) -> Result<Lsn> {
+        const ROUTINE: &str = "ClfsFlushToLsn";
+        require_passive_or_apc(ROUTINE)?;
+        let target = lsn.to_sys();
+        let mut out = MaybeUninit::<sys::CLFS_LSN>::uninit();
+        // SAFETY: the context is live; `target` and `out` are valid for the call.
+        let status = unsafe { sys::ClfsFlushToLsn(self.as_raw(), &target, out.as_mut_ptr()) };
+        check(ROUTINE, status)?;
+        // SAFETY: on success CLFS wrote the first LSN not flushed.
+        Ok(Lsn::from_sys(unsafe { out.assume_init() }))
+    }
+
+    /// Moves the stream's base LSN to `lsn` (`ClfsAdvanceLogBase`), releasing the space of
+    /// older records once their containers can be recycled. `lsn` must lie between the current
+    /// base and the last LSN; this is checked first.
+    pub fn advance_base(&self, lsn: Lsn) -> Result<()> {
+        const ROUTINE: &str = "ClfsAdvanceLogBase";
+        require_passive_or_apc(ROUTINE)?;
+        if lsn.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the new base LSN",
+            });
+        }
+        let info = self.log().info()?;
+        if lsn < info.base || lsn > info.last {
+            return Err(Error::BaseOutOfRange {
+                new: lsn,
+                base: info.base,
+                last: info.last,
+            });
+        }
+        let raw = lsn.to_sys();
+        // SAFETY: the context is live; `raw` is valid for the call; flags must be 0.
+        let status = unsafe { sys::ClfsAdvanceLogBase(self.as_raw(), &raw, 0) };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// Reserves space for records of the given data sizes (`ClfsReserveAndAppendLog` with no
+    /// entries), so that appending them later cannot fail for lack of space. The returned
+    /// guard appends into the reservation and frees whatever is left when dropped.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// # use clfs::*;
+    /// # let log = LogFile::create(wide!("log:C:\\doc\\reserve"), LogOptions::new().create_if_missing())?;
+    /// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+    /// # let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+    /// let mut undo_space = area.reserve(&[100, 100])?;
+    /// assert_eq!(undo_space.records(), 2);
+    /// undo_space.append(&[b"compensation record"], Append::new())?;
+    /// drop(undo_space); // the unused record's space is freed
+    /// assert_eq!(log.info()?.total_reservation, 0);
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub fn reserve(&self, sizes: &[u32]) -> Result<Reservation<'_, 'log, B>> {
+        const ROUTINE: &str = "ClfsReserveAndAppendLog";
+        require_passive_or_apc(ROUTINE)?;
+        if sizes.is_empty() {
+            return Err(Error::Reservation {
+                rule: "a reservation needs at least one record",
+            });
+        }
+        if sizes.len() > MAX_RESERVED_RECORDS {
+            return Err(Error::Reservation {
+                rule: "at most 64 records can be reserved in one call",
+            });
+        }
+        let max = max_record_size(self.config().buffer_size());
+        if let Some(&too_big) = sizes.iter().find(|&&s| s > max) {
+            return Err(Error::RecordTooLarge {
+                size: too_big as usize,
+                max: max as usize,
+                buffer_size: self.config().buffer_size(),
+            });
+        }
+        let mut amounts = [0i64; MAX_RESERVED_RECORDS];
+        for (slot, size) in amounts.iter_mut().zip(sizes) {
+            *slot = i64::from(*size);
+        }
+        let count = sizes.len() as u32;
+        // SAFETY: the context is live; no entries (NULL, 0) and no LSN out pointer, as the
+        // reserve-only pattern requires; `amounts` holds `count` in/out LONGLONGs.
+        let status = unsafe {
+            sys::ClfsReserveAndAppendLog(
+                self.as_raw(),
+                core::ptr::null(),
+                0,
+                core::ptr::null(),
+                core::ptr::null(),
+                count,
+                amounts.as_mut_ptr(),
+                0,
+                core::ptr::null_mut(),
+            )
+        };
+        check(ROUTINE, status)?;
+        // On return each entry holds the space actually reserved for that record.
+        Ok(Reservation {
+            area: self,
+            slots: amounts,
+            len: sizes.len(),
+        })
+    }
+
+    /// `ClfsAlignReservedLog` for one record of `size` data bytes: the space CLFS reserves
+    /// for it, headers and alignment included.
+    pub fn reservation_size(&self, size: u32) -> Result<i64> {
+        const ROUTINE: &str = "ClfsAlignReservedLog";
+        require_passive_or_apc(ROUTINE)?;
+        let sizes = [i64::from(size)];
+        let mut out = 0i64;
+        // SAFETY: the context is live; `sizes` holds one LONGLONG; `out` is writable.
+        let status =
+            unsafe { sys::ClfsAlignReservedLog(self.as_raw(), 1, sizes.as_ptr(), &mut out) };
+        check(ROUTINE, status)?;
+        Ok(out)
+    }
+}
+
+/// The most records one [`MarshallingArea::reserve`] call reserves.
+pub const MAX_RESERVED_RECORDS: usize = 64;
+
+/// Space reserved in a marshalling area for records not yet written.
+///
+/// The guard keeps the space CLFS reserved for each record (headers and alignment included).
+/// Appending through it uses the reserved space (`CLFS_FLAG_USE_RESERVATION`), which consumes
+/// the smallest reserved record that can hold the new one; when the guard is dropped, each
+/// record still reserved is freed (a negative `rgcbReservation` entry per record, which CLFS
+/// matches to the reserved record of that size), so reserved space that is never used cannot
+/// leak. Deleting the area releases even a leaked (`mem::forget`) guard's space.
+#[derive(Debug)]
+#[must_use = "dropping a reservation frees it at once"]
+pub struct Reservation<'a, 'log, B: Blocks> {
+    area: &'a MarshallingArea<'log, B>,
+    /// The reserved records' sizes; `slots[..len]` are live.
+    slots: [i64; MAX_RESERVED_RECORDS],
+    len: usize,
+}
+
+impl<B: Blocks> Reservation<'_, '_, B> {
+    /// Records still reserved.
+    pub fn records(&self) -> u32 {
+        self.len as u32
+    }
+
+    /// Bytes still reserved, headers and alignment included.
+    pub fn bytes(&self) -> i64 {
+        self.slots[..self.len]
+            .iter()
+            .copied()
+            .fold(0, i64::saturating_add)
+    }
+
+    /// Appends one record into the reserved space. Refused before the call when every
+    /// reserved record has been used or none is large enough for this one.
+    pub fn append(&mut self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
+        if self.len == 0 {
+            return Err(Error::Reservation {
+                rule: "every reserved record has been used",
+            });
+        }
+        let total = entries
+            .iter()
+            .fold(0usize, |t, e| t.saturating_add(e.len()));
+        let share = self
+            .area
+            .reservation_size(u32::try_from(total).unwrap_or(u32::MAX))?;
+        let slot = self.slots[..self.len]
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s >= share)
+            .min_by_key(|(_, &s)| s)
+            .map(|(i, _)| i)
+            .ok_or(Error::Reservation {
+                rule: "the record is larger than every record still reserved",
+            })?;
+        let lsn = self.area.append_raw(entries, None, &options, true)?;
+        self.slots[slot] = self.slots[self.len - 1];
+        self.len -= 1;
+        Ok(lsn)
+    }
+
+    /// Frees what is left now, returning the status.
+    pub fn release(mut self) -> Result<()> {
+        self.free()
+    }
+
+    fn free(&mut self) -> Result<()> {
+        const ROUTINE: &str = "ClfsReserveAndAppendLog";
+        if self.len == 0 {
+            return Ok(());
+        }
+        require_passive_or_apc(ROUTINE)?;
+        let mut entries = [0i64; MAX_RESERVED_RECORDS];
+        for (e, s) in entries.iter_mut().zip(&self.slots[..self.len]) {
+            *e = -*s;
+        }
+        let count = self.len as u32;
+        self.len = 0;
+        // SAFETY: the context is live (the guard borrows the area); no entries and no LSN (the
+        // reserve-only pattern); `entries` holds `count` in/out LONGLONGs, each negative: free
+        // the reserved record of that size (reference §1.5).
+        let status = unsafe {
+            sys::ClfsReserveAndAppendLog(
+                self.area.as_raw(),
+                core::ptr::null(),
+                0,
+                core::ptr::null(),
+                core::ptr::null(),
+                count,
+                entries.as_mut_ptr(),
+                0,
+                core::ptr::null_mut(),
+            )
+        };
+        check(ROUTINE, status).map(drop)
+    }
+}
+
+impl<B: Blocks> Drop for Reservation<'_, '_, B> {
+    fn drop(&mut self) {
+        let _ = self.free();
+    }
+}
+
+impl crate::log::LogFile {
+    /// Sets the archive tail (`ClfsSetArchiveTail`): records from `lsn` on are kept for
+    /// archiving even if the base moves past them.
+    pub fn set_archive_tail(&self, lsn: Lsn) -> Result<()> {
+        const ROUTINE: &str = "ClfsSetArchiveTail";
+        require_passive_or_apc(ROUTINE)?;
+        if lsn.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the archive tail",
+            });
+        }
+        let raw = lsn.to_sys();
+        // SAFETY: the log object is open (LogFile invariant); `raw` is valid for the call.
+        let status = unsafe { sys::ClfsSetArchiveTail(self.as_raw(), &raw) };
+        check(ROUTINE, status).map(drop)
+    }
+}

@@ -1,0 +1,92 @@
+//! Small scenarios through every unsafe path of the library (allocator trampolines, write
+//! entries, read buffers, restart buffers, reservations, the raw seam), sized so that Miri can
+//! run them: `.ci/miri.sh` runs this file under Miri. They are ordinary tests too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+mod common;
+
+use clfs::{
+    pool_tag, Append, ClfsAllocator, MarshallingArea, MarshallingConfig, PoolType, ReadMode,
+    TaggedPool,
+};
+use clfs_emu::Sandbox;
+use common::{assert_no_leaks, log_with};
+
+type Blocks = TaggedPool<{ pool_tag(*b"Miri") }>;
+
+#[test]
+fn append_read_restart_reserve_through_a_custom_allocator() {
+    let sb = Sandbox::new();
+    let log = log_with("miri", 2);
+    let area = MarshallingArea::<Blocks>::create(
+        &log,
+        MarshallingConfig::new(1024)
+            .pool(PoolType::PagedPool)
+            .max_write_buffers(2)
+            .max_read_buffers(2),
+    )
+    .expect("create");
+    let a = area.append(&[b"ab", b"", b"cde"]).expect("append");
+    let b = area
+        .append_with(&[b"fgh"], Append::new().previous(a))
+        .expect("append");
+    let c = area
+        .append_aligned(&[b"x", b"yz"], 4, Append::new())
+        .expect("append aligned");
+    {
+        let mut cx = area.read(a, ReadMode::Forward).expect("read");
+        assert_eq!(cx.next().expect("next").expect("a").data, b"abcde");
+        assert_eq!(cx.next().expect("next").expect("b").data, b"fgh");
+        assert_eq!(
+            &cx.next().expect("next").expect("c").data[..6],
+            b"x\0\0\0yz"
+        );
+        assert!(cx.next().expect("end").is_none());
+    }
+    {
+        let mut cx = area.read(b, ReadMode::Previous).expect("read");
+        assert_eq!(cx.next().expect("next").expect("b").lsn, b);
+        assert_eq!(cx.next().expect("next").expect("a").lsn, a);
+    }
+    area.write_restart(b"r1").expect("restart");
+    {
+        let mut rc = area.read_restart().expect("read").expect("some");
+        assert_eq!(rc.data(), b"r1");
+        assert!(!rc.previous().expect("start"));
+    }
+    {
+        let mut r = area.reserve(&[10, 20]).expect("reserve");
+        r.append(&[b"reserved"], Append::new()).expect("append");
+    }
+    assert!(c > b);
+    area.delete().expect("delete");
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn default_allocator_and_raw_seam() {
+    let sb = Sandbox::new();
+    let log = log_with("miri-raw", 2);
+    let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(512))
+        .expect("create");
+    area.append(&[b"z"]).expect("append");
+    drop(area);
+    let mut cx: *mut core::ffi::c_void = core::ptr::null_mut();
+    // SAFETY: a valid log object and out pointer; 1000 is refused by the emulator.
+    let status = unsafe {
+        clfs::sys::ClfsCreateMarshallingArea(
+            log.as_raw(),
+            clfs::sys::NonPagedPoolNx,
+            None,
+            None,
+            1000,
+            1,
+            1,
+            &mut cx,
+        )
+    };
+    assert_eq!(clfs::NtStatus(status), clfs::NtStatus::INVALID_PARAMETER);
+    drop(log);
+    assert_no_leaks(&sb);
+}
