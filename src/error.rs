@@ -134,13 +134,16 @@ pub enum Error {
     #[error("entry alignment must be at least 1 byte, got 0")]
     ZeroAlignment,
 
-    /// An LSN handed to one log's routine that came from another log.
-    #[error(
-        "LSN {lsn} belongs to another log; LSNs from different streams cannot be compared or used"
-    )]
-    ForeignLsn {
+    /// An LSN outside the log's active range: from another log, never issued, or already
+    /// recycled. LSNs carry no log identity, so the range is what can be checked.
+    #[error("LSN {lsn} is not in this log's active range {first}..={last}: it belongs to another log or to records that were already recycled")]
+    LsnNotInLog {
         /// The LSN.
         lsn: Lsn,
+        /// The oldest readable LSN (the lesser of the base and the archive tail).
+        first: Lsn,
+        /// The last LSN.
+        last: Lsn,
     },
 
     /// The invalid LSN passed where a record's LSN is required.

@@ -92,7 +92,7 @@ unsafe fn record_bytes<'c>(ptr: *mut c_void, len: u32) -> &'c [u8] {
 /// [`ReadContext::next`] lends each record until the following call, because CLFS may reuse
 /// the block the record lives in; a use after the next step does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// # use clfs::*;
 /// # fn f(area: &MarshallingArea<'_>) -> clfs::Result<()> {
 /// let mut cx = area.read(Lsn::NULL, ReadMode::Forward)?;
@@ -155,6 +155,15 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         if lsn.is_invalid() {
             return Err(Error::InvalidLsn {
                 what: "the LSN to read",
+            });
+        }
+        let info = self.log().info()?;
+        let oldest = info.base.min(info.min_archive_tail);
+        if lsn < oldest || lsn > info.last {
+            return Err(Error::LsnNotInLog {
+                lsn,
+                first: oldest,
+                last: info.last,
             });
         }
         let mut first = lsn.to_sys();

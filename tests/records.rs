@@ -572,3 +572,92 @@ impl ToRaw for Lsn {
         }
     }
 }
+
+#[test]
+fn reading_an_lsn_outside_the_log_is_refused_before_the_call() {
+    let sb = Sandbox::new();
+    let log = log_with("foreign", 2);
+    let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))
+        .expect("create");
+    let a = area.append(&[b"a"]).expect("append");
+    let beyond = Lsn::new(a.container() + 3, 0, 0).expect("valid");
+    let reads = sb.stats().calls("ClfsReadLogRecord");
+    let err = area.read(beyond, ReadMode::Forward).unwrap_err();
+    assert!(
+        matches!(err, Error::LsnNotInLog { lsn, last, .. } if lsn == beyond && last == a),
+        "{err}"
+    );
+    assert!(err.to_string().contains("belongs to another log"), "{err}");
+    assert_eq!(sb.stats().calls("ClfsReadLogRecord"), reads, "never called");
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+const WRITER: &str = "CLFS_TEST_DURABILITY_WRITER";
+
+/// The writer half of the next test: runs in a child process, appends and flushes, and exits
+/// without closing anything in an orderly way beyond what the API does.
+#[test]
+fn durability_writer_child() {
+    let Some(root) = std::env::var_os(WRITER) else {
+        return;
+    };
+    let _sb = Sandbox::with_root(std::path::PathBuf::from(root));
+    let log = clfs::LogFile::create(
+        &w("log:C:\\x\\process"),
+        clfs::LogOptions::new().create_new(),
+    )
+    .expect("create");
+    log.add_containers(&[&w("%BLF%\\p0")[..], &w("%BLF%\\p1")[..]], 512 * 1024)
+        .expect("containers");
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(8192)).expect("area");
+    for i in 0..100 {
+        area.append(&[&pattern(i, 50 + i * 7)]).expect("append");
+    }
+    area.flush().expect("flush");
+    area.write_restart(b"written by another process")
+        .expect("restart");
+    for i in 100..120 {
+        area.append(&[&pattern(i, 50)])
+            .expect("append, never flushed");
+    }
+    // Power loss: the process dies with 20 records unflushed.
+    std::process::abort();
+}
+
+#[test]
+fn flushed_records_survive_into_a_new_process() {
+    let sb = Sandbox::new();
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "durability_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(WRITER, sb.root())
+        .output()
+        .expect("spawn writer");
+    assert!(!out.status.success(), "the writer dies abruptly");
+    let log = clfs::LogFile::create(&w("log:C:\\x\\process"), clfs::LogOptions::new())
+        .expect("open the other process's log");
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(8192)).expect("area");
+    let info = log.info().expect("info");
+    let records = read_all(&area, info.base);
+    let expected: Vec<Vec<u8>> = (0..100).map(|i| pattern(i, 50 + i * 7)).collect();
+    assert_eq!(
+        records.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+        expected,
+        "exactly the 100 flushed records"
+    );
+    assert_eq!(
+        area.read_restart().expect("read").expect("some").data(),
+        b"written by another process"
+    );
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
