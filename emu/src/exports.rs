@@ -11,7 +11,7 @@ use core::ffi::c_void;
 
 use crate::log::{self, CreateArgs, DELETE, GENERIC_READ, GENERIC_WRITE};
 use crate::marshal::{self, Append, CreateArea, MAX_BUFFER, USE_RESERVATION};
-use crate::raw::{copy_in, rd, unicode, wr};
+use crate::raw::{append_bytes, copy_in, rd, unicode, wr};
 use crate::read::{self, Got};
 use crate::state::count_call;
 use crate::status::*;
@@ -437,7 +437,8 @@ unsafe fn gather(p: *const CLS_WRITE_ENTRY, n: u32, align: u32) -> Result<Vec<u8
     }
     // SAFETY: forwarded caller contract.
     let entries = unsafe { copy_in(p, n as usize) }.ok_or(STATUS_INVALID_PARAMETER)?;
-    let mut out: Vec<u8> = Vec::new();
+    let hint: u64 = entries.iter().map(|e| u64::from(e.ByteLength)).sum();
+    let mut out: Vec<u8> = Vec::with_capacity(hint.min(u64::from(MAX_BUFFER)) as usize);
     let align = u64::from(align.max(1));
     for (i, e) in entries.iter().enumerate() {
         if i > 0 {
@@ -455,9 +456,14 @@ unsafe fn gather(p: *const CLS_WRITE_ENTRY, n: u32, align: u32) -> Result<Vec<u8
             return Err(STATUS_INVALID_PARAMETER);
         }
         // SAFETY: the caller's entry describes `ByteLength` readable bytes.
-        let data = unsafe { copy_in(e.Buffer.cast_const().cast::<u8>(), e.ByteLength as usize) }
-            .ok_or(STATUS_INVALID_PARAMETER)?;
-        out.extend_from_slice(&data);
+        unsafe {
+            append_bytes(
+                &mut out,
+                e.Buffer.cast_const().cast::<u8>(),
+                e.ByteLength as usize,
+            )
+        }
+        .ok_or(STATUS_INVALID_PARAMETER)?;
     }
     Ok(out)
 }

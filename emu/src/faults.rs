@@ -20,6 +20,9 @@ pub(crate) struct FaultState {
 impl FaultState {
     /// Advances the call countdowns of `routine`; returns the status to inject now, if any.
     pub fn take_call(&mut self, routine: &str) -> Option<NTSTATUS> {
+        if self.calls.is_empty() {
+            return None;
+        }
         let list = self.calls.get_mut(routine)?;
         let mut fire = None;
         list.retain_mut(|(n, st)| {

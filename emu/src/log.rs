@@ -69,6 +69,10 @@ pub(crate) struct PhysLog {
     pub opens: Vec<(usize, u32, u32)>,
     pub delete_pending: bool,
     pub reserved_bytes: u64,
+    /// The metadata as last written to the base file.
+    pub stored: Meta,
+    /// CRC of the last block written (chained into the next block's header).
+    pub last_crc: u32,
 }
 
 /// LSN from its parts.
@@ -84,7 +88,9 @@ impl PhysLog {
             voff: meta.cursor_off,
             last: meta.flushed,
             base_path,
+            stored: meta.clone(),
             meta,
+            last_crc: 0,
             records: BTreeMap::new(),
             queue: VecDeque::new(),
             opens: Vec::new(),
@@ -100,6 +106,7 @@ impl PhysLog {
         let tail_cid = (log.tail() >> 32) as u32;
         let (ccid, coff) = (log.meta.cursor_cid, log.meta.cursor_off);
         if log.meta.flushed != 0 {
+            let mut crc = 0;
             for cid in tail_cid..=ccid {
                 let Some(c) = log.meta.containers.iter().find(|c| c.logical == Some(cid)) else {
                     continue;
@@ -108,7 +115,26 @@ impl PhysLog {
                     return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
                 }
                 let end = (cid == ccid).then_some(coff);
-                for r in persist::scan_container(&c.path, cid, log.meta.container_size, end)? {
+                let scan = persist::scan_container(
+                    &c.path,
+                    cid,
+                    log.meta.container_size,
+                    end,
+                    cid == ccid,
+                    crc,
+                )?;
+                crc = scan.last_crc;
+                if cid == ccid && scan.end > coff {
+                    // Blocks flushed after the base file last recorded the cursor (flushes
+                    // within one container do not rewrite the base file).
+                    log.meta.cursor_off = scan.end;
+                    log.voff = scan.end;
+                    if let Some(r) = scan.records.last() {
+                        log.meta.flushed = r.lsn;
+                        log.last = r.lsn;
+                    }
+                }
+                for r in scan.records {
                     log.records.insert(
                         r.lsn,
                         Rec {
@@ -121,6 +147,7 @@ impl PhysLog {
                     );
                 }
             }
+            log.last_crc = crc;
         }
         for c in &log.meta.containers {
             if !c.path.exists() {
@@ -233,7 +260,7 @@ impl PhysLog {
     /// bytes written.
     pub fn flush(
         &mut self,
-        areas: &mut HashMap<usize, Area>,
+        areas: &mut HashMap<usize, Area, crate::state::IdHash>,
         upto: Option<u64>,
     ) -> Result<u64, NTSTATUS> {
         let k = match upto {
@@ -251,9 +278,10 @@ impl PhysLog {
         }
         let mut files: HashMap<u32, std::fs::File> = HashMap::new();
         let mut bytes = 0u64;
+        let mut crc = self.last_crc;
         let mut new_meta = self.meta.clone();
         for b in self.queue.iter_mut().take(k) {
-            persist::seal_block(&mut b.image, b.cid, b.off, b.used, b.nrec);
+            crc = persist::seal_block(&mut b.image, b.cid, b.off, b.used, b.nrec, crc);
             let len = (round_sector(u64::from(b.used)) as usize).min(b.image.len());
             let f = match files.entry(b.cid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -286,8 +314,15 @@ impl PhysLog {
             f.sync_all()
                 .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
         }
-        new_meta.store(&self.base_path)?;
+        // The base file is rewritten only when more than the cursor changed (a new container
+        // in use, base, restart, ...): a reopen finds blocks past the recorded cursor by
+        // scanning the cursor's container along the CRC chain, so flushed data survives.
+        if !new_meta.same_but_cursor(&self.stored) {
+            new_meta.store(&self.base_path)?;
+            self.stored = new_meta.clone();
+        }
         self.meta = new_meta;
+        self.last_crc = crc;
         for _ in 0..k {
             let Some(mut b) = self.queue.pop_front() else {
                 break;
@@ -308,8 +343,10 @@ impl PhysLog {
     }
 
     /// Persists the metadata (base file).
-    pub fn store(&self) -> Result<(), NTSTATUS> {
-        self.meta.store(&self.base_path)
+    pub fn store(&mut self) -> Result<(), NTSTATUS> {
+        self.meta.store(&self.base_path)?;
+        self.stored = self.meta.clone();
+        Ok(())
     }
 
     /// Deletes pending-delete containers that left the active region.

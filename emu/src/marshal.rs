@@ -22,7 +22,7 @@ pub(crate) const USE_RESERVATION: u32 = 4;
 /// A marshalling area.
 pub(crate) struct Area {
     pub sandbox: u64,
-    pub log: std::path::PathBuf,
+    pub log: std::sync::Arc<std::path::Path>,
     pub object: usize,
     pub alloc: Allocator,
     pub max_write: u32,
@@ -70,7 +70,10 @@ pub(crate) struct CreateArea {
 pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
     let mut emu = emu();
     let obj = crate::log::object(&emu, h)?;
-    let (sandbox, key) = (obj.sandbox, obj.log.clone());
+    let (sandbox, key) = (
+        obj.sandbox,
+        std::sync::Arc::<std::path::Path>::from(obj.log.as_path()),
+    );
     if a.out_null {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -80,7 +83,7 @@ pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
     if a.alloc.is_some() != a.free.is_some() {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    let log = emu.logs.get(&key).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = emu.logs.get(&*key).ok_or(STATUS_INVALID_HANDLE)?;
     if a.size == 0 || a.size % persist::SECTOR as u32 != 0 || a.size > MAX_BUFFER {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -126,15 +129,21 @@ pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
 fn parts(
     emu: &mut Emu,
     h: usize,
-) -> Result<(&mut PhysLog, &mut std::collections::HashMap<usize, Area>), NTSTATUS> {
+) -> Result<
+    (
+        &mut PhysLog,
+        &mut std::collections::HashMap<usize, Area, crate::state::IdHash>,
+    ),
+    NTSTATUS,
+> {
     let a = emu
         .areas
         .get(&h)
         .filter(|a| !a.deleted)
         .ok_or(STATUS_INVALID_HANDLE)?;
-    let key = a.log.clone();
+    let key = std::sync::Arc::clone(&a.log);
     let Emu { logs, areas, .. } = emu;
-    let log = logs.get_mut(&key).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = logs.get_mut(&*key).ok_or(STATUS_INVALID_HANDLE)?;
     Ok((log, areas))
 }
 
@@ -208,7 +217,7 @@ pub(crate) struct Append<'a> {
 /// is reached.
 fn take_buffer(
     log: &mut PhysLog,
-    areas: &mut std::collections::HashMap<usize, Area>,
+    areas: &mut std::collections::HashMap<usize, Area, crate::state::IdHash>,
     h: usize,
 ) -> Result<BlockMem, NTSTATUS> {
     loop {

@@ -59,10 +59,40 @@ const fn crc_table() -> [u32; 256] {
 }
 static CRC: [u32; 256] = crc_table();
 
+const fn crc_tables8() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    t[0] = crc_table();
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let p = t[k - 1][i];
+            t[k][i] = (p >> 8) ^ t[0][(p & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+}
+/// Slicing-by-8 tables (the same CRC, eight bytes per step).
+static CRC8: [[u32; 256]; 8] = crc_tables8();
+
 /// CRC-32 (IEEE).
 pub(crate) fn crc32(data: &[u8]) -> u32 {
     let mut c = !0u32;
-    for &b in data {
+    let mut chunks = data.chunks_exact(8);
+    for w in &mut chunks {
+        let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        c = CRC8[7][(lo & 0xFF) as usize]
+            ^ CRC8[6][((lo >> 8) & 0xFF) as usize]
+            ^ CRC8[5][((lo >> 16) & 0xFF) as usize]
+            ^ CRC8[4][(lo >> 24) as usize]
+            ^ CRC8[3][w[4] as usize]
+            ^ CRC8[2][w[5] as usize]
+            ^ CRC8[1][w[6] as usize]
+            ^ CRC8[0][w[7] as usize];
+    }
+    for &b in chunks.remainder() {
         c = CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
     }
     !c
@@ -215,6 +245,26 @@ impl Meta {
         Ok(m)
     }
 
+    /// True if `self` and `o` differ at most in the durable cursor and the last flushed LSN
+    /// (what a reopen recovers by scanning the cursor's container).
+    pub fn same_but_cursor(&self, o: &Meta) -> bool {
+        self.identity == o.identity
+            && self.attributes == o.attributes
+            && self.container_size == o.container_size
+            && self.base == o.base
+            && self.archive_tail == o.archive_tail
+            && self.restart == o.restart
+            && self.cursor_cid == o.cursor_cid
+            && self.next_phys == o.next_phys
+            && self.containers.len() == o.containers.len()
+            && self.containers.iter().zip(&o.containers).all(|(a, b)| {
+                a.phys == b.phys
+                    && a.logical == b.logical
+                    && a.pending_delete == b.pending_delete
+                    && a.path == b.path
+            })
+    }
+
     /// Writes the base file atomically: temp file, fsync, rename, directory fsync.
     pub fn store(&self, base: &Path) -> Result<(), NTSTATUS> {
         let mut tmp = base.as_os_str().to_owned();
@@ -265,8 +315,17 @@ pub(crate) fn record_header(lsn: u64, undo: u64, prev: u64, len: u32, ty: u8) ->
     h
 }
 
-/// Fills in the block header of `image` (whose first `used` bytes are the block).
-pub(crate) fn seal_block(image: &mut [u8], cid: u32, off: u32, used: u32, nrec: u32) {
+/// Fills in the block header of `image` (whose first `used` bytes are the block); `prev` is
+/// the CRC of the block written before it (the chain that lets a reopen trust blocks flushed
+/// after the base file's cursor). Returns the block's CRC.
+pub(crate) fn seal_block(
+    image: &mut [u8],
+    cid: u32,
+    off: u32,
+    used: u32,
+    nrec: u32,
+    prev: u32,
+) -> u32 {
     let used_us = (used as usize).min(image.len());
     let crc = crc32(&image[BLOCK_HDR.min(used_us)..used_us]);
     let mut h = [0u8; BLOCK_HDR];
@@ -276,9 +335,11 @@ pub(crate) fn seal_block(image: &mut [u8], cid: u32, off: u32, used: u32, nrec: 
     h[12..16].copy_from_slice(&used.to_le_bytes());
     h[16..20].copy_from_slice(&nrec.to_le_bytes());
     h[20..24].copy_from_slice(&crc.to_le_bytes());
+    h[24..28].copy_from_slice(&prev.to_le_bytes());
     if image.len() >= BLOCK_HDR {
         image[..BLOCK_HDR].copy_from_slice(&h);
     }
+    crc
 }
 
 /// Creates a zero-filled container of `size` bytes (fails if the file exists).
@@ -309,33 +370,57 @@ fn rd_u64(b: &[u8], at: usize) -> u64 {
     u64::from(rd_u32(b, at)) | (u64::from(rd_u32(b, at + 4)) << 32)
 }
 
+/// What [`scan_container`] found.
+pub(crate) struct Scan {
+    pub records: Vec<DiskRecord>,
+    /// Offset after the last valid block.
+    pub end: u32,
+    /// CRC of the last valid block (`prev` if none).
+    pub last_crc: u32,
+}
+
 /// Reads the valid blocks of logical container `cid` from `path`, from offset 0 up to
-/// `end` (exclusive; `None` = until the first invalid block). Returns the records found.
+/// `end` (exclusive; `None` = until the first invalid block). With `extend`, blocks at and
+/// after `end` are accepted too, for as long as each is valid and names the CRC of the block
+/// before it (`prev` for the first block of the container): blocks flushed after the base
+/// file last recorded the cursor. Returns the records found.
 pub(crate) fn scan_container(
     path: &Path,
     cid: u32,
     size: u64,
     end: Option<u32>,
-) -> Result<Vec<DiskRecord>, NTSTATUS> {
+    extend: bool,
+    prev: u32,
+) -> Result<Scan, NTSTATUS> {
     let mut f = File::open(path).map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?;
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)
         .map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?;
-    let limit = end.map_or(size, u64::from).min(buf.len() as u64) as usize;
+    let strict = end.map_or(0, |e| e as usize);
+    let limit = if extend {
+        size
+    } else {
+        end.map_or(size, u64::from)
+    };
+    let limit = limit.min(buf.len() as u64) as usize;
     let mut out = Vec::new();
     let mut off = if cid == 0 { SECTOR as usize } else { 0 };
+    let mut last_crc = prev;
     while off + BLOCK_HDR <= limit {
         let h = &buf[off..];
         let ok = rd_u32(h, 0) == BLOCK_MAGIC && rd_u32(h, 4) == cid && rd_u32(h, 8) as usize == off;
         let used = rd_u32(h, 12) as usize;
         let nrec = rd_u32(h, 16);
         let ok = ok && used >= BLOCK_HDR && off + used <= buf.len() && nrec <= 512;
+        let beyond = end.is_some() && off >= strict;
+        let ok = ok && (!beyond || rd_u32(h, 24) == last_crc);
         if !ok || crc32(&buf[off + BLOCK_HDR..off + used]) != rd_u32(h, 20) {
-            if end.is_some() {
+            if end.is_some() && !beyond {
                 return Err(STATUS_LOG_BLOCK_INVALID);
             }
             break;
         }
+        last_crc = rd_u32(h, 20);
         let blk = &buf[off..off + used];
         let mut pos = BLOCK_HDR;
         for i in 0..nrec {
@@ -359,7 +444,25 @@ pub(crate) fn scan_container(
         }
         off += round_sector(used as u64) as usize;
     }
-    Ok(out)
+    Ok(Scan {
+        records: out,
+        end: off as u32,
+        last_crc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut c = !0u32;
+        for &b in &data {
+            c = super::CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+        }
+        assert_eq!(super::crc32(&data), !c);
+    }
 }
 
 /// A random 16-byte identity.

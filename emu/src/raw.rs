@@ -49,6 +49,23 @@ pub(crate) unsafe fn copy_in<T: Copy>(p: *const T, n: usize) -> Option<Vec<T>> {
     Some(v)
 }
 
+/// Appends the `n` bytes at `p` to `out` in one copy (`None` if `p` is NULL and `n > 0`).
+///
+/// # Safety
+/// `p` must be NULL or valid for reading `n` bytes.
+pub(crate) unsafe fn append_bytes(out: &mut Vec<u8>, p: *const u8, n: usize) -> Option<()> {
+    if n == 0 {
+        return Some(());
+    }
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the caller guarantees `n` readable bytes at `p` (u8 needs no alignment).
+    let src = unsafe { core::slice::from_raw_parts(p, n) };
+    out.extend_from_slice(src);
+    Some(())
+}
+
 /// Copies the UTF-16 text of a `UNICODE_STRING`.
 ///
 /// # Safety

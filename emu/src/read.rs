@@ -51,7 +51,7 @@ fn area_log(emu: &mut Emu, h: usize) -> Result<(&mut PhysLog, &mut Area), NTSTAT
         .get_mut(&h)
         .filter(|a| !a.deleted)
         .ok_or(STATUS_INVALID_HANDLE)?;
-    let log = logs.get_mut(&a.log).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = logs.get_mut(&*a.log).ok_or(STATUS_INVALID_HANDLE)?;
     Ok((log, a))
 }
 
@@ -151,7 +151,7 @@ fn ctx_parts(emu: &mut Emu, c: usize) -> Result<(&mut ReadCtx, &mut PhysLog, usi
     if area.deleted {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     }
-    let log = logs.get_mut(&area.log).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = logs.get_mut(&*area.log).ok_or(STATUS_INVALID_HANDLE)?;
     Ok((ctx, log, area.alloc.size))
 }
 

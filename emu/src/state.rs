@@ -126,24 +126,78 @@ pub(crate) fn tag_name(tag: u32) -> String {
     format!("'{s}' (0x{tag:08X})")
 }
 
+/// A cheap hasher for the emulator's integer keys (sandbox ids, routine-name addresses):
+/// a Fibonacci multiply instead of SipHash, since the keys are not attacker-chosen.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// `HashMap` hasher for integer keys.
+pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
 /// One sandbox's registry entry.
 pub(crate) struct SbState {
     pub root: PathBuf,
     pub stats: Stats,
     pub faults: FaultState,
+    /// Call counts keyed by the routine name's address and length (cheap on every call);
+    /// merged into `stats.calls` by name when a snapshot is taken.
+    pub hot_calls: HashMap<(usize, usize), (&'static str, u64), IdHash>,
+}
+
+impl SbState {
+    fn new(root: PathBuf) -> SbState {
+        SbState {
+            root,
+            stats: Stats::default(),
+            faults: FaultState::default(),
+            hot_calls: HashMap::default(),
+        }
+    }
+
+    /// The accounts with the call counts merged in.
+    fn snapshot(&self) -> Stats {
+        let mut st = self.stats.clone();
+        for (name, n) in self.hot_calls.values() {
+            *st.calls.entry(*name).or_insert(0) += *n;
+        }
+        st
+    }
 }
 
 /// The sandbox registry and pool table. Lock order: `EMU` before `REG`; `REG` is never
 /// held while `EMU` is taken, and never while caller callbacks run.
 pub(crate) struct Reg {
-    pub sandboxes: HashMap<u64, SbState>,
+    pub sandboxes: HashMap<u64, SbState, IdHash>,
     pub default_root: Option<PathBuf>,
     pub pool: HashMap<usize, crate::pool::PoolAlloc>,
 }
 
 pub(crate) static REG: LazyLock<Mutex<Reg>> = LazyLock::new(|| {
     Mutex::new(Reg {
-        sandboxes: HashMap::new(),
+        sandboxes: HashMap::default(),
         default_root: None,
         pool: HashMap::new(),
     })
@@ -161,14 +215,7 @@ impl Reg {
                 .default_root
                 .clone()
                 .unwrap_or_else(default_root_from_env);
-            self.sandboxes.insert(
-                0,
-                SbState {
-                    root,
-                    stats: Stats::default(),
-                    faults: FaultState::default(),
-                },
-            );
+            self.sandboxes.insert(0, SbState::new(root));
         }
         self.sandboxes.get_mut(&id)
     }
@@ -252,14 +299,7 @@ impl Sandbox {
     }
 
     fn register(id: u64, root: PathBuf, remove_on_drop: bool) -> Sandbox {
-        reg().sandboxes.insert(
-            id,
-            SbState {
-                root: root.clone(),
-                stats: Stats::default(),
-                faults: FaultState::default(),
-            },
-        );
+        reg().sandboxes.insert(id, SbState::new(root.clone()));
         let previous = CURRENT.with(|c| c.replace(id));
         Sandbox {
             id,
@@ -281,10 +321,7 @@ impl Sandbox {
 
     /// A snapshot of this sandbox's accounts.
     pub fn stats(&self) -> Stats {
-        reg()
-            .sb(self.id)
-            .map(|s| s.stats.clone())
-            .unwrap_or_default()
+        reg().sb(self.id).map(|s| s.snapshot()).unwrap_or_default()
     }
 
     /// Simulated power loss for every log of this sandbox: all unflushed records are
@@ -321,10 +358,10 @@ impl Drop for Sandbox {
 #[derive(Default)]
 pub(crate) struct Emu {
     pub next_handle: usize,
-    pub objects: HashMap<usize, LogObject>,
-    pub areas: HashMap<usize, Area>,
-    pub reads: HashMap<usize, ReadCtx>,
-    pub logs: HashMap<PathBuf, PhysLog>,
+    pub objects: HashMap<usize, LogObject, IdHash>,
+    pub areas: HashMap<usize, Area, IdHash>,
+    pub reads: HashMap<usize, ReadCtx, IdHash>,
+    pub logs: HashMap<PathBuf, PhysLog, IdHash>,
 }
 
 impl Emu {
@@ -349,6 +386,7 @@ pub(crate) fn count_call(routine: &'static str) -> Option<crate::types::NTSTATUS
     let id = current_sandbox();
     let mut r = reg();
     let s = r.sb(id)?;
-    *s.stats.calls.entry(routine).or_insert(0) += 1;
+    let key = (routine.as_ptr() as usize, routine.len());
+    s.hot_calls.entry(key).or_insert((routine, 0)).1 += 1;
     s.faults.take_call(routine)
 }
