@@ -451,19 +451,6 @@ pub(crate) fn scan_container(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn crc32_check_value() {
-        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
-        let mut c = !0u32;
-        for &b in &data {
-            c = super::CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
-        }
-        assert_eq!(super::crc32(&data), !c);
-    }
-}
 
 /// A random 16-byte identity.
 pub(crate) fn random_guid() -> [u8; 16] {
@@ -482,4 +469,18 @@ pub(crate) fn random_guid() -> [u8; 16] {
     out[6] = (out[6] & 0x0F) | 0x40;
     out[8] = (out[8] & 0x3F) | 0x80;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut c = !0u32;
+        for &b in &data {
+            c = super::CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+        }
+        assert_eq!(super::crc32(&data), !c);
+    }
 }
