@@ -130,6 +130,15 @@ pub enum Error {
         max: usize,
     },
 
+    /// A record with no write entries (`cWriteEntries == 0` would be a reservation, not an
+    /// append).
+    #[error("a record needs at least one write entry, got none")]
+    NoEntries,
+
+    /// An empty restart area.
+    #[error("a restart area must hold at least one byte")]
+    EmptyRestartArea,
+
     /// An entry alignment of zero for `ClfsReserveAndAppendLogAligned`.
     #[error("entry alignment must be at least 1 byte, got 0")]
     ZeroAlignment,

@@ -277,6 +277,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     fn write_restart_raw(&self, data: &[u8], base: Option<Lsn>) -> Result<Lsn> {
         const ROUTINE: &str = "ClfsWriteRestartArea";
         require_passive_or_apc(ROUTINE)?;
+        if data.is_empty() {
+            return Err(Error::EmptyRestartArea);
+        }
         let buffer_size = self.config().buffer_size();
         let max = crate::write::max_record_size(buffer_size) as usize;
         if data.len() > max {

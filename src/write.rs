@@ -77,31 +77,32 @@ impl Append {
     }
 }
 
-/// Gathers `entries` into `CLFS_WRITE_ENTRY`s on the stack, without copying their bytes.
-/// Returns the array, the count and the total length.
-fn gather(
-    entries: &[&[u8]],
-    buffer_size: u32,
-) -> Result<([sys::CLFS_WRITE_ENTRY; MAX_WRITE_ENTRIES], u32, usize)> {
+/// Room for the write entries of one record, on the stack. Only the first `count` slots that
+/// [`gather`] reports are initialised; nothing else is ever read.
+type Entries = [MaybeUninit<sys::CLFS_WRITE_ENTRY>; MAX_WRITE_ENTRIES];
+
+/// Gathers `entries` into `CLFS_WRITE_ENTRY`s in `raw`, without copying their bytes (and
+/// without zeroing or moving the array: it is filled in place). Returns the count.
+#[inline(always)]
+fn gather(entries: &[&[u8]], buffer_size: u32, raw: &mut Entries) -> Result<u32> {
+    if entries.is_empty() {
+        return Err(Error::NoEntries);
+    }
     if entries.len() > MAX_WRITE_ENTRIES {
         return Err(Error::TooManyEntries {
             count: entries.len(),
             max: MAX_WRITE_ENTRIES,
         });
     }
-    let mut raw = [sys::CLFS_WRITE_ENTRY {
-        Buffer: core::ptr::null_mut(),
-        ByteLength: 0,
-    }; MAX_WRITE_ENTRIES];
     let max = max_record_size(buffer_size) as usize;
     let mut total: usize = 0;
     for (slot, entry) in raw.iter_mut().zip(entries) {
         total = total.saturating_add(entry.len());
-        *slot = sys::CLFS_WRITE_ENTRY {
+        slot.write(sys::CLFS_WRITE_ENTRY {
             Buffer: entry.as_ptr().cast_mut().cast::<c_void>(),
             // Cannot truncate: total <= max <= u32::MAX is checked below before any use.
             ByteLength: entry.len().min(u32::MAX as usize) as u32,
-        };
+        });
     }
     if total > max {
         return Err(Error::RecordTooLarge {
@@ -111,7 +112,7 @@ fn gather(
         });
     }
     // entries.len() <= MAX_WRITE_ENTRIES, so it fits in u32.
-    Ok((raw, entries.len() as u32, total))
+    Ok(entries.len() as u32)
 }
 
 fn lsn_ptr(lsn: &Option<sys::CLFS_LSN>) -> *const sys::CLFS_LSN {
@@ -119,6 +120,15 @@ fn lsn_ptr(lsn: &Option<sys::CLFS_LSN>) -> *const sys::CLFS_LSN {
         Some(l) => l,
         None => core::ptr::null(),
     }
+}
+
+/// The LSN a successful call wrote to its out parameter (initialised to `CLFS_LSN_INVALID`
+/// before the call); a success that left it untouched is reported as a failure.
+fn success_lsn(routine: &'static str, out: sys::CLFS_LSN) -> Result<Lsn> {
+    Lsn::from_sys(out).valid().ok_or(Error::Status {
+        routine,
+        status: crate::NtStatus::UNSUCCESSFUL,
+    })
 }
 
 /// The `CLFS_LSN_INVALID` link CLFS expects for "not in a chain" (reference §1.5).
@@ -191,36 +201,40 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             "ClfsReserveAndAppendLog"
         };
         require_passive_or_apc(routine)?;
-        let (raw, count, _total) = gather(entries, self.config().buffer_size())?;
+        let mut raw: Entries = [const { MaybeUninit::uninit() }; MAX_WRITE_ENTRIES];
+        let count = gather(entries, self.config().buffer_size(), &mut raw)?;
+        // The first `count` slots are initialised (gather); CLFS reads only those.
+        let raw = raw.as_ptr().cast::<sys::CLFS_WRITE_ENTRY>();
         let undo = Some(options.undo_next.map_or(NO_LINK, Lsn::to_sys));
         let prev = Some(options.previous.map_or(NO_LINK, Lsn::to_sys));
         let mut flags = options.flags;
         if use_reservation {
             flags |= sys::CLFS_FLAG_USE_RESERVATION;
         }
-        let mut out = MaybeUninit::<sys::CLFS_LSN>::uninit();
+        // Initialised, so that nothing uninitialised is read whatever the callee writes.
+        let mut out = Lsn::INVALID.to_sys();
         let status = match alignment {
-            // SAFETY: the context is live (area invariant); `raw[..count]` are valid write
+            // SAFETY: the context is live (area invariant); `raw[..count]` are initialised write
             // entries over caller slices that outlive the call; the links point to locals; no
             // reservation array (cReserveRecords 0); `out` is a valid out pointer.
             None => unsafe {
                 sys::ClfsReserveAndAppendLog(
                     self.as_raw(),
-                    raw.as_ptr(),
+                    raw,
                     count,
                     lsn_ptr(&undo),
                     lsn_ptr(&prev),
                     0,
                     core::ptr::null_mut(),
                     flags,
-                    out.as_mut_ptr(),
+                    &mut out,
                 )
             },
             // SAFETY: as above, with a non-zero alignment.
             Some(a) => unsafe {
                 sys::ClfsReserveAndAppendLogAligned(
                     self.as_raw(),
-                    raw.as_ptr(),
+                    raw,
                     count,
                     a,
                     lsn_ptr(&undo),
@@ -228,14 +242,12 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                     0,
                     core::ptr::null_mut(),
                     flags,
-                    out.as_mut_ptr(),
+                    &mut out,
                 )
             },
         };
         check(routine, status)?;
-        // SAFETY: on success CLFS wrote the record's LSN to `out`.
-        let lsn = unsafe { out.assume_init() };
-        Ok(Lsn::from_sys(lsn))
+        success_lsn(routine, out)
     }
 
     /// Flushes every record in the area to stable storage (`ClfsFlushToLsn` with
@@ -259,12 +271,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         const ROUTINE: &str = "ClfsFlushToLsn";
         require_passive_or_apc(ROUTINE)?;
         let target = lsn.to_sys();
-        let mut out = MaybeUninit::<sys::CLFS_LSN>::uninit();
+        let mut out = Lsn::INVALID.to_sys();
         // SAFETY: the context is live; `target` and `out` are valid for the call.
-        let status = unsafe { sys::ClfsFlushToLsn(self.as_raw(), &target, out.as_mut_ptr()) };
+        let status = unsafe { sys::ClfsFlushToLsn(self.as_raw(), &target, &mut out) };
         check(ROUTINE, status)?;
-        // SAFETY: on success CLFS wrote the first LSN not flushed.
-        Ok(Lsn::from_sys(unsafe { out.assume_init() }))
+        success_lsn(ROUTINE, out)
     }
 
     /// Moves the stream's base LSN to `lsn` (`ClfsAdvanceLogBase`), releasing the space of
@@ -320,6 +331,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         if sizes.len() > MAX_RESERVED_RECORDS {
             return Err(Error::Reservation {
                 rule: "at most 64 records can be reserved in one call",
+            });
+        }
+        if sizes.contains(&0) {
+            return Err(Error::Reservation {
+                rule: "a reserved record must hold at least one byte",
             });
         }
         let max = max_record_size(self.config().buffer_size());
@@ -416,9 +432,17 @@ impl<B: Blocks> Reservation<'_, '_, B> {
                 rule: "every reserved record has been used",
             });
         }
+        if entries.is_empty() {
+            return Err(Error::NoEntries);
+        }
         let total = entries
             .iter()
             .fold(0usize, |t, e| t.saturating_add(e.len()));
+        if total == 0 {
+            return Err(Error::Reservation {
+                rule: "a record appended into a reservation must hold at least one byte",
+            });
+        }
         let share = self
             .area
             .reservation_size(u32::try_from(total).unwrap_or(u32::MAX))?;
