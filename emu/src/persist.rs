@@ -451,7 +451,6 @@ pub(crate) fn scan_container(
     })
 }
 
-
 /// A random 16-byte identity.
 pub(crate) fn random_guid() -> [u8; 16] {
     use std::hash::{BuildHasher, Hasher};
