@@ -2,7 +2,7 @@
 //!
 //! In a kernel build the routines are windows-sys's raw-dylib imports from `clfs.sys` and
 //! `ntoskrnl.exe`. With the `emulator` feature they are `clfs-emu`'s functions instead. The
-//! constant block at the end of [`seam!`] proves at compile time that each emulator function has
+//! constant block in the `seam!` macro below proves at compile time that each emulator function has
 //! exactly the raw declaration's type, so the two sides cannot drift.
 //!
 //! windows-sys defects corrected here (design.md, "Known defects"):
