@@ -276,7 +276,7 @@ fn insn_worker() -> Res<()> {
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Total `Ir` of one callgrind dump.
@@ -526,16 +526,27 @@ fn throughput() -> Res<Vec<TputRow>> {
     let root = bench_root()?;
     let total = total_bytes();
     let mut rows = Vec::new();
-    for rec in [64usize, 1024, 16 * 1024] {
+    // CLFS_BENCH_SIZES=64,1024 picks record sizes; CLFS_BENCH_SIDE=emu|fs runs one side only
+    // (for profiling; the other side's column is then 0).
+    let sizes: Vec<usize> = std::env::var("CLFS_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![64, 1024, 16 * 1024]);
+    let side = std::env::var("CLFS_BENCH_SIDE").unwrap_or_default();
+    for rec in sizes {
         let (mut e, mut f) = (Vec::new(), Vec::new());
         let (mut flushes, mut fsyncs, mut disk) = (0, 0, 0);
         for _ in 0..reps() {
-            let (s, fl, b) = emu_run(&root, total, rec)?;
-            e.push(total as f64 / s / 1e6);
-            (flushes, disk) = (fl, b);
-            let (s, fs) = fs_run(&root, total, rec)?;
-            f.push(total as f64 / s / 1e6);
-            fsyncs = fs;
+            if side != "fs" {
+                let (s, fl, b) = emu_run(&root, total, rec)?;
+                e.push(total as f64 / s / 1e6);
+                (flushes, disk) = (fl, b);
+            }
+            if side != "emu" {
+                let (s, fs) = fs_run(&root, total, rec)?;
+                f.push(total as f64 / s / 1e6);
+                fsyncs = fs;
+            }
         }
         rows.push(TputRow {
             rec,

@@ -10,8 +10,8 @@
 use core::ffi::c_void;
 
 use crate::log::{self, CreateArgs, DELETE, GENERIC_READ, GENERIC_WRITE};
-use crate::marshal::{self, Append, CreateArea, MAX_BUFFER, USE_RESERVATION};
-use crate::raw::{append_bytes, copy_in, rd, unicode, wr};
+use crate::marshal::{self, Append, CreateArea, Data, MAX_BUFFER, USE_RESERVATION};
+use crate::raw::{copy_in, rd, unicode, wr, Gather};
 use crate::read::{self, Got};
 use crate::state::count_call;
 use crate::status::*;
@@ -23,15 +23,11 @@ use crate::types::{
 use crate::CLFS_LSN_INVALID;
 
 /// Counts the call, checks the IRQL, and returns an injected fault status if one is armed.
-fn enter(routine: &'static str) -> Option<NTSTATUS> {
-    let fault = count_call(routine);
-    crate::irql::check_clfs_irql(routine);
-    fault
-}
-
 macro_rules! enter {
     ($name:literal) => {
-        if let Some(st) = enter($name) {
+        let fault = count_call!($name);
+        crate::irql::check_clfs_irql($name);
+        if let Some(st) = fault {
             return st;
         }
     };
@@ -427,47 +423,6 @@ pub unsafe extern "system" fn ClfsDeleteMarshallingArea(
     marshal::delete(pvmarshalcontext as usize)
 }
 
-/// Gathers the write entries into one record, padding entry `i > 0` to `align`.
-///
-/// # Safety
-/// `p` must be valid for `n` entries, each `Buffer` for `ByteLength` bytes.
-unsafe fn gather(p: *const CLS_WRITE_ENTRY, n: u32, align: u32) -> Result<Vec<u8>, NTSTATUS> {
-    if n > MAX_ENTRIES {
-        return Err(STATUS_INVALID_PARAMETER);
-    }
-    // SAFETY: forwarded caller contract.
-    let entries = unsafe { copy_in(p, n as usize) }.ok_or(STATUS_INVALID_PARAMETER)?;
-    let hint: u64 = entries.iter().map(|e| u64::from(e.ByteLength)).sum();
-    let mut out: Vec<u8> = Vec::with_capacity(hint.min(u64::from(MAX_BUFFER)) as usize);
-    let align = u64::from(align.max(1));
-    for (i, e) in entries.iter().enumerate() {
-        if i > 0 {
-            let pos = out.len() as u64;
-            let padded = pos
-                .div_ceil(align)
-                .checked_mul(align)
-                .ok_or(STATUS_INVALID_PARAMETER)?;
-            if padded > u64::from(MAX_BUFFER) {
-                return Err(STATUS_INVALID_PARAMETER);
-            }
-            out.resize(padded as usize, 0);
-        }
-        if out.len() as u64 + u64::from(e.ByteLength) > u64::from(MAX_BUFFER) {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        // SAFETY: the caller's entry describes `ByteLength` readable bytes.
-        unsafe {
-            append_bytes(
-                &mut out,
-                e.Buffer.cast_const().cast::<u8>(),
-                e.ByteLength as usize,
-            )
-        }
-        .ok_or(STATUS_INVALID_PARAMETER)?;
-    }
-    Ok(out)
-}
-
 /// Shared body of the two append routines.
 ///
 /// # Safety
@@ -485,49 +440,48 @@ unsafe fn reserve_and_append(
     flags: u32,
     plsn: *mut CLS_LSN,
 ) -> NTSTATUS {
-    {
-        if !area_ok(ctx as usize) {
-            return STATUS_INVALID_HANDLE;
+    // One lock and one handle lookup for the whole call: the handle is checked first, then
+    // the parameters (the caller's memory is read under the lock; allocator callbacks run
+    // under it anyway).
+    let mut emu = crate::state::emu();
+    let args = || {
+        if (entries.is_null() && n != 0)
+            || flags & !7 != 0
+            || (nres > 0 && res.is_null())
+            || (flags & USE_RESERVATION != 0 && (nres != 0 || !res.is_null()))
+            || (flags & USE_RESERVATION != 0 && n == 0)
+            || (n > 0 && plsn.is_null())
+            || (n == 0 && nres == 0)
+            || nres > MAX_ENTRIES
+            || n > MAX_ENTRIES
+        {
+            return Err(STATUS_INVALID_PARAMETER);
         }
-    }
-    if (entries.is_null() && n != 0)
-        || flags & !7 != 0
-        || (nres > 0 && res.is_null())
-        || (flags & USE_RESERVATION != 0 && (nres != 0 || !res.is_null()))
-        || (flags & USE_RESERVATION != 0 && n == 0)
-        || (n > 0 && plsn.is_null())
-        || (n == 0 && nres == 0)
-        || nres > MAX_ENTRIES
-    {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: forwarded caller contract.
-    let undo = unsafe { rd(undo) }.map_or(CLFS_LSN_INVALID, |l| l.Internal);
-    // SAFETY: forwarded caller contract.
-    let prev = unsafe { rd(prev) }.map_or(CLFS_LSN_INVALID, |l| l.Internal);
-    // SAFETY: forwarded caller contract.
-    let mut resv = match unsafe { copy_in(res.cast_const(), nres as usize) } {
-        Some(v) => v,
-        None => return STATUS_INVALID_PARAMETER,
-    };
-    let data = if n > 0 {
         // SAFETY: forwarded caller contract.
-        match unsafe { gather(entries, n, align) } {
-            Ok(d) => Some(d),
-            Err(s) => return s,
-        }
-    } else {
-        None
+        let undo = unsafe { rd(undo) }.map_or(CLFS_LSN_INVALID, |l| l.Internal);
+        // SAFETY: forwarded caller contract.
+        let prev = unsafe { rd(prev) }.map_or(CLFS_LSN_INVALID, |l| l.Internal);
+        // SAFETY: forwarded caller contract.
+        let resv =
+            unsafe { copy_in(res.cast_const(), nres as usize) }.ok_or(STATUS_INVALID_PARAMETER)?;
+        let rec = if n > 0 {
+            // SAFETY: forwarded caller contract (entries and their buffers stay valid for
+            // the call).
+            let g = unsafe { Gather::new(entries, n, align, u64::from(MAX_BUFFER)) }?;
+            Some(Append {
+                data: Data::Entries(g),
+                ty: 1,
+                undo,
+                prev,
+                flags,
+            })
+        } else {
+            None
+        };
+        Ok((rec, resv))
     };
-    let rec = data.as_deref().map(|d| Append {
-        data: d,
-        ty: 1,
-        undo,
-        prev,
-        flags,
-    });
-    match marshal::reserve_and_append(ctx as usize, rec, &mut resv) {
-        Ok(l) => {
+    match marshal::reserve_and_append(&mut emu, ctx as usize, args) {
+        Ok((l, resv)) => {
             for (i, v) in resv.iter().enumerate() {
                 // SAFETY: `res` holds `nres` writable elements (in/out array).
                 unsafe { wr(res.wrapping_add(i), *v) };
@@ -867,45 +821,39 @@ pub unsafe extern "system" fn ClfsReadNextLogRecord(
     plsnrecord: *mut CLS_LSN,
 ) -> NTSTATUS {
     enter!("ClfsReadNextLogRecord");
-    {
-        let emu = crate::state::emu();
-        if !emu.reads.contains_key(&(pvreadcontext as usize)) {
-            return STATUS_INVALID_HANDLE;
+    // One lock: the handle is checked first, then the parameters, then the read; the
+    // outputs are written under the lock too.
+    let args = || {
+        if ppvbuffer.is_null()
+            || pcbbuffer.is_null()
+            || plsnundonext.is_null()
+            || plsnprevious.is_null()
+            || plsnrecord.is_null()
+        {
+            return Err(STATUS_INVALID_PARAMETER);
         }
-    }
-    if ppvbuffer.is_null()
-        || pcbbuffer.is_null()
-        || plsnundonext.is_null()
-        || plsnprevious.is_null()
-        || plsnrecord.is_null()
-    {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: forwarded caller contract.
-    let Some(filter) = (unsafe { rd(perecordtype.cast_const()) }) else {
-        return STATUS_INVALID_PARAMETER;
+        // SAFETY: forwarded caller contract.
+        let filter = unsafe { rd(perecordtype.cast_const()) }.ok_or(STATUS_INVALID_PARAMETER)?;
+        // SAFETY: forwarded caller contract.
+        let user = unsafe { rd(plsnuser) }.map(|l| l.Internal);
+        Ok((filter, user))
     };
-    // SAFETY: forwarded caller contract.
-    let user = unsafe { rd(plsnuser) }.map(|l| l.Internal);
-    match read::read_next(pvreadcontext as usize, filter, user) {
-        Ok(g) => {
-            // SAFETY: all outputs checked non-null above.
-            unsafe {
-                put(
-                    &g,
-                    ppvbuffer,
-                    pcbbuffer,
-                    perecordtype,
-                    plsnundonext,
-                    plsnprevious,
-                )
-            };
-            // SAFETY: checked non-null above.
-            unsafe { wr(plsnrecord, CLS_LSN { Internal: g.lsn }) };
-            STATUS_SUCCESS
-        }
-        Err(s) => s,
-    }
+    let out = |g: &Got| {
+        // SAFETY: all outputs checked non-null in `args`.
+        unsafe {
+            put(
+                g,
+                ppvbuffer,
+                pcbbuffer,
+                perecordtype,
+                plsnundonext,
+                plsnprevious,
+            )
+        };
+        // SAFETY: checked non-null in `args`.
+        unsafe { wr(plsnrecord, CLS_LSN { Internal: g.lsn }) };
+    };
+    st(read::read_next(pvreadcontext as usize, args, out))
 }
 
 /// `ClfsReadRestartArea`: reads the newest restart record. With none, returns the
@@ -1059,7 +1007,7 @@ pub unsafe extern "system" fn ClfsSetEndOfLog(
 /// # Safety
 /// None.
 pub unsafe extern "system" fn KeGetCurrentIrql() -> u8 {
-    let _ = count_call("KeGetCurrentIrql");
+    let _ = count_call!("KeGetCurrentIrql");
     crate::irql::current_irql()
 }
 
@@ -1072,7 +1020,7 @@ pub unsafe extern "system" fn ExAllocatePool2(
     numberofbytes: usize,
     tag: u32,
 ) -> *mut c_void {
-    let _ = count_call("ExAllocatePool2");
+    let _ = count_call!("ExAllocatePool2");
     crate::pool::ex_allocate(flags, numberofbytes, tag)
 }
 
@@ -1082,12 +1030,8 @@ pub unsafe extern "system" fn ExAllocatePool2(
 /// # Safety
 /// `p` must come from [`ExAllocatePool2`] (anything else bugchecks).
 pub unsafe extern "system" fn ExFreePoolWithTag(p: *mut c_void, tag: u32) {
-    let _ = count_call("ExFreePoolWithTag");
+    let _ = count_call!("ExFreePoolWithTag");
     crate::pool::ex_free(p, tag);
-}
-
-fn lsn_call(name: &'static str) {
-    let _ = count_call(name);
 }
 
 /// `ClfsLsnCreate`: `CLFS_LSN_INVALID` if `offblock` is not a multiple of 512 or
@@ -1100,7 +1044,7 @@ pub unsafe extern "system" fn ClfsLsnCreate(
     offblock: u32,
     crecord: u32,
 ) -> CLS_LSN {
-    lsn_call("ClfsLsnCreate");
+    let _ = count_call!("ClfsLsnCreate");
     if offblock % 512 != 0 || crecord > 511 {
         return CLS_LSN {
             Internal: CLFS_LSN_INVALID,
@@ -1125,7 +1069,7 @@ unsafe fn lsn_arg(p: *const CLS_LSN) -> u64 {
 /// # Safety
 /// `plsn` must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnContainer(plsn: *const CLS_LSN) -> u32 {
-    lsn_call("ClfsLsnContainer");
+    let _ = count_call!("ClfsLsnContainer");
     // SAFETY: forwarded caller contract.
     (unsafe { lsn_arg(plsn) } >> 32) as u32
 }
@@ -1135,7 +1079,7 @@ pub unsafe extern "system" fn ClfsLsnContainer(plsn: *const CLS_LSN) -> u32 {
 /// # Safety
 /// `plsn` must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnBlockOffset(plsn: *const CLS_LSN) -> u32 {
-    lsn_call("ClfsLsnBlockOffset");
+    let _ = count_call!("ClfsLsnBlockOffset");
     // SAFETY: forwarded caller contract.
     (unsafe { lsn_arg(plsn) } as u32) & !0x1FF
 }
@@ -1145,7 +1089,7 @@ pub unsafe extern "system" fn ClfsLsnBlockOffset(plsn: *const CLS_LSN) -> u32 {
 /// # Safety
 /// `plsn` must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnRecordSequence(plsn: *const CLS_LSN) -> u32 {
-    lsn_call("ClfsLsnRecordSequence");
+    let _ = count_call!("ClfsLsnRecordSequence");
     // SAFETY: forwarded caller contract.
     (unsafe { lsn_arg(plsn) } as u32) & 0x1FF
 }
@@ -1155,7 +1099,7 @@ pub unsafe extern "system" fn ClfsLsnRecordSequence(plsn: *const CLS_LSN) -> u32
 /// # Safety
 /// Pointers must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnEqual(plsn1: *const CLS_LSN, plsn2: *const CLS_LSN) -> bool {
-    lsn_call("ClfsLsnEqual");
+    let _ = count_call!("ClfsLsnEqual");
     // SAFETY: forwarded caller contract.
     let a = unsafe { lsn_arg(plsn1) };
     // SAFETY: forwarded caller contract.
@@ -1167,7 +1111,7 @@ pub unsafe extern "system" fn ClfsLsnEqual(plsn1: *const CLS_LSN, plsn2: *const 
 /// # Safety
 /// Pointers must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnLess(plsn1: *const CLS_LSN, plsn2: *const CLS_LSN) -> bool {
-    lsn_call("ClfsLsnLess");
+    let _ = count_call!("ClfsLsnLess");
     // SAFETY: forwarded caller contract.
     let a = unsafe { lsn_arg(plsn1) };
     // SAFETY: forwarded caller contract.
@@ -1179,7 +1123,7 @@ pub unsafe extern "system" fn ClfsLsnLess(plsn1: *const CLS_LSN, plsn2: *const C
 /// # Safety
 /// Pointers must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnGreater(plsn1: *const CLS_LSN, plsn2: *const CLS_LSN) -> bool {
-    lsn_call("ClfsLsnGreater");
+    let _ = count_call!("ClfsLsnGreater");
     // SAFETY: forwarded caller contract.
     let a = unsafe { lsn_arg(plsn1) };
     // SAFETY: forwarded caller contract.
@@ -1191,7 +1135,7 @@ pub unsafe extern "system" fn ClfsLsnGreater(plsn1: *const CLS_LSN, plsn2: *cons
 /// # Safety
 /// `plsn` must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnNull(plsn: *const CLS_LSN) -> bool {
-    lsn_call("ClfsLsnNull");
+    let _ = count_call!("ClfsLsnNull");
     // SAFETY: forwarded caller contract.
     (unsafe { lsn_arg(plsn) }) == 0
 }
@@ -1201,7 +1145,7 @@ pub unsafe extern "system" fn ClfsLsnNull(plsn: *const CLS_LSN) -> bool {
 /// # Safety
 /// `plsn` must be NULL or valid.
 pub unsafe extern "system" fn ClfsLsnInvalid(plsn: *const CLS_LSN) -> bool {
-    lsn_call("ClfsLsnInvalid");
+    let _ = count_call!("ClfsLsnInvalid");
     // SAFETY: forwarded caller contract.
     (unsafe { lsn_arg(plsn) }) == CLFS_LSN_INVALID
 }

@@ -57,6 +57,9 @@ impl FaultState {
 /// `status` without doing anything (the call is still counted and IRQL-checked).
 pub fn fail_call(routine: &'static str, nth: u64, status: NTSTATUS) {
     if let Some(s) = reg().sb(current_sandbox()) {
+        s.hot
+            .faults_armed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         s.faults
             .calls
             .entry(routine)
@@ -86,6 +89,9 @@ pub fn fail_container_writes(on: bool) {
 pub fn clear() {
     if let Some(s) = reg().sb(current_sandbox()) {
         s.faults = FaultState::default();
+        s.hot
+            .faults_armed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Physical logs, log file objects, containers, the block queue and flushing.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::marshal::Area;
@@ -29,31 +29,74 @@ pub(crate) const MAX_CONTAINERS: usize = 1024;
 /// An open log file object (one handle).
 pub(crate) struct LogObject {
     pub sandbox: u64,
-    pub log: PathBuf,
+    /// The physical log's id (key of `Emu::logs`).
+    pub log: u64,
     pub access: u32,
 }
 
-/// A record known to the emulator (flushed or pending).
-pub(crate) struct Rec {
-    pub ty: u8,
-    pub undo: u64,
-    pub prev: u64,
-    pub data: Vec<u8>,
-    /// The area whose still-open block holds it (0 once the block is closed).
-    pub owner: usize,
+/// Where a queued block's image lives.
+pub(crate) enum BlockBuf {
+    /// In the area's log I/O block (from the caller's allocator): the normal case.
+    Mem(BlockMem),
+    /// A private copy, once the block memory went back to its allocator (the area was
+    /// deleted while the block could not be flushed).
+    Owned(Vec<u8>),
 }
 
-/// A log block not yet written to its container.
+/// A log block not yet written to its container (at most `cMaxWriteBuffers` per area).
 pub(crate) struct QBlock {
     pub area: usize,
     pub cid: u32,
     pub off: u32,
-    pub image: Vec<u8>,
     pub used: u32,
     pub nrec: u32,
     pub first: u64,
     pub open: bool,
-    pub mem: Option<BlockMem>,
+    pub buf: BlockBuf,
+}
+
+impl QBlock {
+    /// The block image (header filled in when sealed).
+    pub fn image(&self) -> &[u8] {
+        match &self.buf {
+            BlockBuf::Mem(m) => m.bytes(),
+            BlockBuf::Owned(v) => v,
+        }
+    }
+
+    /// The block image, writable.
+    pub fn image_mut(&mut self) -> &mut [u8] {
+        match &mut self.buf {
+            BlockBuf::Mem(m) => m.bytes_mut(),
+            BlockBuf::Owned(v) => v,
+        }
+    }
+
+    /// True while the image is in a log I/O block of its area.
+    pub fn has_mem(&self) -> bool {
+        matches!(self.buf, BlockBuf::Mem(_))
+    }
+
+    /// Takes the log I/O block away, keeping a private copy of the image.
+    pub fn take_mem(&mut self) -> Option<BlockMem> {
+        let BlockBuf::Mem(m) = &self.buf else {
+            return None;
+        };
+        let len = (round_sector(u64::from(self.used)) as usize).min(m.bytes().len());
+        let copy = m.bytes()[..len].to_vec();
+        match std::mem::replace(&mut self.buf, BlockBuf::Owned(copy)) {
+            BlockBuf::Mem(m) => Some(m),
+            BlockBuf::Owned(_) => None,
+        }
+    }
+
+    /// The log I/O block, if the image is still in one.
+    pub fn into_mem(self) -> Option<BlockMem> {
+        match self.buf {
+            BlockBuf::Mem(m) => Some(m),
+            BlockBuf::Owned(_) => None,
+        }
+    }
 }
 
 /// The shared state of one physical log (all handles of it in this process).
@@ -61,7 +104,6 @@ pub(crate) struct PhysLog {
     pub sandbox: u64,
     pub base_path: PathBuf,
     pub meta: Meta,
-    pub records: BTreeMap<u64, Rec>,
     pub queue: VecDeque<QBlock>,
     pub vcid: u32,
     pub voff: u32,
@@ -91,7 +133,6 @@ impl PhysLog {
             stored: meta.clone(),
             meta,
             last_crc: 0,
-            records: BTreeMap::new(),
             queue: VecDeque::new(),
             opens: Vec::new(),
             delete_pending: false,
@@ -99,61 +140,59 @@ impl PhysLog {
         }
     }
 
-    /// Loads a log from disk: metadata plus every durable record of the active region.
+    /// Loads a log from disk: the base file's metadata, then the blocks flushed after the
+    /// base file last recorded the cursor (flushes within one container do not rewrite the
+    /// base file): starting from the last flushed block it names, the blocks of the cursor's
+    /// container are followed for as long as each is valid and names the CRC of the block
+    /// before it. No record is kept in memory.
     fn load(sandbox: u64, base_path: PathBuf) -> Result<PhysLog, NTSTATUS> {
         let meta = Meta::load(&base_path)?;
         let mut log = PhysLog::new(sandbox, base_path, meta);
-        let tail_cid = (log.tail() >> 32) as u32;
-        let (ccid, coff) = (log.meta.cursor_cid, log.meta.cursor_off);
-        if log.meta.flushed != 0 {
-            let mut crc = 0;
-            for cid in tail_cid..=ccid {
-                let Some(c) = log.meta.containers.iter().find(|c| c.logical == Some(cid)) else {
-                    continue;
-                };
-                if !c.path.exists() {
-                    return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
-                }
-                let end = (cid == ccid).then_some(coff);
-                let scan = persist::scan_container(
-                    &c.path,
-                    cid,
-                    log.meta.container_size,
-                    end,
-                    cid == ccid,
-                    crc,
-                )?;
-                crc = scan.last_crc;
-                if cid == ccid && scan.end > coff {
-                    // Blocks flushed after the base file last recorded the cursor (flushes
-                    // within one container do not rewrite the base file).
-                    log.meta.cursor_off = scan.end;
-                    log.voff = scan.end;
-                    if let Some(r) = scan.records.last() {
-                        log.meta.flushed = r.lsn;
-                        log.last = r.lsn;
-                    }
-                }
-                for r in scan.records {
-                    log.records.insert(
-                        r.lsn,
-                        Rec {
-                            ty: r.ty,
-                            undo: r.undo,
-                            prev: r.prev,
-                            data: r.data,
-                            owner: 0,
-                        },
-                    );
-                }
-            }
-            log.last_crc = crc;
-        }
         for c in &log.meta.containers {
             if !c.path.exists() {
                 return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
             }
         }
+        // Even with no flushed record recorded: a flush after the base file was last written
+        // (e.g. by a container add) may have written blocks that only the chain finds.
+        let (ccid, coff) = (log.meta.cursor_cid, log.meta.cursor_off);
+        let Some(c) = log.meta.containers.iter().find(|c| c.logical == Some(ccid)) else {
+            return Ok(log);
+        };
+        let f = std::fs::File::open(&c.path).map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?;
+        let mut buf = Vec::new();
+        // The last block the base file knows of (it holds the last flushed record).
+        let (fcid, foff) = (
+            (log.meta.flushed >> 32) as u32,
+            log.meta.flushed as u32 & !0x1FF,
+        );
+        let mut crc = 0;
+        if log.meta.flushed != 0 && fcid == ccid {
+            let h =
+                persist::read_block(&f, fcid, foff, &mut buf).ok_or(STATUS_LOG_BLOCK_INVALID)?;
+            crc = h.crc;
+        }
+        let size = log.meta.container_size;
+        let mut off = coff;
+        let mut last = None;
+        while u64::from(off) + persist::BLOCK_HDR as u64 <= size {
+            let Some(h) = persist::read_block(&f, ccid, off, &mut buf) else {
+                break;
+            };
+            if h.prev != crc {
+                break;
+            }
+            crc = h.crc;
+            last = Some(lsn(ccid, off, h.nrec - 1));
+            off = off.saturating_add(round_sector(u64::from(h.used)) as u32);
+        }
+        if let Some(l) = last {
+            log.meta.cursor_off = off;
+            log.voff = off;
+            log.meta.flushed = l;
+            log.last = l;
+        }
+        log.last_crc = crc;
         Ok(log)
     }
 
@@ -202,6 +241,20 @@ impl PhysLog {
         cur + free * size
     }
 
+    /// `free_bytes() >= n`, without counting free containers when the current one has room.
+    pub fn has_free(&self, n: u64) -> bool {
+        let open = self
+            .queue
+            .back()
+            .filter(|b| b.open)
+            .map_or(0, |b| round_sector(u64::from(b.used)));
+        let cur = self
+            .meta
+            .container_size
+            .saturating_sub(u64::from(self.voff) + open);
+        (!self.meta.containers.is_empty() && cur >= n) || self.free_bytes() >= n
+    }
+
     /// The LSN the next record would get if every block were closed now.
     pub fn next_lsn(&self, block: u32) -> u64 {
         if u64::from(self.voff) + u64::from(block) > self.meta.container_size {
@@ -221,10 +274,6 @@ impl PhysLog {
         }
         b.open = false;
         self.voff = b.off.saturating_add(round_sector(u64::from(b.used)) as u32);
-        let (first, n) = (b.first, b.nrec);
-        for (_, r) in self.records.range_mut(first..first + u64::from(n)) {
-            r.owner = 0;
-        }
     }
 
     /// Chooses where a new block of `block` bytes goes; may move to the next free container.
@@ -281,8 +330,9 @@ impl PhysLog {
         let mut crc = self.last_crc;
         let mut new_meta = self.meta.clone();
         for b in self.queue.iter_mut().take(k) {
-            crc = persist::seal_block(&mut b.image, b.cid, b.off, b.used, b.nrec, crc);
-            let len = (round_sector(u64::from(b.used)) as usize).min(b.image.len());
+            let (cid, off, used, nrec) = (b.cid, b.off, b.used, b.nrec);
+            crc = persist::seal_block(b.image_mut(), cid, off, used, nrec, crc);
+            let len = (round_sector(u64::from(b.used)) as usize).min(b.image().len());
             let f = match files.entry(b.cid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -301,7 +351,7 @@ impl PhysLog {
                     v.insert(f)
                 }
             };
-            persist::write_at(f, u64::from(b.off), &b.image[..len])
+            persist::write_at(f, u64::from(b.off), &b.image()[..len])
                 .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
             bytes += len as u64;
             new_meta.cursor_cid = b.cid;
@@ -324,11 +374,12 @@ impl PhysLog {
         self.meta = new_meta;
         self.last_crc = crc;
         for _ in 0..k {
-            let Some(mut b) = self.queue.pop_front() else {
+            let Some(b) = self.queue.pop_front() else {
                 break;
             };
-            if let Some(m) = b.mem.take() {
-                match areas.get_mut(&b.area) {
+            let area = b.area;
+            if let Some(m) = b.into_mem() {
+                match areas.get_mut(&area) {
                     Some(a) if !a.deleted => a.free_bufs.push(m),
                     _ => m.release(),
                 }
@@ -377,7 +428,7 @@ impl PhysLog {
     /// Releases every queued block's memory (unflushed data is lost).
     fn drop_queue(&mut self) {
         for b in self.queue.drain(..) {
-            if let Some(m) = b.mem {
+            if let Some(m) = b.into_mem() {
                 m.release();
             }
         }
@@ -423,14 +474,21 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
     let root = root_of(sandbox).ok_or(STATUS_OBJECT_NAME_NOT_FOUND)?;
     let base = crate::names::base_file(&root, &a.rel);
     let mut emu = emu();
-    let exists = emu.logs.contains_key(&base) || base.exists();
-    if exists {
+    let known = emu.log_ids.get(&base).copied();
+    let exists = known.is_some() || base.exists();
+    let id = if exists {
         if a.disposition == 2 {
             return Err(STATUS_OBJECT_NAME_COLLISION);
         }
-        if !emu.logs.contains_key(&base) {
-            let log = PhysLog::load(sandbox, base.clone())?;
-            emu.logs.insert(base.clone(), log);
+        match known {
+            Some(id) => id,
+            None => {
+                let log = PhysLog::load(sandbox, base.clone())?;
+                let id = emu.new_log_id();
+                emu.log_ids.insert(base.clone(), id);
+                emu.logs.insert(id, log);
+                id
+            }
         }
     } else {
         if a.disposition == 1 {
@@ -457,11 +515,14 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
             containers: Vec::new(),
         };
         meta.store(&base)?;
+        let id = emu.new_log_id();
+        emu.log_ids.insert(base.clone(), id);
         emu.logs
-            .insert(base.clone(), PhysLog::new(sandbox, base.clone(), meta));
-    }
+            .insert(id, PhysLog::new(sandbox, base.clone(), meta));
+        id
+    };
     let h = emu.handle();
-    let Some(log) = emu.logs.get_mut(&base) else {
+    let Some(log) = emu.logs.get_mut(&id) else {
         return Err(STATUS_INVALID_HANDLE);
     };
     let fail = if log.delete_pending {
@@ -475,7 +536,8 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
     };
     if let Some(st) = fail {
         if log.opens.is_empty() {
-            let mut l = emu.logs.remove(&base);
+            emu.log_ids.remove(&base);
+            let mut l = emu.logs.remove(&id);
             if let Some(l) = l.as_mut() {
                 l.drop_queue();
             }
@@ -487,7 +549,7 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         h,
         LogObject {
             sandbox,
-            log: base,
+            log: id,
             access: a.access,
         },
     );
@@ -521,6 +583,7 @@ pub(crate) fn close(h: usize) -> NTSTATUS {
     }
     if last {
         if let Some(mut log) = emu.logs.remove(&obj.log) {
+            emu.log_ids.remove(&log.base_path);
             log.drop_queue();
             if log.delete_pending {
                 log.delete_files();
@@ -539,7 +602,7 @@ pub(crate) fn delete_by_pointer(h: usize) -> NTSTATUS {
     if obj.access & DELETE == 0 {
         return STATUS_ACCESS_DENIED;
     }
-    let key = obj.log.clone();
+    let key = obj.log;
     match emu.logs.get_mut(&key) {
         Some(l) if l.delete_pending => STATUS_DELETE_PENDING,
         Some(l) => {
@@ -558,7 +621,8 @@ pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
     };
     let base = crate::names::base_file(&root, rel);
     let mut emu = emu();
-    if let Some(l) = emu.logs.get_mut(&base) {
+    let known = emu.log_ids.get(&base).copied();
+    if let Some(l) = known.and_then(|id| emu.logs.get_mut(&id)) {
         if l.delete_pending {
             return STATUS_DELETE_PENDING;
         }
@@ -596,7 +660,7 @@ pub(crate) fn add_containers(
     if obj.access & GENERIC_WRITE == 0 {
         return Err(STATUS_ACCESS_DENIED);
     }
-    let key = obj.log.clone();
+    let key = obj.log;
     let root = root_of(obj.sandbox).ok_or(STATUS_INVALID_HANDLE)?;
     let log = emu.logs.get_mut(&key).ok_or(STATUS_INVALID_HANDLE)?;
     if names.is_empty() {
@@ -677,7 +741,7 @@ pub(crate) fn remove_containers(h: usize, names: &[Vec<u16>], force: bool) -> NT
     if obj.access & GENERIC_WRITE == 0 {
         return STATUS_ACCESS_DENIED;
     }
-    let key = obj.log.clone();
+    let key = obj.log;
     let Some(root) = root_of(obj.sandbox) else {
         return STATUS_INVALID_HANDLE;
     };
@@ -773,10 +837,11 @@ pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
 pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
     let mut emu = emu();
     let key = match object(&emu, h) {
-        Ok(o) => o.log.clone(),
+        Ok(o) => o.log,
         Err(st) => return st,
     };
-    let Some(log) = emu.logs.get_mut(&key) else {
+    let Emu { logs, areas, .. } = &mut *emu;
+    let Some(log) = logs.get_mut(&key) else {
         return STATUS_INVALID_HANDLE;
     };
     if log.meta.attributes & FILE_ATTRIBUTE_ARCHIVE == 0 {
@@ -784,6 +849,12 @@ pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
     }
     if t > log.last || t < log.meta.archive_tail {
         return STATUS_LOG_TAIL_INVALID;
+    }
+    // Like the base, the archive tail never passes the durable end.
+    if t > log.meta.flushed {
+        if let Err(st) = log.flush(areas, Some(t)) {
+            return st;
+        }
     }
     let old = log.meta.archive_tail;
     log.meta.archive_tail = t;
@@ -829,14 +900,15 @@ pub(crate) fn crash_sandbox(sandbox: u64) {
     for o in &objs {
         emu.objects.remove(o);
     }
-    let logs: Vec<PathBuf> = emu
+    let logs: Vec<u64> = emu
         .logs
         .iter()
         .filter(|(_, l)| l.sandbox == sandbox)
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| *k)
         .collect();
     for k in logs {
         if let Some(mut l) = emu.logs.remove(&k) {
+            emu.log_ids.remove(&l.base_path);
             l.drop_queue();
         }
     }

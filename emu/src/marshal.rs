@@ -1,6 +1,6 @@
 //! Marshalling areas: block buffers, appends, reservations, flushes, restart areas.
 
-use crate::log::{lsn, record_size, PhysLog, QBlock, Rec};
+use crate::log::{lsn, record_size, BlockBuf, PhysLog, QBlock};
 use crate::persist::{self, round_sector, BLOCK_HDR};
 use crate::pool::{Allocator, BlockMem};
 use crate::state::{emu, with_stats, Emu};
@@ -22,7 +22,8 @@ pub(crate) const USE_RESERVATION: u32 = 4;
 /// A marshalling area.
 pub(crate) struct Area {
     pub sandbox: u64,
-    pub log: std::sync::Arc<std::path::Path>,
+    /// The physical log's id (key of `Emu::logs`).
+    pub log: u64,
     pub object: usize,
     pub alloc: Allocator,
     pub max_write: u32,
@@ -70,10 +71,7 @@ pub(crate) struct CreateArea {
 pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
     let mut emu = emu();
     let obj = crate::log::object(&emu, h)?;
-    let (sandbox, key) = (
-        obj.sandbox,
-        std::sync::Arc::<std::path::Path>::from(obj.log.as_path()),
-    );
+    let (sandbox, key) = (obj.sandbox, obj.log);
     if a.out_null {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -83,7 +81,7 @@ pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
     if a.alloc.is_some() != a.free.is_some() {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    let log = emu.logs.get(&*key).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = emu.logs.get(&key).ok_or(STATUS_INVALID_HANDLE)?;
     if a.size == 0 || a.size % persist::SECTOR as u32 != 0 || a.size > MAX_BUFFER {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -141,9 +139,9 @@ fn parts(
         .get(&h)
         .filter(|a| !a.deleted)
         .ok_or(STATUS_INVALID_HANDLE)?;
-    let key = std::sync::Arc::clone(&a.log);
+    let key = a.log;
     let Emu { logs, areas, .. } = emu;
-    let log = logs.get_mut(&*key).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = logs.get_mut(&key).ok_or(STATUS_INVALID_HANDLE)?;
     Ok((log, areas))
 }
 
@@ -168,7 +166,7 @@ pub(crate) fn delete_area_locked(emu: &mut Emu, h: usize) -> NTSTATUS {
         log.close_open_block();
     }
     for b in log.queue.iter_mut().filter(|b| b.area == h) {
-        if let Some(m) = b.mem.take() {
+        if let Some(m) = b.take_mem() {
             m.release();
         }
     }
@@ -204,9 +202,33 @@ pub(crate) fn delete(h: usize) -> NTSTATUS {
     delete_area_locked(&mut emu, h)
 }
 
+/// A record's data.
+pub(crate) enum Data<'a> {
+    /// Emulator-owned bytes (restart areas).
+    Bytes(&'a [u8]),
+    /// The caller's write entries (copied once, into the block image).
+    Entries(crate::raw::Gather<'a>),
+}
+
+impl Data<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Data::Bytes(b) => b.len(),
+            Data::Entries(g) => g.len(),
+        }
+    }
+
+    fn copy_to(&self, dst: &mut [u8]) {
+        match self {
+            Data::Bytes(b) => dst.copy_from_slice(b),
+            Data::Entries(g) => g.copy_to(dst),
+        }
+    }
+}
+
 /// One append request.
 pub(crate) struct Append<'a> {
-    pub data: &'a [u8],
+    pub data: Data<'a>,
     pub ty: u8,
     pub undo: u64,
     pub prev: u64,
@@ -233,7 +255,7 @@ fn take_buffer(
         let oldest = log
             .queue
             .iter()
-            .find(|b| b.area == h && b.mem.is_some())
+            .find(|b| b.area == h && b.has_mem())
             .map(|b| b.first);
         let Some(first) = oldest else {
             return Err(STATUS_LOG_BLOCKS_EXHAUSTED);
@@ -244,12 +266,12 @@ fn take_buffer(
 
 /// Appends one record for area `h`; returns its LSN.
 pub(crate) fn append_locked(
-    emu: &mut Emu,
+    log: &mut PhysLog,
+    areas: &mut std::collections::HashMap<usize, Area, crate::state::IdHash>,
     h: usize,
     r: &Append<'_>,
     use_res: bool,
 ) -> Result<u64, NTSTATUS> {
-    let (log, areas) = parts(emu, h)?;
     let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
     let bufsize = area.alloc.size as u64;
     let need = record_size(r.data.len() as u64);
@@ -277,7 +299,7 @@ pub(crate) fn append_locked(
         .copied()
         .unwrap_or(0);
     let others = log.reserved_bytes.saturating_sub(freed);
-    if log.free_bytes() < need.saturating_add(others) {
+    if !log.has_free(need.saturating_add(others)) {
         return Err(STATUS_LOG_FULL);
     }
     // Pick the block.
@@ -298,17 +320,15 @@ pub(crate) fn append_locked(
                 return Err(st);
             }
         };
-        let image = vec![0u8; bufsize as usize];
         log.queue.push_back(QBlock {
             area: h,
             cid,
             off,
-            image,
             used: BLOCK_HDR as u32,
             nrec: 0,
             first: lsn(cid, off, 0),
             open: true,
-            mem: Some(mem),
+            buf: BlockBuf::Mem(mem),
         });
     }
     let Some(b) = log.queue.back_mut() else {
@@ -317,27 +337,25 @@ pub(crate) fn append_locked(
     let l = lsn(b.cid, b.off, b.nrec);
     let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty);
     let at = b.used as usize;
-    b.image[at..at + hdr.len()].copy_from_slice(&hdr);
-    b.image[at + hdr.len()..at + hdr.len() + r.data.len()].copy_from_slice(r.data);
-    if let Some(m) = b.mem.as_mut() {
-        m.write_at(at, &b.image[at..at + need as usize]);
+    let need_us = need as usize;
+    let Some(dst) = b.image_mut().get_mut(at..at + need_us) else {
+        return Err(STATUS_INVALID_PARAMETER);
+    };
+    let (h_dst, rest) = dst.split_at_mut(hdr.len());
+    h_dst.copy_from_slice(&hdr);
+    // Zero the alignment padding (< 8 bytes, inside the last 8 bytes of the record: one
+    // store), then the data over it. Sector padding is zeroed when the block is sealed.
+    if let Some(tail) = rest.len().checked_sub(8).and_then(|t| rest.get_mut(t..)) {
+        tail.copy_from_slice(&[0u8; 8]);
     }
+    let (d_dst, _pad) = rest.split_at_mut(r.data.len());
+    r.data.copy_to(d_dst);
     b.used += need as u32;
     b.nrec += 1;
-    log.records.insert(
-        l,
-        Rec {
-            ty: r.ty,
-            undo: r.undo,
-            prev: r.prev,
-            data: r.data.to_vec(),
-            owner: h,
-        },
-    );
     log.last = log.last.max(l);
     // The base LSN is set to the first record when the stream is first written (reference
     // §4.7); until then it is CLFS_LSN_NULL.
-    if log.meta.base == 0 && log.records.len() == 1 {
+    if log.meta.base == 0 {
         log.meta.base = l;
     }
     if let (Some(i), Some(area)) = (consumed, areas.get_mut(&h)) {
@@ -359,8 +377,12 @@ pub(crate) fn append_locked(
 
 /// Applies reservation entries (positive = reserve data size, negative = free the closest
 /// reserved record); rewrites them with the aligned sizes. All or nothing.
-pub(crate) fn reserve_locked(emu: &mut Emu, h: usize, entries: &mut [i64]) -> Result<(), NTSTATUS> {
-    let (log, areas) = parts(emu, h)?;
+pub(crate) fn reserve_locked(
+    log: &mut PhysLog,
+    areas: &mut std::collections::HashMap<usize, Area, crate::state::IdHash>,
+    h: usize,
+    entries: &mut [i64],
+) -> Result<(), NTSTATUS> {
     let area = areas.get_mut(&h).ok_or(STATUS_INVALID_HANDLE)?;
     let mut res = area.reservations.clone();
     let mut out = entries.to_vec();
@@ -405,30 +427,33 @@ pub(crate) fn reserve_locked(emu: &mut Emu, h: usize, entries: &mut [i64]) -> Re
     Ok(())
 }
 
-/// `ClfsReserveAndAppendLog[Aligned]` after pointer checks: reserve first, then append;
-/// if the append fails the reservation is rolled back (atomic).
-pub(crate) fn reserve_and_append(
+/// `ClfsReserveAndAppendLog[Aligned]`: checks the area handle first, then runs `args` (the
+/// parameter checks and reads of the caller's memory, under the same lock), then reserves
+/// and appends; if the append fails the reservation is rolled back (atomic). Returns the
+/// LSN and the rewritten reservation entries.
+pub(crate) fn reserve_and_append<'a>(
+    emu: &mut Emu,
     h: usize,
-    rec: Option<Append<'_>>,
-    res: &mut [i64],
-) -> Result<Option<u64>, NTSTATUS> {
-    let mut emu = emu();
+    args: impl FnOnce() -> Result<(Option<Append<'a>>, Vec<i64>), NTSTATUS>,
+) -> Result<(Option<u64>, Vec<i64>), NTSTATUS> {
+    let (log, areas) = parts(emu, h)?;
+    let (rec, mut copy) = args()?;
     let use_res = rec.as_ref().is_some_and(|r| r.flags & USE_RESERVATION != 0);
-    let saved = {
-        let (log, areas) = parts(&mut emu, h)?;
+    let saved = if copy.is_empty() {
+        (Vec::new(), 0)
+    } else {
         let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
         (area.reservations.clone(), log.reserved_bytes)
     };
-    let mut copy = res.to_vec();
     if !copy.is_empty() {
-        reserve_locked(&mut emu, h, &mut copy)?;
+        reserve_locked(log, areas, h, &mut copy)?;
     }
     let out = match &rec {
-        Some(r) => match append_locked(&mut emu, h, r, use_res) {
+        Some(r) => match append_locked(log, areas, h, r, use_res) {
             Ok(l) => Some(l),
             Err(st) => {
                 if !copy.is_empty() {
-                    if let Ok((log, areas)) = parts(&mut emu, h) {
+                    {
                         if let Some(area) = areas.get_mut(&h) {
                             let dn = area.reservations.len() as i64 - saved.0.len() as i64;
                             let db = log.reserved_bytes as i64 - saved.1 as i64;
@@ -446,8 +471,7 @@ pub(crate) fn reserve_and_append(
         },
         None => None,
     };
-    res.copy_from_slice(&copy);
-    Ok(out)
+    Ok((out, copy))
 }
 
 /// `ClfsAlignReservedLog`.
@@ -604,14 +628,14 @@ pub(crate) fn write_restart(
     }
     let prev = parts(&mut emu, h)?.0.meta.restart;
     let rec = Append {
-        data,
+        data: Data::Bytes(data),
         ty: 2,
         undo: CLFS_LSN_INVALID,
         prev,
         flags: FORCE_APPEND,
     };
-    let l = append_locked(&mut emu, h, &rec, flags & USE_RESERVATION != 0)?;
     let (log, areas) = parts(&mut emu, h)?;
+    let l = append_locked(log, areas, h, &rec, flags & USE_RESERVATION != 0)?;
     let old = (log.meta.restart, log.meta.base);
     log.meta.restart = l;
     if let Some(b) = base {
@@ -632,12 +656,19 @@ pub(crate) fn write_restart(
 /// `ClfsAdvanceLogBase`.
 pub(crate) fn advance_base(h: usize, b: u64) -> NTSTATUS {
     let mut emu = emu();
-    let (log, _) = match parts(&mut emu, h) {
+    let (log, areas) = match parts(&mut emu, h) {
         Ok(p) => p,
         Err(st) => return st,
     };
     if b < log.meta.base || b > log.last {
         return STATUS_LOG_TAIL_INVALID;
+    }
+    // The base never passes the durable end: a crash must not leave a base above the last
+    // flushed record (new records would get LSNs below it). Flush through it first.
+    if b > log.meta.flushed {
+        if let Err(st) = log.flush(areas, Some(b)) {
+            return st;
+        }
     }
     let old = log.meta.base;
     log.meta.base = b;

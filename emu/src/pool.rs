@@ -147,6 +147,14 @@ pub(crate) fn ex_free(p: *mut core::ffi::c_void, tag: u32) {
     unsafe { std::alloc::dealloc(p.cast(), a.layout) };
 }
 
+/// True if `p` is the start of a live `ExAllocatePool2` allocation of at least `size` bytes.
+fn is_pool_alloc(p: *mut u8, size: usize) -> bool {
+    reg()
+        .pool
+        .get(&(p as usize))
+        .is_some_and(|a| a.layout.size() >= size)
+}
+
 /// A log I/O block held by a marshalling area.
 pub(crate) struct BlockMem {
     ptr: *mut u8,
@@ -168,6 +176,20 @@ impl BlockMem {
     pub fn release(self) {
         let a = self.from;
         a.put(self);
+    }
+
+    /// The block's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the block holds `size` initialised bytes (zeroed when allocated) owned
+        // exclusively by this `BlockMem` until it is released; the borrow of `self` keeps the
+        // slice from outliving it.
+        unsafe { core::slice::from_raw_parts(self.ptr, self.size) }
+    }
+
+    /// The block's bytes, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`; the exclusive borrow of `self` makes the slice unique.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr, self.size) }
     }
 
     /// Copies `data` into the block at `off` (clamped to the block size).
@@ -214,6 +236,14 @@ impl Allocator {
         };
         if ptr.is_null() {
             return None;
+        }
+        // The emulator builds the block image in the block itself, so its bytes must be
+        // initialised: they are when the memory comes from `alloc_zeroed` or is (the start
+        // of) a live `ExAllocatePool2` allocation (zeroed when allocated, whatever was
+        // written since); anything else from a caller's allocator is zeroed here.
+        if self.alloc.is_some() && !is_pool_alloc(ptr, self.size) {
+            // SAFETY: the allocator returned `size` writable bytes at `ptr`.
+            unsafe { core::ptr::write_bytes(ptr, 0, self.size) };
         }
         with_stats(self.sandbox, |s| {
             add(

@@ -2,7 +2,7 @@
 //! NULL; misaligned pointers are read and written unaligned.
 
 use crate::status::*;
-use crate::types::{NTSTATUS, UNICODE_STRING};
+use crate::types::{CLS_WRITE_ENTRY, NTSTATUS, UNICODE_STRING};
 
 /// Reads `*p`, or `None` if `p` is NULL.
 ///
@@ -49,21 +49,99 @@ pub(crate) unsafe fn copy_in<T: Copy>(p: *const T, n: usize) -> Option<Vec<T>> {
     Some(v)
 }
 
-/// Appends the `n` bytes at `p` to `out` in one copy (`None` if `p` is NULL and `n > 0`).
-///
-/// # Safety
-/// `p` must be NULL or valid for reading `n` bytes.
-pub(crate) unsafe fn append_bytes(out: &mut Vec<u8>, p: *const u8, n: usize) -> Option<()> {
-    if n == 0 {
-        return Some(());
+/// A record's data as the caller's write entries, validated but not copied: the bytes are
+/// copied once, straight into the block image ([`Gather::copy_to`]). Entry `i > 0` starts at
+/// the next multiple of the alignment (zero padding).
+pub(crate) struct Gather<'a> {
+    p: *const CLS_WRITE_ENTRY,
+    n: usize,
+    align: u64,
+    len: usize,
+    _caller: core::marker::PhantomData<&'a [u8]>,
+}
+
+impl Gather<'_> {
+    /// Validates `n` entries at `p` (at most `max` bytes in all, padding included).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `n` entries, and each entry's `Buffer` for reading
+    /// `ByteLength` bytes, for as long as the `Gather` lives.
+    pub(crate) unsafe fn new(
+        p: *const CLS_WRITE_ENTRY,
+        n: u32,
+        align: u32,
+        max: u64,
+    ) -> Result<Self, NTSTATUS> {
+        if p.is_null() && n > 0 {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let align = u64::from(align.max(1));
+        let mut pos = 0u64;
+        for i in 0..n as usize {
+            // SAFETY: the caller guarantees `n` readable entries at `p`.
+            let e = unsafe { p.wrapping_add(i).read_unaligned() };
+            if i > 0 {
+                pos = pos
+                    .div_ceil(align)
+                    .checked_mul(align)
+                    .ok_or(STATUS_INVALID_PARAMETER)?;
+                if pos > max {
+                    return Err(STATUS_INVALID_PARAMETER);
+                }
+            }
+            if pos + u64::from(e.ByteLength) > max {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if e.Buffer.is_null() && e.ByteLength > 0 {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            pos += u64::from(e.ByteLength);
+        }
+        Ok(Gather {
+            p,
+            n: n as usize,
+            align,
+            len: pos as usize,
+            _caller: core::marker::PhantomData,
+        })
     }
-    if p.is_null() {
-        return None;
+
+    /// Total bytes (padding included).
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
-    // SAFETY: the caller guarantees `n` readable bytes at `p` (u8 needs no alignment).
-    let src = unsafe { core::slice::from_raw_parts(p, n) };
-    out.extend_from_slice(src);
-    Some(())
+
+    /// Copies the entries into `dst` (`len()` bytes), zeroing the alignment gaps.
+    pub(crate) fn copy_to(&self, dst: &mut [u8]) {
+        let mut pos = 0usize;
+        for i in 0..self.n {
+            // SAFETY: `new`'s contract: `n` readable entries at `p` while `self` lives.
+            let e = unsafe { self.p.wrapping_add(i).read_unaligned() };
+            let start = if i > 0 {
+                let a = usize::try_from(self.align).unwrap_or(usize::MAX);
+                pos.div_ceil(a).saturating_mul(a)
+            } else {
+                0
+            };
+            if start > pos {
+                if let Some(gap) = dst.get_mut(pos..start) {
+                    gap.fill(0);
+                }
+            }
+            let room = dst.len().saturating_sub(start);
+            let k = (e.ByteLength as usize).min(room);
+            if k > 0 && !e.Buffer.is_null() {
+                let to = dst[start..].as_mut_ptr();
+                // SAFETY: `new`'s contract: `Buffer` holds `ByteLength >= k` readable bytes;
+                // `to` has `room >= k` writable bytes; the caller's buffer is not `dst`
+                // (the block image is emulator-owned).
+                unsafe {
+                    core::ptr::copy_nonoverlapping(e.Buffer.cast_const().cast::<u8>(), to, k)
+                };
+            }
+            pos = start + k;
+        }
+    }
 }
 
 /// Copies the UTF-16 text of a `UNICODE_STRING`.

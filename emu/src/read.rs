@@ -1,7 +1,10 @@
 //! Read contexts: `ClfsReadLogRecord`, `ClfsReadNextLogRecord`, restart-area reads.
 
-use crate::log::{PhysLog, Rec};
+use std::fs::File;
+
+use crate::log::{lsn, PhysLog};
 use crate::marshal::{Area, INFINITE};
+use crate::persist::{self, round_sector, BlockHdr, RecView, BLOCK_HDR, SECTOR};
 use crate::pool::BlockMem;
 use crate::state::{emu, with_stats, Emu};
 use crate::status::*;
@@ -15,6 +18,20 @@ pub(crate) const MODE_PREVIOUS: i32 = 2;
 /// `ClfsContextForward`.
 pub(crate) const MODE_FORWARD: i32 = 3;
 
+/// A read context's copy of the flushed log block its current record is in (read whole from
+/// the container, CRC-checked), so following records of that block need no I/O.
+#[derive(Default)]
+pub(crate) struct BlockCache {
+    /// (logical container id, offset) of the block in `buf`.
+    key: Option<(u32, u32)>,
+    hdr: BlockHdr,
+    buf: Vec<u8>,
+    /// Index and header offset of the record last found in `buf`.
+    hint: Option<(u32, usize)>,
+    /// The container file last read, by logical id.
+    file: Option<(u32, File)>,
+}
+
 /// A read context.
 pub(crate) struct ReadCtx {
     pub sandbox: u64,
@@ -24,6 +41,7 @@ pub(crate) struct ReadCtx {
     /// For contexts from `ClfsReadRestartArea`: the restart record last returned.
     pub restart: Option<u64>,
     pub block: Option<BlockMem>,
+    cache: BlockCache,
 }
 
 impl ReadCtx {
@@ -51,38 +69,279 @@ fn area_log(emu: &mut Emu, h: usize) -> Result<(&mut PhysLog, &mut Area), NTSTAT
         .get_mut(&h)
         .filter(|a| !a.deleted)
         .ok_or(STATUS_INVALID_HANDLE)?;
-    let log = logs.get_mut(&*a.log).ok_or(STATUS_INVALID_HANDLE)?;
+    let log = logs.get_mut(&a.log).ok_or(STATUS_INVALID_HANDLE)?;
     Ok((log, a))
 }
 
-fn visible(log: &PhysLog, area: usize, l: u64) -> Option<&Rec> {
-    log.records
-        .get(&l)
-        .filter(|r| r.owner == 0 || r.owner == area)
+/// Where a found record's block is.
+#[derive(Clone, Copy)]
+enum Src {
+    /// `log.queue[i]` (not yet flushed).
+    Queue(usize),
+    /// The context's block cache (read from the container).
+    Disk,
 }
 
-fn fill(block: &mut BlockMem, r: &Rec, l: u64) -> Got {
-    block.write_at(0, &r.data);
-    Got {
-        ptr: block.ptr(),
-        len: r.data.len() as u32,
-        ty: r.ty,
-        undo: r.undo,
-        prev: r.prev,
-        lsn: l,
+/// A record found by LSN.
+#[derive(Clone, Copy)]
+struct Found {
+    r: RecView,
+    src: Src,
+    cid: u32,
+    off: u32,
+    idx: u32,
+    nrec: u32,
+    used: u32,
+    crc: u32,
+}
+
+/// (logical container id, block offset, record index) of an LSN.
+fn split_lsn(l: u64) -> (u32, u32, u32) {
+    ((l >> 32) as u32, l as u32 & !0x1FF, l as u32 & 0x1FF)
+}
+
+/// True if the block position is below the flushed cursor (its block is in a container).
+fn on_disk(log: &PhysLog, cid: u32, off: u32) -> bool {
+    (cid, off) < (log.meta.cursor_cid, log.meta.cursor_off)
+}
+
+/// Opens (or keeps) the container file of logical id `cid` in the cache.
+fn ensure_file(log: &PhysLog, cache: &mut BlockCache, cid: u32) -> Option<()> {
+    if cache.file.as_ref().is_some_and(|(c, _)| *c == cid) {
+        return Some(());
     }
+    let c = log
+        .meta
+        .containers
+        .iter()
+        .find(|c| c.logical == Some(cid))?;
+    let f = File::open(&c.path).ok()?;
+    cache.file = Some((cid, f));
+    Some(())
 }
 
-/// Looks up record `l` for `area`: below the tail = start of log, absent = nonexistent.
-fn lookup(log: &PhysLog, area: usize, l: u64, bufsize: usize) -> Result<&Rec, NTSTATUS> {
+/// Reads the flushed block at (`cid`, `off`) into the cache (no-op if it is there).
+fn load_disk(log: &PhysLog, cache: &mut BlockCache, cid: u32, off: u32) -> Option<()> {
+    if cache.key == Some((cid, off)) {
+        return Some(());
+    }
+    cache.key = None;
+    cache.hint = None;
+    ensure_file(log, cache, cid)?;
+    let BlockCache { file, buf, .. } = cache;
+    let (_, f) = file.as_ref()?;
+    let hdr = persist::read_block(f, cid, off, buf)?;
+    cache.hdr = hdr;
+    cache.key = Some((cid, off));
+    Some(())
+}
+
+/// The header of the flushed block at (`cid`, `off`), if there is one.
+fn peek_hdr(log: &PhysLog, cache: &mut BlockCache, cid: u32, off: u32) -> Option<BlockHdr> {
+    if cache.key == Some((cid, off)) {
+        return Some(cache.hdr);
+    }
+    if u64::from(off) + BLOCK_HDR as u64 > log.meta.container_size {
+        return None;
+    }
+    ensure_file(log, cache, cid)?;
+    let (_, f) = cache.file.as_ref()?;
+    persist::read_hdr(f, cid, off)
+}
+
+/// Finds record `l` (not checked against the tail): in a queued block (invisible if it is
+/// another area's open block) or in the block read from its container.
+fn find(log: &PhysLog, cache: &mut BlockCache, area: usize, l: u64) -> Result<Found, NTSTATUS> {
+    let (cid, off, idx) = split_lsn(l);
+    if !on_disk(log, cid, off) {
+        let i = log
+            .queue
+            .binary_search_by_key(&lsn(cid, off, 0), |b| b.first)
+            .map_err(|_| STATUS_LOG_RECORD_NONEXISTENT)?;
+        let b = &log.queue[i];
+        if b.open && b.area != area {
+            return Err(STATUS_LOG_RECORD_NONEXISTENT);
+        }
+        let (r, _) = persist::find_rec(b.image(), b.used as usize, b.nrec, idx, l, None)
+            .ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
+        return Ok(Found {
+            r,
+            src: Src::Queue(i),
+            cid,
+            off,
+            idx,
+            nrec: b.nrec,
+            used: b.used,
+            crc: 0,
+        });
+    }
+    load_disk(log, cache, cid, off).ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
+    let h = cache.hdr;
+    let (r, pos) = persist::find_rec(&cache.buf, h.used as usize, h.nrec, idx, l, cache.hint)
+        .ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
+    cache.hint = Some((idx, pos));
+    Ok(Found {
+        r,
+        src: Src::Disk,
+        cid,
+        off,
+        idx,
+        nrec: h.nrec,
+        used: h.used,
+        crc: h.crc,
+    })
+}
+
+/// The data of a found record.
+fn rec_data<'a>(log: &'a PhysLog, cache: &'a BlockCache, f: &Found) -> &'a [u8] {
+    let img: &[u8] = match f.src {
+        Src::Queue(i) => log.queue.get(i).map_or(&[], |b| b.image()),
+        Src::Disk => &cache.buf,
+    };
+    img.get(f.r.data..f.r.data + f.r.len).unwrap_or(&[])
+}
+
+/// Looks up record `l` for `area`: below the tail = start of log, absent = nonexistent,
+/// longer than `bufsize` = block incomplete.
+fn lookup(
+    log: &PhysLog,
+    cache: &mut BlockCache,
+    area: usize,
+    l: u64,
+    bufsize: usize,
+) -> Result<Found, NTSTATUS> {
     if l < log.tail() {
         return Err(STATUS_LOG_START_OF_LOG);
     }
-    let r = visible(log, area, l).ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
-    if r.data.len() > bufsize {
+    let f = find(log, cache, area, l)?;
+    if f.r.len > bufsize {
         return Err(STATUS_LOG_BLOCK_INCOMPLETE);
     }
-    Ok(r)
+    Ok(f)
+}
+
+/// Copies the record's data to the start of the context's read block.
+fn fill(block: &mut BlockMem, data: &[u8], f: &Found) -> Got {
+    block.write_at(0, data);
+    Got {
+        ptr: block.ptr(),
+        len: data.len() as u32,
+        ty: f.r.ty,
+        undo: f.r.undo,
+        prev: f.r.prev,
+        lsn: f.r.lsn,
+    }
+}
+
+/// The first LSN of queued block `i`, if `area` may see it.
+fn queue_from(log: &PhysLog, area: usize, i: usize) -> Result<u64, NTSTATUS> {
+    log.queue
+        .get(i)
+        .filter(|b| !b.open || b.area == area)
+        .map(|b| b.first)
+        .ok_or(STATUS_END_OF_FILE)
+}
+
+/// The flushed block after the one at (`cid`, `off`) (`used` bytes, CRC `crc`): the next
+/// sector-aligned offset of the same container if a block of that container chained to
+/// this one is there, else offset 0 of the next logical container. `None` at the flushed
+/// cursor (the queued blocks follow).
+fn next_disk_block(
+    log: &PhysLog,
+    cache: &mut BlockCache,
+    cid: u32,
+    off: u32,
+    used: u32,
+    crc: u32,
+) -> Result<Option<(u32, u32)>, NTSTATUS> {
+    let off2 = u32::try_from(u64::from(off) + round_sector(u64::from(used))).unwrap_or(u32::MAX);
+    if !on_disk(log, cid, off2) {
+        return Ok(None);
+    }
+    if cid == log.meta.cursor_cid {
+        return match peek_hdr(log, cache, cid, off2) {
+            Some(h) if h.prev == crc => Ok(Some((cid, off2))),
+            _ => Err(STATUS_LOG_BLOCK_INVALID),
+        };
+    }
+    if peek_hdr(log, cache, cid, off2).is_some_and(|h| h.prev == crc) {
+        return Ok(Some((cid, off2)));
+    }
+    let c2 = cid.saturating_add(1);
+    if !on_disk(log, c2, 0) {
+        return Ok(None);
+    }
+    match peek_hdr(log, cache, c2, 0) {
+        Some(h) if h.prev == crc => Ok(Some((c2, 0))),
+        _ => Err(STATUS_LOG_BLOCK_INVALID),
+    }
+}
+
+/// The first record at or after `t` that `area` may see (`t` is at or above the tail).
+fn first_ge(log: &PhysLog, cache: &mut BlockCache, area: usize, t: u64) -> Result<u64, NTSTATUS> {
+    let (cid, off, idx) = split_lsn(t);
+    if !on_disk(log, cid, off) {
+        for b in &log.queue {
+            if b.open && b.area != area {
+                break;
+            }
+            if b.first + u64::from(b.nrec) > t {
+                return Ok(t.max(b.first));
+            }
+        }
+        return Err(STATUS_END_OF_FILE);
+    }
+    if let Some(h) = peek_hdr(log, cache, cid, off) {
+        if idx < h.nrec {
+            return Ok(t);
+        }
+        return match next_disk_block(log, cache, cid, off, h.used, h.crc)? {
+            Some((c, o)) => Ok(lsn(c, o, 0)),
+            None => queue_from(log, area, 0),
+        };
+    }
+    // `t` is not in a block start: walk the container's blocks from its start.
+    let mut o = if cid == 0 { SECTOR as u32 } else { 0 };
+    while on_disk(log, cid, o) {
+        let Some(h) = peek_hdr(log, cache, cid, o) else {
+            break;
+        };
+        if o > off {
+            return Ok(lsn(cid, o, 0));
+        }
+        o = u32::try_from(u64::from(o) + round_sector(u64::from(h.used))).unwrap_or(u32::MAX);
+    }
+    let c2 = cid.saturating_add(1);
+    if on_disk(log, c2, 0) && peek_hdr(log, cache, c2, 0).is_some() {
+        return Ok(lsn(c2, 0, 0));
+    }
+    queue_from(log, area, 0)
+}
+
+/// The first record after `at` (and at or above `tail`) that `area` may see.
+fn next_after(
+    log: &PhysLog,
+    cache: &mut BlockCache,
+    area: usize,
+    at: u64,
+    tail: u64,
+) -> Result<u64, NTSTATUS> {
+    if at < tail {
+        return first_ge(log, cache, area, tail);
+    }
+    let Ok(f) = find(log, cache, area, at) else {
+        return first_ge(log, cache, area, at.saturating_add(1));
+    };
+    if f.idx + 1 < f.nrec {
+        return Ok(at + 1);
+    }
+    match f.src {
+        Src::Queue(i) => queue_from(log, area, i + 1),
+        Src::Disk => match next_disk_block(log, cache, f.cid, f.off, f.used, f.crc)? {
+            Some((c, o)) => Ok(lsn(c, o, 0)),
+            None => queue_from(log, area, 0),
+        },
+    }
 }
 
 fn new_context(
@@ -94,15 +353,16 @@ fn new_context(
 ) -> Result<(usize, Got), NTSTATUS> {
     let (log, area) = area_log(emu, h)?;
     let bufsize = area.alloc.size;
-    let r = lookup(log, h, l, bufsize)?;
-    if !restart && r.ty & 2 != 0 {
+    let mut cache = BlockCache::default();
+    let r = lookup(log, &mut cache, h, l, bufsize)?;
+    if !restart && r.r.ty & 2 != 0 {
         return Err(STATUS_INVALID_PARAMETER);
     }
     if area.max_read != INFINITE && area.reads_open >= area.max_read {
         return Err(STATUS_LOG_BLOCKS_EXHAUSTED);
     }
     let mut block = area.alloc.get().ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-    let got = fill(&mut block, r, l);
+    let got = fill(&mut block, rec_data(log, &cache, &r), &r);
     area.reads_open += 1;
     let sandbox = area.sandbox;
     let hnd = emu.handle();
@@ -115,6 +375,7 @@ fn new_context(
             cur: l,
             restart: restart.then_some(l),
             block: Some(block),
+            cache,
         },
     );
     with_stats(sandbox, |s| s.live_read_contexts += 1);
@@ -143,45 +404,71 @@ pub(crate) fn read_restart(h: usize) -> Result<Option<(usize, Got)>, NTSTATUS> {
 }
 
 fn ctx_parts(emu: &mut Emu, c: usize) -> Result<(&mut ReadCtx, &mut PhysLog, usize), NTSTATUS> {
+    ctx_parts_then(emu, c, || Ok(())).map(|(ctx, log, size, ())| (ctx, log, size))
+}
+
+/// [`ctx_parts`], running `args` (parameter checks) between the handle check and the area
+/// check.
+fn ctx_parts_then<T>(
+    emu: &mut Emu,
+    c: usize,
+    args: impl FnOnce() -> Result<T, NTSTATUS>,
+) -> Result<(&mut ReadCtx, &mut PhysLog, usize, T), NTSTATUS> {
     let Emu {
         logs, areas, reads, ..
     } = emu;
     let ctx = reads.get_mut(&c).ok_or(STATUS_INVALID_HANDLE)?;
+    let t = args()?;
     let area = areas.get(&ctx.area).ok_or(STATUS_INVALID_HANDLE)?;
     if area.deleted {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     }
-    let log = logs.get_mut(&*area.log).ok_or(STATUS_INVALID_HANDLE)?;
-    Ok((ctx, log, area.alloc.size))
+    let log = logs.get_mut(&area.log).ok_or(STATUS_INVALID_HANDLE)?;
+    Ok((ctx, log, area.alloc.size, t))
 }
 
 /// `ClfsReadNextLogRecord`.
-pub(crate) fn read_next(c: usize, filter: u8, user: Option<u64>) -> Result<Got, NTSTATUS> {
+/// `args` (run after the handle check) returns the record-type filter and the user LSN.
+pub(crate) fn read_next(
+    c: usize,
+    args: impl FnOnce() -> Result<(u8, Option<u64>), NTSTATUS>,
+    out: impl FnOnce(&Got),
+) -> Result<(), NTSTATUS> {
     let mut emu = emu();
-    let (ctx, log, bufsize) = ctx_parts(&mut emu, c)?;
+    let (ctx, log, bufsize, (filter, user)) = ctx_parts_then(&mut emu, c, args)?;
     if !matches!(filter, 1..=3) {
         return Err(STATUS_INVALID_PARAMETER);
     }
     let area = ctx.area;
+    let ReadCtx {
+        cache, block, cur, ..
+    } = ctx;
+    let mut found = None;
     let target = if let Some(u) = user {
-        if u >= ctx.cur {
+        if u >= *cur {
             return Err(STATUS_INVALID_PARAMETER);
         }
         u
     } else if ctx.mode == MODE_FORWARD {
         let tail = log.tail();
-        let mut found = None;
-        for (&l, r) in log.records.range(ctx.cur.saturating_add(1)..) {
-            if l >= tail && (r.owner == 0 || r.owner == area) && r.ty & filter != 0 {
-                found = Some(l);
-                break;
-            }
-        }
-        found.ok_or(STATUS_END_OF_FILE)?
-    } else {
-        let mut at = ctx.cur;
+        let mut at = *cur;
         loop {
-            let r = log.records.get(&at).ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
+            let n = next_after(log, cache, area, at, tail)?;
+            let f = find(log, cache, area, n)?;
+            if f.r.ty & filter != 0 {
+                // At or above the tail: only the size is left to check.
+                if f.r.len > bufsize {
+                    return Err(STATUS_LOG_BLOCK_INCOMPLETE);
+                }
+                found = Some(f);
+                break n;
+            }
+            at = n;
+        }
+    } else {
+        let mut at = *cur;
+        loop {
+            let r = find(log, cache, area, at)?.r;
             let link = if ctx.mode == MODE_PREVIOUS {
                 r.prev
             } else {
@@ -193,20 +480,24 @@ pub(crate) fn read_next(c: usize, filter: u8, user: Option<u64>) -> Result<Got, 
             if link >= at {
                 return Err(STATUS_LOG_RECORD_NONEXISTENT);
             }
-            let next = lookup(log, area, link, usize::MAX)?;
-            if next.ty & filter != 0 {
+            let next = lookup(log, cache, area, link, usize::MAX)?;
+            if next.r.ty & filter != 0 {
                 break link;
             }
             at = link;
         }
     };
-    let r = lookup(log, area, target, bufsize)?;
-    let Some(block) = ctx.block.as_mut() else {
+    let r = match found {
+        Some(f) => f,
+        None => lookup(log, cache, area, target, bufsize)?,
+    };
+    let Some(block) = block.as_mut() else {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     };
-    let got = fill(block, r, target);
-    ctx.cur = target;
-    Ok(got)
+    let got = fill(block, rec_data(log, cache, &r), &r);
+    *cur = target;
+    out(&got);
+    Ok(())
 }
 
 /// `ClfsReadPreviousRestartArea`.
@@ -216,16 +507,20 @@ pub(crate) fn read_prev_restart(c: usize) -> Result<Got, NTSTATUS> {
     let Some(cur) = ctx.restart else {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     };
-    let r = log.records.get(&cur).ok_or(STATUS_LOG_START_OF_LOG)?;
-    let p = r.prev;
+    let area = ctx.area;
+    let ReadCtx { cache, block, .. } = ctx;
+    let p = find(log, cache, area, cur)
+        .map_err(|_| STATUS_LOG_START_OF_LOG)?
+        .r
+        .prev;
     if p == CLFS_LSN_INVALID || p >= cur || p < log.tail() {
         return Err(STATUS_LOG_START_OF_LOG);
     }
-    let r = lookup(log, ctx.area, p, bufsize)?;
-    let Some(block) = ctx.block.as_mut() else {
+    let r = lookup(log, cache, area, p, bufsize)?;
+    let Some(block) = block.as_mut() else {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     };
-    let got = fill(block, r, p);
+    let got = fill(block, rec_data(log, cache, &r), &r);
     ctx.restart = Some(p);
     ctx.cur = p;
     Ok(got)

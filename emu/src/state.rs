@@ -1,10 +1,10 @@
 //! Sandboxes, accounts and the global emulator state.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use crate::faults::FaultState;
 use crate::log::{LogObject, PhysLog};
@@ -157,14 +157,104 @@ impl std::hash::Hasher for IdHasher {
 /// `HashMap` hasher for integer keys.
 pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
+/// Every routine whose calls are counted; a call site names its slot with [`routine_index`]
+/// at compile time.
+pub(crate) const ROUTINES: [&str; 39] = [
+    "ClfsCreateLogFile",
+    "ClfsCloseLogFileObject",
+    "ClfsDeleteLogFile",
+    "ClfsDeleteLogByPointer",
+    "ClfsAddLogContainer",
+    "ClfsAddLogContainerSet",
+    "ClfsRemoveLogContainer",
+    "ClfsRemoveLogContainerSet",
+    "ClfsQueryLogFileInformation",
+    "ClfsCreateMarshallingArea",
+    "ClfsDeleteMarshallingArea",
+    "ClfsReserveAndAppendLog",
+    "ClfsReserveAndAppendLogAligned",
+    "ClfsAlignReservedLog",
+    "ClfsAllocReservedLog",
+    "ClfsFreeReservedLog",
+    "ClfsFlushToLsn",
+    "ClfsFlushBuffers",
+    "ClfsWriteRestartArea",
+    "ClfsReadLogRecord",
+    "ClfsReadNextLogRecord",
+    "ClfsReadRestartArea",
+    "ClfsReadPreviousRestartArea",
+    "ClfsTerminateReadLog",
+    "ClfsAdvanceLogBase",
+    "ClfsSetArchiveTail",
+    "ClfsSetEndOfLog",
+    "KeGetCurrentIrql",
+    "ExAllocatePool2",
+    "ExFreePoolWithTag",
+    "ClfsLsnCreate",
+    "ClfsLsnContainer",
+    "ClfsLsnBlockOffset",
+    "ClfsLsnRecordSequence",
+    "ClfsLsnEqual",
+    "ClfsLsnLess",
+    "ClfsLsnGreater",
+    "ClfsLsnNull",
+    "ClfsLsnInvalid",
+];
+
+/// The slot of `name` in [`ROUTINES`] (`ROUTINES.len()` if absent; call sites assert it at
+/// compile time).
+pub(crate) const fn routine_index(name: &str) -> usize {
+    let n = name.as_bytes();
+    let mut i = 0;
+    while i < ROUTINES.len() {
+        let r = ROUTINES[i].as_bytes();
+        if r.len() == n.len() {
+            let mut k = 0;
+            while k < r.len() && r[k] == n[k] {
+                k += 1;
+            }
+            if k == r.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    ROUTINES.len()
+}
+
+/// Counts a call of a routine (by its literal name): lock-free, see [`count_call_at`].
+macro_rules! count_call {
+    ($name:literal) => {{
+        const I: usize = $crate::state::routine_index($name);
+        const _: () = assert!(I < $crate::state::ROUTINES.len(), "routine not in ROUTINES");
+        $crate::state::count_call_at(I)
+    }};
+}
+pub(crate) use count_call;
+
+/// A sandbox's call counters, shared with the threads that call on its behalf: a call is an
+/// atomic increment (no lock), merged into [`Stats::calls`] by name when a snapshot is taken.
+pub(crate) struct Hot {
+    calls: [AtomicU64; ROUTINES.len()],
+    /// Some call fault may be armed: calls then take the registry lock to check.
+    pub faults_armed: AtomicBool,
+}
+
+impl Default for Hot {
+    fn default() -> Hot {
+        Hot {
+            calls: std::array::from_fn(|_| AtomicU64::new(0)),
+            faults_armed: AtomicBool::new(false),
+        }
+    }
+}
+
 /// One sandbox's registry entry.
 pub(crate) struct SbState {
     pub root: PathBuf,
     pub stats: Stats,
     pub faults: FaultState,
-    /// Call counts keyed by the routine name's address and length (cheap on every call);
-    /// merged into `stats.calls` by name when a snapshot is taken.
-    pub hot_calls: HashMap<(usize, usize), (&'static str, u64), IdHash>,
+    pub hot: Arc<Hot>,
 }
 
 impl SbState {
@@ -173,15 +263,18 @@ impl SbState {
             root,
             stats: Stats::default(),
             faults: FaultState::default(),
-            hot_calls: HashMap::default(),
+            hot: Arc::default(),
         }
     }
 
     /// The accounts with the call counts merged in.
     fn snapshot(&self) -> Stats {
         let mut st = self.stats.clone();
-        for (name, n) in self.hot_calls.values() {
-            *st.calls.entry(*name).or_insert(0) += *n;
+        for (name, n) in ROUTINES.iter().zip(&self.hot.calls) {
+            let n = n.load(Ordering::Relaxed);
+            if n != 0 {
+                *st.calls.entry(name).or_insert(0) += n;
+            }
         }
         st
     }
@@ -361,10 +454,20 @@ pub(crate) struct Emu {
     pub objects: HashMap<usize, LogObject, IdHash>,
     pub areas: HashMap<usize, Area, IdHash>,
     pub reads: HashMap<usize, ReadCtx, IdHash>,
-    pub logs: HashMap<PathBuf, PhysLog, IdHash>,
+    /// Physical logs by id (cheap to hash on every call).
+    pub logs: HashMap<u64, PhysLog, IdHash>,
+    /// Log ids by base file path (for opens and deletes by name).
+    pub log_ids: HashMap<PathBuf, u64>,
+    pub next_log: u64,
 }
 
 impl Emu {
+    /// A fresh physical log id.
+    pub fn new_log_id(&mut self) -> u64 {
+        self.next_log += 1;
+        self.next_log
+    }
+
     /// A fresh handle value (non-null, 16-aligned, never reused).
     pub fn handle(&mut self) -> usize {
         if self.next_handle == 0 {
@@ -381,12 +484,39 @@ pub(crate) fn emu() -> MutexGuard<'static, Emu> {
     EMU.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Counts a call of `routine` in the current sandbox and returns an injected status, if any.
-pub(crate) fn count_call(routine: &'static str) -> Option<crate::types::NTSTATUS> {
+thread_local! {
+    /// The current thread's sandbox id and its call counters (refreshed when the thread's
+    /// sandbox changes).
+    static HOT: RefCell<Option<(u64, Arc<Hot>)>> = const { RefCell::new(None) };
+}
+
+/// Counts a call of routine `ROUTINES[i]` in the current sandbox and returns an injected
+/// status, if any. The registry lock is taken only when the thread's sandbox changed or a
+/// call fault is armed.
+pub(crate) fn count_call_at(i: usize) -> Option<crate::types::NTSTATUS> {
     let id = current_sandbox();
-    let mut r = reg();
-    let s = r.sb(id)?;
-    let key = (routine.as_ptr() as usize, routine.len());
-    s.hot_calls.entry(key).or_insert((routine, 0)).1 += 1;
-    s.faults.take_call(routine)
+    let fast = HOT.try_with(|h| {
+        let mut h = h.try_borrow_mut().ok()?;
+        if !matches!(&*h, Some((sid, _)) if *sid == id) {
+            *h = reg().sb(id).map(|s| (id, Arc::clone(&s.hot)));
+        }
+        let (_, hot) = h.as_ref()?;
+        hot.calls.get(i)?.fetch_add(1, Ordering::Relaxed);
+        Some(hot.faults_armed.load(Ordering::Relaxed))
+    });
+    let armed = match fast {
+        Ok(Some(armed)) => armed,
+        // No usable thread-local (thread teardown): count under the lock.
+        _ => {
+            let mut r = reg();
+            let s = r.sb(id)?;
+            s.hot.calls.get(i)?.fetch_add(1, Ordering::Relaxed);
+            s.hot.faults_armed.load(Ordering::Relaxed)
+        }
+    };
+    if !armed {
+        return None;
+    }
+    let name = ROUTINES.get(i)?;
+    reg().sb(id)?.faults.take_call(name)
 }

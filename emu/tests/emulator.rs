@@ -670,3 +670,93 @@ fn irql_bugcheck_in_child() {
         "{err}"
     );
 }
+
+#[test]
+fn reads_come_from_containers_and_queue() {
+    let sb = Sandbox::new();
+    let h = log_with_containers("log:rd", 3);
+    let a = area(h, 4096, 4, 4).unwrap();
+    // ~1.2 MiB of records: several blocks per container, three containers in use.
+    let mut lsns = Vec::new();
+    let mut prev = CLFS_LSN_INVALID;
+    for i in 0..3000u32 {
+        let data = vec![(i % 251) as u8; 300 + (i as usize % 100)];
+        let l = append_ex(a, &data, prev, 0).unwrap();
+        lsns.push(l);
+        prev = l;
+    }
+    assert!(
+        lsns.iter().any(|l| l >> 32 == 2),
+        "reached the third container"
+    );
+    // Some of the newest records are still queued (4 write buffers).
+    let expect = |i: usize| vec![(i as u32 % 251) as u8; 300 + (i % 100)];
+    let all = read_all(a, lsns[0]);
+    assert_eq!(all.len(), lsns.len());
+    for (i, d) in all.iter().enumerate() {
+        assert_eq!(*d, expect(i), "record {i}");
+    }
+    // Previous chain from the last record back across containers.
+    let (ctx, r) = read(a, lsns[2999], 2).unwrap();
+    assert_eq!(r.data, expect(2999));
+    for i in (0..2999).rev() {
+        let r = next(ctx, 1).unwrap();
+        assert_eq!(r.lsn, lsns[i]);
+        assert_eq!(r.data, expect(i));
+    }
+    assert_eq!(next(ctx, 1).err(), Some(STATUS_END_OF_FILE));
+    assert_eq!(term(ctx), 0);
+    // Not records: an index past the block's count, an offset inside a block, a container
+    // past the active range.
+    let last_in_first_block = lsns
+        .iter()
+        .take_while(|l| **l & !0x1FF == lsns[0] & !0x1FF)
+        .count();
+    assert_eq!(
+        read(a, lsns[0] + last_in_first_block as u64, 3).err(),
+        Some(STATUS_LOG_RECORD_NONEXISTENT)
+    );
+    assert_eq!(
+        read(a, (lsns[0] & !0x1FF) + 512, 3).err(),
+        Some(STATUS_LOG_RECORD_NONEXISTENT)
+    );
+    assert_eq!(
+        read(a, 7 << 32, 3).err(),
+        Some(STATUS_LOG_RECORD_NONEXISTENT)
+    );
+    // Another area's open block is invisible until closed.
+    let b = area(h, 4096, 2, 2).unwrap();
+    let lb = append(b, b"other");
+    assert_eq!(read(a, lb, 3).err(), Some(STATUS_LOG_RECORD_NONEXISTENT));
+    let (ctx, _) = read(a, lsns[2999], 3).unwrap();
+    assert_eq!(next(ctx, 1).err(), Some(STATUS_END_OF_FILE));
+    assert_eq!(flush(b), 0);
+    assert_eq!(next(ctx, 1).unwrap().data, b"other");
+    assert_eq!(term(ctx), 0);
+    // Base advanced to an LSN that is not a record: forward reading from below it resumes
+    // at the first record at or above it.
+    let (ctx, _) = read(a, lsns[0], 3).unwrap();
+    let mid = lsns[1500];
+    let odd = (mid & !0x1FF) + 0x200 + 5;
+    let bl = CLS_LSN { Internal: odd };
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { ClfsAdvanceLogBase(a, &bl, 0) }, 0);
+    let r = next(ctx, 1).unwrap();
+    let want = lsns.iter().copied().find(|l| *l >= odd).unwrap();
+    assert_eq!(r.lsn, want);
+    assert_eq!(term(ctx), 0);
+    assert_eq!(read(a, lsns[0], 3).err(), Some(STATUS_LOG_START_OF_LOG));
+    assert_eq!(del_area(b), 0);
+    assert_eq!(del_area(a), 0);
+    close(h);
+    // Reopen: everything from the base is read back from the containers.
+    let h = create("log:rd", RW, 0, 1).unwrap();
+    let a = area(h, 4096, 2, 2).unwrap();
+    let all = read_all(a, want);
+    let from = lsns.iter().position(|l| *l == want).unwrap();
+    assert_eq!(all.len(), lsns.len() - from + 1);
+    assert_eq!(all.last().unwrap(), b"other");
+    del_area(a);
+    close(h);
+    no_leaks(&sb);
+}
