@@ -89,6 +89,15 @@ pub unsafe extern "system" fn DriverEntry(
     #[cfg(feature = "prove-panic-check")]
     trap::reachable_panic();
 
+    // IoCreateFile (below) requires PASSIVE_LEVEL, stricter than CLFS's APC_LEVEL: refuse
+    // before any call rather than bugcheck. The I/O manager calls DriverEntry at PASSIVE_LEVEL,
+    // so this only fires when something is wrong (the loader's irql_discipline test raises it).
+    // No debug print here either: it looks DbgPrintEx up with MmGetSystemRoutineAddress,
+    // which is PASSIVE_LEVEL only too.
+    if clfs::irql::current() != clfs::irql::PASSIVE_LEVEL {
+        return STATUS_UNSUCCESSFUL;
+    }
+
     // CLFS creates the base log file and the containers; that it creates missing directories
     // is documented nowhere, so the driver makes sure the log's directory exists.
     let status = fs::ensure_directory(logic::LOG_DIRECTORY);
