@@ -180,6 +180,15 @@ pub enum Error {
         last: Lsn,
     },
 
+    /// A new base LSN past the latest restart area, which would make it unreadable.
+    #[error("new base LSN {new} is past the latest restart area at {restart}, which could then not be read: write a new restart area with the new base instead")]
+    BasePastRestart {
+        /// The requested base.
+        new: Lsn,
+        /// The latest restart area.
+        restart: Lsn,
+    },
+
     /// A restart record larger than one marshalling buffer.
     #[error("restart area of {size} bytes does not fit: at most {max} bytes fit in one {buffer_size}-byte buffer")]
     RestartTooLarge {

@@ -280,7 +280,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// Moves the stream's base LSN to `lsn` (`ClfsAdvanceLogBase`), releasing the space of
     /// older records once their containers can be recycled. `lsn` must lie between the current
-    /// base and the last LSN; this is checked first.
+    /// base and the last LSN, and not past the latest restart area (write a new restart area
+    /// with [`write_restart_with_base`](Self::write_restart_with_base) to move past it); this
+    /// is checked first.
     pub fn advance_base(&self, lsn: Lsn) -> Result<()> {
         const ROUTINE: &str = "ClfsAdvanceLogBase";
         require_passive_or_apc(ROUTINE)?;
@@ -296,6 +298,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 base: info.base,
                 last: info.last,
             });
+        }
+        // A base past the latest restart area would make that checkpoint unreadable
+        // (STATUS_LOG_START_OF_LOG), and recovery could not start: docs/decisions.md.
+        if let Some(restart) = info.restart.filter(|r| lsn > *r) {
+            return Err(Error::BasePastRestart { new: lsn, restart });
         }
         let raw = lsn.to_sys();
         // SAFETY: the context is live; `raw` is valid for the call; flags must be 0.

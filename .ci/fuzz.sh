@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Bounded fuzzing of clfs against the clfs-emu emulator (docs/reliability.md).
+#
+# Runs each cargo-fuzz target for FUZZ_SECONDS (default 50) from the checked-in seed corpus,
+# in a scratch corpus so the checked-in one stays small. Fails if any target finds a crash
+# (libFuzzer exits non-zero and leaves the input in fuzz/artifacts/<target>/); reproduce it
+# with `cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>` and turn it into a
+# test in tests/regressions.rs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-50}"
+# <project dir>:<target>: the library against the emulator, and the PE loader (harness/).
+TARGETS=(fuzz:marshalling_create fuzz:operations harness/fuzz:load_image)
+
+rustup toolchain install nightly --profile minimal >/dev/null
+if ! command -v cargo-fuzz >/dev/null; then
+    echo "installing cargo-fuzz (cargo install cargo-fuzz --locked; a few minutes on 2 cores)"
+    cargo install cargo-fuzz --locked
+fi
+
+# The emulator keeps real files and fsyncs them: a tmpfs makes that cheap. Every sandbox
+# directory goes under the scratch directory, so a crashed run leaves nothing behind.
+base="${TMPDIR:-/tmp}"
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    base=/dev/shm
+fi
+scratch="$(mktemp -d "$base/clfs-fuzz.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/tmp"
+export TMPDIR="$scratch/tmp"
+status=0
+root="$(pwd)"
+for entry in "${TARGETS[@]}"; do
+    dir="${entry%%:*}"
+    t="${entry##*:}"
+    cd "$root/$dir"
+    cargo +nightly fuzz build -O "$t"
+    echo "=== fuzz $dir $t for ${FUZZ_SECONDS}s"
+    mkdir -p "$scratch/$t"
+    log="$scratch/$t.log"
+    if cargo +nightly fuzz run -O "$t" "$scratch/$t" "corpus/$t" -- \
+        -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 >"$log" 2>&1; then
+        grep -E '^(Done|stat::number_of_executed_units)' "$log" || true
+    else
+        status=1
+        echo "*** $t found a crash:"
+        tail -n 60 "$log"
+        ls -l "artifacts/$t" 2>/dev/null || true
+    fi
+done
+exit "$status"
