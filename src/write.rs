@@ -115,13 +115,6 @@ fn gather(entries: &[&[u8]], buffer_size: u32, raw: &mut Entries) -> Result<u32>
     Ok(entries.len() as u32)
 }
 
-fn lsn_ptr(lsn: &Option<sys::CLFS_LSN>) -> *const sys::CLFS_LSN {
-    match lsn {
-        Some(l) => l,
-        None => core::ptr::null(),
-    }
-}
-
 /// The LSN a successful call wrote to its out parameter (initialised to `CLFS_LSN_INVALID`
 /// before the call); a success that left it untouched is reported as a failure.
 fn success_lsn(routine: &'static str, out: sys::CLFS_LSN) -> Result<Lsn> {
@@ -205,8 +198,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         let count = gather(entries, self.config().buffer_size(), &mut raw)?;
         // The first `count` slots are initialised (gather); CLFS reads only those.
         let raw = raw.as_ptr().cast::<sys::CLFS_WRITE_ENTRY>();
-        let undo = Some(options.undo_next.map_or(NO_LINK, Lsn::to_sys));
-        let prev = Some(options.previous.map_or(NO_LINK, Lsn::to_sys));
+        let undo = options.undo_next.map_or(NO_LINK, Lsn::to_sys);
+        let prev = options.previous.map_or(NO_LINK, Lsn::to_sys);
         let mut flags = options.flags;
         if use_reservation {
             flags |= sys::CLFS_FLAG_USE_RESERVATION;
@@ -222,8 +215,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                     self.as_raw(),
                     raw,
                     count,
-                    lsn_ptr(&undo),
-                    lsn_ptr(&prev),
+                    &undo,
+                    &prev,
                     0,
                     core::ptr::null_mut(),
                     flags,
@@ -237,8 +230,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                     raw,
                     count,
                     a,
-                    lsn_ptr(&undo),
-                    lsn_ptr(&prev),
+                    &undo,
+                    &prev,
                     0,
                     core::ptr::null_mut(),
                     flags,
