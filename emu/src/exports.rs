@@ -1004,10 +1004,16 @@ pub unsafe extern "system" fn ClfsSetEndOfLog(
 
 /// `KeGetCurrentIrql`: the calling thread's simulated IRQL.
 ///
+/// On x64 the kernel's `KeGetCurrentIrql` is `mov rax, cr8; ret` (and wdm.h inlines it as
+/// `__readcr8()`), so this is a read of a per-thread cell and nothing else: it is not counted
+/// in [`Stats::calls`](crate::Stats::calls) and takes no lock. Bookkeeping here would make
+/// every IRQL check of the safe layer look far dearer than it is in the kernel
+/// (`docs/emulator.md`, "Call accounting").
+///
 /// # Safety
 /// None.
+#[inline]
 pub unsafe extern "system" fn KeGetCurrentIrql() -> u8 {
-    let _ = count_call!("KeGetCurrentIrql");
     crate::irql::current_irql()
 }
 

@@ -14,6 +14,7 @@ thread_local! {
 }
 
 /// The current thread's simulated IRQL (starts at `PASSIVE_LEVEL`).
+#[inline]
 pub fn current_irql() -> u8 {
     IRQL.with(Cell::get)
 }

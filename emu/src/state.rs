@@ -159,7 +159,7 @@ pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 /// Every routine whose calls are counted; a call site names its slot with [`routine_index`]
 /// at compile time.
-pub(crate) const ROUTINES: [&str; 39] = [
+pub(crate) const ROUTINES: [&str; 38] = [
     "ClfsCreateLogFile",
     "ClfsCloseLogFileObject",
     "ClfsDeleteLogFile",
@@ -187,7 +187,6 @@ pub(crate) const ROUTINES: [&str; 39] = [
     "ClfsAdvanceLogBase",
     "ClfsSetArchiveTail",
     "ClfsSetEndOfLog",
-    "KeGetCurrentIrql",
     "ExAllocatePool2",
     "ExFreePoolWithTag",
     "ClfsLsnCreate",
