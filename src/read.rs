@@ -45,6 +45,7 @@ pub enum RecordType {
 }
 
 impl RecordType {
+    #[inline]
     fn from_raw(raw: u8) -> RecordType {
         // The type is a set of flags (reference §2.6): test bits, not equality.
         if raw & sys::ClfsRestartRecord != 0 {
@@ -58,32 +59,84 @@ impl RecordType {
 }
 
 /// One record, borrowed from its read context until the next step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The type and the chain links are kept as CLFS returned them and decoded by
+/// [`kind`](Self::kind), [`undo_next`](Self::undo_next) and [`previous`](Self::previous) when
+/// asked for, so that a reader pays only for what it uses (`docs/performance.md`).
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// # use clfs::*;
+/// # let log = LogFile::create(wide!("log:C:\\doc\\record"), LogOptions::new().create_if_missing())?;
+/// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+/// # let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+/// let first = area.append(&[b"begin"])?;
+/// let second = area.append_with(&[b"commit"], Append::new().previous(first))?;
+/// let mut cx = area.read(second, ReadMode::Forward)?;
+/// let r = cx.next()?.expect("the record the context was opened at");
+/// assert_eq!((r.data, r.lsn), (&b"commit"[..], second));
+/// assert_eq!(r.kind(), RecordType::Data);
+/// assert_eq!((r.previous(), r.undo_next()), (Some(first), None));
+/// # Ok::<(), clfs::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Record<'c> {
     /// The record's bytes, as appended.
     pub data: &'c [u8],
     /// Its LSN.
     pub lsn: Lsn,
-    /// Data or restart.
-    pub kind: RecordType,
-    /// Its undo-next link, `None` when `CLFS_LSN_INVALID`.
-    pub undo_next: Option<Lsn>,
-    /// Its previous link, `None` when `CLFS_LSN_INVALID`.
-    pub previous: Option<Lsn>,
+    kind: u8,
+    undo_next: Lsn,
+    previous: Lsn,
 }
 
-/// Builds a slice over a buffer CLFS returned. A zero length gives an empty slice whatever the
-/// pointer.
+impl Record<'_> {
+    /// Data or restart (the `CLFS_RECORD_TYPE` flags).
+    #[inline]
+    pub fn kind(&self) -> RecordType {
+        RecordType::from_raw(self.kind)
+    }
+
+    /// Its undo-next link, `None` when `CLFS_LSN_INVALID`.
+    #[inline]
+    pub fn undo_next(&self) -> Option<Lsn> {
+        self.undo_next.valid()
+    }
+
+    /// Its previous link, `None` when `CLFS_LSN_INVALID`.
+    #[inline]
+    pub fn previous(&self) -> Option<Lsn> {
+        self.previous.valid()
+    }
+}
+
+impl core::fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Record")
+            .field("data", &self.data)
+            .field("lsn", &self.lsn)
+            .field("kind", &self.kind())
+            .field("undo_next", &self.undo_next())
+            .field("previous", &self.previous())
+            .finish()
+    }
+}
+
+/// Builds a slice over a buffer CLFS returned. A NULL pointer gives an empty slice whatever the
+/// length; a zero length gives an empty slice.
 ///
 /// # Safety
-/// If `len > 0`, `ptr` points to `len` readable bytes that stay valid and unchanged for `'c`.
+/// If `ptr` is not NULL, it points to `len` readable bytes that stay valid and unchanged for
+/// `'c`.
+#[inline(always)]
 unsafe fn record_bytes<'c>(ptr: *mut c_void, len: u32) -> &'c [u8] {
-    if len == 0 || ptr.is_null() {
-        return &[];
+    match core::ptr::NonNull::new(ptr.cast::<u8>()) {
+        // SAFETY: `ptr` is non-null, aligned for u8, and the caller guarantees `len` readable
+        // bytes there for 'c (none when `len` is 0, which a non-null pointer allows).
+        Some(p) => unsafe { core::slice::from_raw_parts(p.as_ptr(), len as usize) },
+        None => &[],
     }
-    // SAFETY: the caller guarantees `len` readable bytes at `ptr` for 'c.
-    unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) }
 }
 
 /// A read context: a cursor over the records of a log (`ClfsReadLogRecord`,
@@ -326,21 +379,31 @@ impl ReadContext<'_> {
     /// (`STATUS_LOG_START_OF_LOG`). The first call returns the record the context was opened
     /// at.
     #[allow(clippy::should_implement_trait)] // a lending iterator: Iterator cannot express it
+    #[inline(always)]
     pub fn next(&mut self) -> Result<Option<Record<'_>>> {
-        if let Some((buffer, len, kind, lsn, undo, prev)) = self.pending.take() {
-            // SAFETY: the buffer ClfsReadLogRecord returned stays valid until the next read on
-            // this context or its termination; both need `&mut self`, which the returned
-            // record borrows.
-            let data = unsafe { record_bytes(buffer, len) };
-            return Ok(Some(Record {
-                data,
-                lsn,
-                kind: RecordType::from_raw(kind),
-                undo_next: undo.valid(),
-                previous: prev.valid(),
-            }));
+        if self.pending.is_some() {
+            return Ok(self.take_pending());
         }
         self.step(None)
+    }
+
+    /// The record `ClfsReadLogRecord` returned, handed out by the first [`next`](Self::next)
+    /// (out of line: it runs once per context, and keeps the stepping path short).
+    #[cold]
+    #[inline(never)]
+    fn take_pending(&mut self) -> Option<Record<'_>> {
+        let (buffer, len, kind, lsn, undo, prev) = self.pending.take()?;
+        // SAFETY: the buffer ClfsReadLogRecord returned stays valid until the next read on
+        // this context or its termination; both need `&mut self`, which the returned record
+        // borrows.
+        let data = unsafe { record_bytes(buffer, len) };
+        Some(Record {
+            data,
+            lsn,
+            kind,
+            undo_next: undo,
+            previous: prev,
+        })
     }
 
     /// Reads the record at `lsn` next, instead of following the context's mode (`plsnUser`,
@@ -356,6 +419,7 @@ impl ReadContext<'_> {
         self.step(Some(lsn))
     }
 
+    #[inline(always)]
     fn step(&mut self, user: Option<Lsn>) -> Result<Option<Record<'_>>> {
         const ROUTINE: &str = "ClfsReadNextLogRecord";
         require_passive_or_apc(ROUTINE)?;
@@ -385,19 +449,24 @@ impl ReadContext<'_> {
             )
         };
         let status = NtStatus(status);
-        if status == NtStatus::END_OF_FILE || status == NtStatus::LOG_START_OF_LOG {
-            return Ok(None);
+        if !status.is_success() {
+            if status == NtStatus::END_OF_FILE || status == NtStatus::LOG_START_OF_LOG {
+                return Ok(None);
+            }
+            return Err(Error::Status {
+                routine: ROUTINE,
+                status,
+            });
         }
-        check(ROUTINE, status.0)?;
         // SAFETY: the buffer stays valid until the next read on this context or its
         // termination, both of which need `&mut self`, borrowed by the result.
         let data = unsafe { record_bytes(buffer, len) };
         Ok(Some(Record {
             data,
             lsn: Lsn::from_sys(lsn),
-            kind: RecordType::from_raw(kind),
-            undo_next: Lsn::from_sys(undo).valid(),
-            previous: Lsn::from_sys(prev).valid(),
+            kind,
+            undo_next: Lsn::from_sys(undo),
+            previous: Lsn::from_sys(prev),
         }))
     }
 }

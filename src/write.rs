@@ -117,6 +117,7 @@ fn gather(entries: &[&[u8]], buffer_size: u32, raw: &mut Entries) -> Result<u32>
 
 /// The LSN a successful call wrote to its out parameter (initialised to `CLFS_LSN_INVALID`
 /// before the call); a success that left it untouched is reported as a failure.
+#[inline]
 fn success_lsn(routine: &'static str, out: sys::CLFS_LSN) -> Result<Lsn> {
     Lsn::from_sys(out).valid().ok_or(Error::Status {
         routine,
@@ -142,11 +143,13 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// assert!(a < b);
     /// # Ok::<(), clfs::Error>(())
     /// ```
+    #[inline]
     pub fn append(&self, entries: &[&[u8]]) -> Result<Lsn> {
         self.append_raw(entries, None, &Append::new(), false)
     }
 
     /// Appends one record with chain links and flags (`ClfsReserveAndAppendLog`).
+    #[inline]
     pub fn append_with(&self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
         self.append_raw(entries, None, &options, false)
     }
@@ -181,6 +184,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         self.append_raw(entries, Some(alignment), &options, false)
     }
 
+    #[inline]
     pub(crate) fn append_raw(
         &self,
         entries: &[&[u8]],

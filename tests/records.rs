@@ -24,7 +24,7 @@ fn read_all<B: clfs::Blocks>(area: &MarshallingArea<'_, B>, from: Lsn) -> Vec<(L
         .read(from, ReadMode::Forward)
         .expect("open read context");
     while let Some(r) = cx.next().expect("read next") {
-        assert_eq!(r.kind, RecordType::Data);
+        assert_eq!(r.kind(), RecordType::Data);
         out.push((r.lsn, r.data.to_vec()));
     }
     out
@@ -189,7 +189,7 @@ fn transaction_chains_read_backwards() {
     let mut cx = area.read(t3, ReadMode::Previous).expect("read");
     let mut chain = Vec::new();
     while let Some(r) = cx.next().expect("next") {
-        chain.push((r.lsn, r.data.to_vec(), r.previous, r.undo_next));
+        chain.push((r.lsn, r.data.to_vec(), r.previous(), r.undo_next()));
     }
     assert_eq!(
         chain,

@@ -391,7 +391,7 @@ fn with_area(
                 while let Some(j) = at {
                     let (lsn, d, prev) = &model.records[j];
                     let r = cx.next().expect("next").expect("a record");
-                    assert_eq!((r.lsn, r.data, r.previous), (*lsn, &d[..], *prev));
+                    assert_eq!((r.lsn, r.data, r.previous()), (*lsn, &d[..], *prev));
                     at = prev.and_then(|p| model.records.iter().position(|r| r.0 == p));
                 }
                 // The chain ends at a record without a link or at one below the base.
