@@ -67,20 +67,28 @@ pub fn bugcheck(code: u32, p1: usize, p2: usize, p3: usize, p4: usize, why: &str
     std::process::abort()
 }
 
-/// Bugchecks when a CLFS routine runs above APC_LEVEL.
+/// Bugchecks when a CLFS routine runs above APC_LEVEL (a load and a compare on every call;
+/// the bugcheck is out of line).
+#[inline]
 pub(crate) fn check_clfs_irql(routine: &str) {
     let l = current_irql();
     if l > APC_LEVEL {
-        bugcheck(
-            0x0A,
-            0,
-            usize::from(l),
-            0,
-            0,
-            &format!(
-                "{routine} called at IRQL {l} ({}); CLFS routines require IRQL <= APC_LEVEL",
-                irql_name(l)
-            ),
-        );
+        irql_bugcheck(routine, l);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn irql_bugcheck(routine: &str, l: u8) -> ! {
+    bugcheck(
+        0x0A,
+        0,
+        usize::from(l),
+        0,
+        0,
+        &format!(
+            "{routine} called at IRQL {l} ({}); CLFS routines require IRQL <= APC_LEVEL",
+            irql_name(l)
+        ),
+    )
 }

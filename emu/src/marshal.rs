@@ -264,6 +264,30 @@ fn take_buffer(
     }
 }
 
+/// Writes record `r` (header, data, alignment padding) at the end of block `b`, which has
+/// room for its `need` bytes (checked by the caller), as record `l`.
+#[inline]
+fn write_record(b: &mut QBlock, l: u64, r: &Append<'_>, need: u64) -> Result<(), NTSTATUS> {
+    let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty);
+    let at = b.used as usize;
+    let need_us = need as usize;
+    let Some(dst) = b.image_mut().get_mut(at..at + need_us) else {
+        return Err(STATUS_INVALID_PARAMETER);
+    };
+    let (h_dst, rest) = dst.split_at_mut(hdr.len());
+    h_dst.copy_from_slice(&hdr);
+    // Zero the alignment padding (< 8 bytes, inside the last 8 bytes of the record: one
+    // store), then the data over it. Sector padding is zeroed when the block is sealed.
+    if let Some(tail) = rest.len().checked_sub(8).and_then(|t| rest.get_mut(t..)) {
+        tail.copy_from_slice(&[0u8; 8]);
+    }
+    let (d_dst, _pad) = rest.split_at_mut(r.data.len());
+    r.data.copy_to(d_dst);
+    b.used += need as u32;
+    b.nrec += 1;
+    Ok(())
+}
+
 /// Appends one record for area `h`; returns its LSN.
 pub(crate) fn append_locked(
     log: &mut PhysLog,
@@ -272,9 +296,34 @@ pub(crate) fn append_locked(
     r: &Append<'_>,
     use_res: bool,
 ) -> Result<u64, NTSTATUS> {
+    let need = record_size(r.data.len() as u64);
+    // The common case first: the area's own open block has room, and no reservation is used.
+    // Its buffer size is the block's (no area lookup); the log-full test is the same one
+    // `has_free` makes below.
+    if !use_res
+        && r.flags & (FORCE_APPEND | FORCE_FLUSH) == 0
+        && log.queue.back().is_some_and(|b| {
+            b.open
+                && b.area == h
+                && u64::from(b.used) + need <= b.image().len() as u64
+                && b.nrec < 512
+        })
+        && log.has_free(need.saturating_add(log.reserved_bytes))
+    {
+        if let Some(b) = log.queue.back_mut() {
+            {
+                let l = lsn(b.cid, b.off, b.nrec);
+                write_record(b, l, r, need)?;
+                log.last = log.last.max(l);
+                if log.meta.base == 0 {
+                    log.meta.base = l;
+                }
+                return Ok(l);
+            }
+        }
+    }
     let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
     let bufsize = area.alloc.size as u64;
-    let need = record_size(r.data.len() as u64);
     if BLOCK_HDR as u64 + need > bufsize {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -335,23 +384,7 @@ pub(crate) fn append_locked(
         return Err(STATUS_INVALID_HANDLE);
     };
     let l = lsn(b.cid, b.off, b.nrec);
-    let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty);
-    let at = b.used as usize;
-    let need_us = need as usize;
-    let Some(dst) = b.image_mut().get_mut(at..at + need_us) else {
-        return Err(STATUS_INVALID_PARAMETER);
-    };
-    let (h_dst, rest) = dst.split_at_mut(hdr.len());
-    h_dst.copy_from_slice(&hdr);
-    // Zero the alignment padding (< 8 bytes, inside the last 8 bytes of the record: one
-    // store), then the data over it. Sector padding is zeroed when the block is sealed.
-    if let Some(tail) = rest.len().checked_sub(8).and_then(|t| rest.get_mut(t..)) {
-        tail.copy_from_slice(&[0u8; 8]);
-    }
-    let (d_dst, _pad) = rest.split_at_mut(r.data.len());
-    r.data.copy_to(d_dst);
-    b.used += need as u32;
-    b.nrec += 1;
+    write_record(b, l, r, need)?;
     log.last = log.last.max(l);
     // The base LSN is set to the first record when the stream is first written (reference
     // §4.7); until then it is CLFS_LSN_NULL.

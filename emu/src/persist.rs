@@ -12,7 +12,9 @@
 //! bytes (the padding is zero).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
+#[cfg(not(unix))]
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::status::*;
@@ -450,10 +452,18 @@ pub(crate) fn create_container(path: &Path, size: u64) -> std::io::Result<()> {
     r
 }
 
-/// Writes `data` at `off` of the container file (no fsync).
+/// Writes `data` at `off` of the container file (no fsync): one positioned write (`pwrite`)
+/// where the platform has it, instead of a seek and a write.
 pub(crate) fn write_at(f: &mut File, off: u64, data: &[u8]) -> std::io::Result<()> {
-    f.seek(SeekFrom::Start(off))?;
-    f.write_all(data)
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(f, data, off)
+    }
+    #[cfg(not(unix))]
+    {
+        f.seek(SeekFrom::Start(off))?;
+        f.write_all(data)
+    }
 }
 
 fn rd_u32(b: &[u8], at: usize) -> u32 {
@@ -495,10 +505,18 @@ pub(crate) fn parse_hdr(h: &[u8], cid: u32, off: u32) -> Option<BlockHdr> {
     (hdr.used as usize >= BLOCK_HDR + REC_HDR && hdr.nrec >= 1 && hdr.nrec <= 512).then_some(hdr)
 }
 
+/// Reads `buf.len()` bytes at `off`: one positioned read (`pread`) where the platform has it.
 fn read_exact_at(f: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut r = f;
-    r.seek(SeekFrom::Start(off))?;
-    r.read_exact(buf)
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(f, buf, off)
+    }
+    #[cfg(not(unix))]
+    {
+        let mut r = f;
+        r.seek(SeekFrom::Start(off))?;
+        r.read_exact(buf)
+    }
 }
 
 /// Reads only the header of the block at `off` of logical container `cid`.
