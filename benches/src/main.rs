@@ -516,11 +516,14 @@ fn emu_run(root: &Path, total: u64, rec: usize) -> Res<(f64, u64, u64)> {
 }
 
 /// Writes the same records with std::fs: a 64 KiB BufWriter (the marshalling buffer), flush +
-/// fsync at the same points.
-fn fs_run(root: &Path, total: u64, rec: usize) -> Res<(f64, u64)> {
+/// fsync at the same points (after every `FLUSH_EVERY` bytes of payload). Each record is written
+/// as `out` bytes: `rec` for the payload-equal run, or the emulator's on-disk bytes per record
+/// (headers, block headers, sector padding) for the bytes-equal run. Returns (seconds, fsyncs,
+/// bytes written).
+fn fs_run(root: &Path, total: u64, rec: usize, out: usize) -> Res<(f64, u64, u64)> {
     let path = root.join(format!("raw-{rec}.dat"));
     let _ = std::fs::remove_file(&path);
-    let data = vec![0x5Au8; rec];
+    let data = vec![0x5Au8; out];
     let n = total / rec as u64;
     let mut since = 0u64;
     let mut fsyncs = 0u64;
@@ -543,23 +546,35 @@ fn fs_run(root: &Path, total: u64, rec: usize) -> Res<(f64, u64)> {
     let secs = t.elapsed().as_secs_f64();
     drop(w);
     std::fs::remove_file(&path)?;
-    Ok((secs, fsyncs))
+    Ok((secs, fsyncs, n * out as u64))
+}
+
+/// Lets the previous run's dirty pages reach the disk before the next timed run starts, so that
+/// neither side is charged for the other's writeback (`sync`; ignored where there is none).
+fn settle() {
+    let _ = Command::new("sync").status();
 }
 
 struct TputRow {
     rec: usize,
+    /// Medians of payload MB/s.
     emu: f64,
     fs: f64,
+    fs_same: f64,
+    /// Medians of the ratios of runs made back to back.
+    ratio: f64,
+    ratio_same: f64,
     flushes: u64,
     fsyncs: u64,
     disk: u64,
+    fs_same_disk: u64,
 }
 
 fn reps() -> usize {
     std::env::var("CLFS_BENCH_REPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(5)
 }
 
 fn throughput() -> Res<Vec<TputRow>> {
@@ -567,34 +582,67 @@ fn throughput() -> Res<Vec<TputRow>> {
     let total = total_bytes();
     let mut rows = Vec::new();
     // CLFS_BENCH_SIZES=64,1024 picks record sizes; CLFS_BENCH_SIDE=emu|fs runs one side only
-    // (for profiling; the other side's column is then 0).
+    // (for profiling; the other side's columns are then 0).
     let sizes: Vec<usize> = std::env::var("CLFS_BENCH_SIZES")
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![64, 1024, 16 * 1024]);
     let side = std::env::var("CLFS_BENCH_SIDE").unwrap_or_default();
     for rec in sizes {
-        let (mut e, mut f) = (Vec::new(), Vec::new());
-        let (mut flushes, mut fsyncs, mut disk) = (0, 0, 0);
-        for _ in 0..reps() {
-            if side != "fs" {
-                let (s, fl, b) = emu_run(&root, total, rec)?;
-                e.push(total as f64 / s / 1e6);
-                (flushes, disk) = (fl, b);
+        let n = total / rec as u64;
+        let (mut e, mut f, mut g) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut r1, mut r2) = (Vec::new(), Vec::new());
+        let (mut flushes, mut fsyncs, mut disk, mut same_disk) = (0, 0, 0, 0);
+        // The emulator's on-disk bytes per record, known after its first run (the layout is
+        // deterministic); the payload size until then.
+        let mut out_same = rec;
+        for i in 0..reps() {
+            // Alternate which side goes first, so that neither always runs on a warmer cache.
+            let mut emu = 0.0;
+            let mut fs = 0.0;
+            let mut fs_same = 0.0;
+            for turn in 0..2 {
+                let emu_turn = (i + turn) % 2 == 0;
+                if emu_turn && side != "fs" {
+                    settle();
+                    let (s, fl, b) = emu_run(&root, total, rec)?;
+                    emu = total as f64 / s / 1e6;
+                    e.push(emu);
+                    (flushes, disk) = (fl, b);
+                    out_same = usize::try_from(b.div_ceil(n)).unwrap_or(rec);
+                } else if !emu_turn && side != "emu" {
+                    settle();
+                    let (s, fsy, _) = fs_run(&root, total, rec, rec)?;
+                    fs = total as f64 / s / 1e6;
+                    f.push(fs);
+                    fsyncs = fsy;
+                    if side != "fs" {
+                        settle();
+                        let (s, _, b) = fs_run(&root, total, rec, out_same)?;
+                        fs_same = total as f64 / s / 1e6;
+                        g.push(fs_same);
+                        same_disk = b;
+                    }
+                }
             }
-            if side != "emu" {
-                let (s, fs) = fs_run(&root, total, rec)?;
-                f.push(total as f64 / s / 1e6);
-                fsyncs = fs;
+            if emu > 0.0 && fs > 0.0 {
+                r1.push(emu / fs);
+            }
+            if emu > 0.0 && fs_same > 0.0 {
+                r2.push(emu / fs_same);
             }
         }
         rows.push(TputRow {
             rec,
             emu: median(&mut e),
             fs: median(&mut f),
+            fs_same: median(&mut g),
+            ratio: median(&mut r1),
+            ratio_same: median(&mut r2),
             flushes,
             fsyncs,
             disk,
+            fs_same_disk: same_disk,
         });
     }
     let _ = std::fs::remove_dir_all(&root);
@@ -604,22 +652,25 @@ fn throughput() -> Res<Vec<TputRow>> {
 fn print_tput(rows: &[TputRow]) {
     let mib = total_bytes() >> 20;
     println!(
-        "\n## Append + flush {mib} MiB (64 KiB buffers, flush every {} KiB of payload; MB/s = 10^6 B/s of payload, median of {})\n",
+        "\n## Append + flush {mib} MiB (64 KiB buffers, flush every {} KiB of payload; MB/s = 10^6 B/s of payload; medians of {} runs per side, ratios = medians of back-to-back pairs)\n",
         FLUSH_EVERY >> 10,
         reps()
     );
-    println!("| record | emulator MB/s | std::fs MB/s | emulator / std::fs | emulator flushes | std::fs fsyncs | emulator bytes on disk |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| record | emulator MB/s | std::fs MB/s (payload) | emulator / std::fs | std::fs MB/s (emulator's bytes) | emulator / std::fs, same bytes | emulator flushes | std::fs fsyncs | emulator bytes on disk | std::fs bytes, same-bytes run |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} B | {:.1} | {:.1} | {:.2} | {} | {} | {} |",
+            "| {} B | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {} | {} | {} |",
             r.rec,
             r.emu,
             r.fs,
-            r.emu / r.fs,
+            r.ratio,
+            r.fs_same,
+            r.ratio_same,
             r.flushes,
             r.fsyncs,
-            r.disk
+            r.disk,
+            r.fs_same_disk
         );
     }
 }
