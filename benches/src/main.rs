@@ -553,6 +553,13 @@ fn fs_run(root: &Path, total: u64, rec: usize, out: usize) -> Res<(f64, u64, u64
 /// neither side is charged for the other's writeback (`sync`; ignored where there is none).
 fn settle() {
     let _ = Command::new("sync").status();
+    // The file system's own deferred work (freeing the previous run's deleted files) is not
+    // covered by sync: give it a moment (CLFS_BENCH_SETTLE_MS, default 1000).
+    let ms = std::env::var("CLFS_BENCH_SETTLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
 }
 
 struct TputRow {
