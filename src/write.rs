@@ -525,3 +525,41 @@ impl crate::log::LogFile {
         check(ROUTINE, status).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The safe layer passes the caller's bytes to CLFS in place: each write entry points at
+    /// the caller's slice, with its length; nothing is copied (and the crate has no allocator
+    /// to copy into: it is `no_std` without `alloc`).
+    #[test]
+    fn gather_points_at_the_callers_bytes() {
+        let a = [1u8; 3];
+        let b = [2u8; 70];
+        let entries: [&[u8]; 2] = [&a, &b];
+        let mut raw: Entries = [const { MaybeUninit::uninit() }; MAX_WRITE_ENTRIES];
+        assert_eq!(gather(&entries, 4096, &mut raw), Ok(2));
+        for (slot, e) in raw.iter().zip(entries) {
+            // SAFETY: gather initialised the first two slots (it returned 2).
+            let w = unsafe { slot.assume_init_ref() };
+            assert_eq!(w.Buffer.cast_const().cast::<u8>(), e.as_ptr());
+            assert_eq!(w.ByteLength as usize, e.len());
+        }
+    }
+
+    #[test]
+    fn gather_refuses_no_entries_and_oversized_records() {
+        let mut raw: Entries = [const { MaybeUninit::uninit() }; MAX_WRITE_ENTRIES];
+        assert_eq!(gather(&[], 4096, &mut raw), Err(Error::NoEntries));
+        let big = [0u8; 4096];
+        assert_eq!(
+            gather(&[&big], 4096, &mut raw),
+            Err(Error::RecordTooLarge {
+                size: 4096,
+                max: 4096 - RECORD_OVERHEAD as usize,
+                buffer_size: 4096,
+            })
+        );
+    }
+}
