@@ -33,7 +33,8 @@ pub struct Stats {
     pub blocks: BTreeMap<(i32, u32), Outstanding>,
     /// `ExAllocatePool2` allocations not yet freed, per tag.
     pub pool: BTreeMap<u32, Outstanding>,
-    /// Calls per routine name.
+    /// Calls per routine name: every exported routine except `KeGetCurrentIrql`, which is a
+    /// read of the simulated IRQL (a CR8 read in the kernel) and is not counted.
     pub calls: BTreeMap<&'static str, u64>,
     /// Flushes that wrote at least one block.
     pub flushes: u64,
