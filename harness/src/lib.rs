@@ -29,6 +29,9 @@
 //!   protections ([`load_image`]).
 //! * [`driver`]: the `DRIVER_OBJECT`, `DriverEntry`, the unload routine ([`Driver`]).
 //!
+//! A mapped image may read CR8 (`mov r64, cr8`, what `KeGetCurrentIrql` is on x64): the
+//! resulting fault is caught and the thread's simulated IRQL is returned (`privileged.rs`).
+//!
 //! Only x86-64 Linux hosts can run an image (the win64 calling convention and ELF assembly);
 //! elsewhere this crate is empty. See `docs/loader.md`.
 
@@ -48,6 +51,8 @@ pub mod map;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod ntos;
 pub mod pe;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod privileged;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use driver::{run_on_driver_stack, Driver, State, UnloadError};

@@ -95,6 +95,13 @@ impl MappedImage {
                 prot(s.protection),
             )?;
         }
+        // The image's CR8 reads (its IRQL checks) are emulated from now on; Drop forgets it.
+        if !crate::privileged::register(mapped.base(), len) {
+            return Err(LoadError::Map {
+                what: "CR8 emulation (more than 64 images mapped at once)",
+                errno: 0,
+            });
+        }
         Ok(mapped)
     }
 
@@ -154,6 +161,7 @@ impl MappedImage {
 impl Drop for MappedImage {
     fn drop(&mut self) {
         crate::callbacks::release_range(self.base(), self.len);
+        crate::privileged::unregister(self.base());
         // SAFETY: the mapping is ours (type invariant) and unmapped exactly once, here.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
     }

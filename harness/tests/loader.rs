@@ -72,6 +72,67 @@ fn an_ntoskrnl_import_is_bound_to_its_win64_routine() {
 }
 
 #[test]
+fn a_cr8_read_sees_the_simulated_irql() {
+    // What KeGetCurrentIrql is on x64 (and what `clfs` compiles its IRQL check to):
+    // mov rax, cr8; ret
+    let pe = Pe::new(&[0x44, 0x0F, 0x20, 0xC0, 0xC3], &[]);
+    assert_eq!(run(pe.build(), 0).0, 0);
+    assert_eq!(run(pe.build(), 1).0, 1);
+    assert_eq!(
+        run(pe.build(), 2).0,
+        2,
+        "mov rax, cr8 reads the simulated IRQL"
+    );
+    // Into an extended register, through REX.B, with the rest of the code unaffected:
+    // mov rax, -1; mov r9, cr8; add rax, r9; ret   (-1 + IRQL)
+    let code = [
+        0x48, 0xC7, 0xC0, 0xFF, 0xFF, 0xFF, 0xFF, // mov rax, -1
+        0x45, 0x0F, 0x20, 0xC1, // mov r9, cr8
+        0x4C, 0x01, 0xC8, // add rax, r9
+        0xC3,
+    ];
+    let pe = Pe::new(&code, &[]);
+    assert_eq!(run(pe.build(), 2).0, 1);
+    assert_eq!(run(pe.build(), 0).0, -1);
+}
+
+const FAULT_CHILD: &str = "CLFS_HARNESS_FAULT_CHILD";
+
+/// The child half of the next test: runs an image that reads CR0, which is not emulated.
+#[test]
+fn other_privileged_instructions_still_fault_child() {
+    if std::env::var_os(FAULT_CHILD).is_none() {
+        return;
+    }
+    // mov rax, cr0; ret
+    let pe = Pe::new(&[0x0F, 0x20, 0xC0, 0xC3], &[]);
+    let status = run(pe.build(), 0).0;
+    println!("survived with {status:#x}");
+}
+
+#[test]
+fn other_privileged_instructions_still_fault() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "other_privileged_instructions_still_fault_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FAULT_CHILD, "1")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "the CR0 read must kill the process with SIGSEGV (stdout: {})",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+}
+
+#[test]
 fn a_clfs_import_reaches_the_emulator_through_its_thunk() {
     // sub rsp,40; mov ecx,1; mov edx,0x400; mov r8d,3; call [ClfsLsnCreate];
     // mov [rip+.data],rax; add rsp,40; xor eax,eax; ret

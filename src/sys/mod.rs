@@ -182,8 +182,37 @@ pub mod kernel {
         ClfsReadPreviousRestartArea, ClfsReadRestartArea, ClfsRemoveLogContainer,
         ClfsRemoveLogContainerSet, ClfsReserveAndAppendLog, ClfsReserveAndAppendLogAligned,
         ClfsSetArchiveTail, ClfsSetEndOfLog, ClfsTerminateReadLog, ClfsWriteRestartArea,
-        ExAllocatePool2, ExFreePoolWithTag, KeGetCurrentIrql,
+        ExAllocatePool2, ExFreePoolWithTag,
     };
+
+    /// `KeGetCurrentIrql` as wdm.h defines it on AMD64: `FORCEINLINE`, `return
+    /// (KIRQL)__readcr8();`. On x64 the IRQL *is* CR8, so the check before every CLFS call is
+    /// one instruction and the image imports nothing for it (ntoskrnl.exe exports the routine
+    /// only from Windows 10 on).
+    ///
+    /// # Safety
+    /// Kernel mode only: reading CR8 at CPL 3 raises #GP. Any IRQL.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub unsafe extern "system" fn KeGetCurrentIrql() -> u8 {
+        let cr8: u64;
+        // SAFETY: the caller runs in kernel mode (this function's contract), where reading CR8
+        // is allowed at any IRQL; it touches no memory, no stack and no flags.
+        unsafe {
+            core::arch::asm!(
+                "mov {}, cr8",
+                out(reg) cr8,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        // The IRQL is CR8's low 4 bits (the TPR); the rest reads as zero.
+        cr8 as u8
+    }
+
+    /// `KeGetCurrentIrql` elsewhere: the exported routine (hal.dll on x86, ntoskrnl.exe on
+    /// ARM64, as windows-sys declares it).
+    #[cfg(not(target_arch = "x86_64"))]
+    pub use windows_sys::Wdk::System::SystemServices::KeGetCurrentIrql;
 
     #[cfg_attr(
         all(windows, not(target_arch = "x86")),
