@@ -122,7 +122,12 @@ pub unsafe extern "system" fn ClfsCreateLogFile(
     match log::create(args) {
         Ok(h) => {
             // SAFETY: checked non-null above; the caller passes a writable pointer.
-            unsafe { wr(pplfolog, h as *mut FILE_OBJECT) };
+            unsafe {
+                wr(
+                    pplfolog,
+                    core::ptr::without_provenance_mut::<FILE_OBJECT>(h),
+                )
+            };
             STATUS_SUCCESS
         }
         Err(s) => s,
@@ -404,7 +409,12 @@ pub unsafe extern "system" fn ClfsCreateMarshallingArea(
     match marshal::create(plfolog as usize, a) {
         Ok(h) => {
             // SAFETY: checked non-null in create; the caller passes a writable pointer.
-            unsafe { wr(ppvmarshalcontext, h as *mut c_void) };
+            unsafe {
+                wr(
+                    ppvmarshalcontext,
+                    core::ptr::without_provenance_mut::<c_void>(h),
+                )
+            };
             STATUS_SUCCESS
         }
         Err(s) => s,
@@ -796,7 +806,12 @@ pub unsafe extern "system" fn ClfsReadLogRecord(
                 )
             };
             // SAFETY: checked non-null above.
-            unsafe { wr(ppvreadcontext, c as *mut c_void) };
+            unsafe {
+                wr(
+                    ppvreadcontext,
+                    core::ptr::without_provenance_mut::<c_void>(c),
+                )
+            };
             // SAFETY: checked non-null above.
             unsafe { wr(plsnfirst, CLS_LSN { Internal: g.lsn }) };
             STATUS_SUCCESS
@@ -890,7 +905,12 @@ pub unsafe extern "system" fn ClfsReadRestartArea(
             // SAFETY: checked non-null above.
             unsafe { wr(plsn, CLS_LSN { Internal: g.lsn }) };
             // SAFETY: checked non-null above.
-            unsafe { wr(ppvreadcontext, c as *mut c_void) };
+            unsafe {
+                wr(
+                    ppvreadcontext,
+                    core::ptr::without_provenance_mut::<c_void>(c),
+                )
+            };
             STATUS_SUCCESS
         }
         Ok(None) => STATUS_LOG_NO_RESTART,
