@@ -91,7 +91,31 @@ pub struct Record<'c> {
     previous: Lsn,
 }
 
-impl Record<'_> {
+impl<'c> Record<'c> {
+    /// A record over the buffer and fields a read routine returned.
+    ///
+    /// # Safety
+    /// As [`record_bytes`]: if `buffer` is not NULL, it holds `len` bytes valid and unchanged
+    /// for `'c`.
+    #[inline(always)]
+    unsafe fn from_raw(
+        buffer: *mut c_void,
+        len: u32,
+        kind: u8,
+        lsn: Lsn,
+        undo_next: Lsn,
+        previous: Lsn,
+    ) -> Record<'c> {
+        Record {
+            // SAFETY: forwarded from this function's contract.
+            data: unsafe { record_bytes(buffer, len) },
+            lsn,
+            kind,
+            undo_next,
+            previous,
+        }
+    }
+
     /// Data or restart (the `CLFS_RECORD_TYPE` flags).
     #[inline]
     pub fn kind(&self) -> RecordType {
@@ -396,14 +420,7 @@ impl ReadContext<'_> {
         // SAFETY: the buffer ClfsReadLogRecord returned stays valid until the next read on
         // this context or its termination; both need `&mut self`, which the returned record
         // borrows.
-        let data = unsafe { record_bytes(buffer, len) };
-        Some(Record {
-            data,
-            lsn,
-            kind,
-            undo_next: undo,
-            previous: prev,
-        })
+        Some(unsafe { Record::from_raw(buffer, len, kind, lsn, undo, prev) })
     }
 
     /// Reads the record at `lsn` next, instead of following the context's mode (`plsnUser`,
@@ -458,15 +475,11 @@ impl ReadContext<'_> {
                 status,
             });
         }
+        let (lsn, undo, prev) = (Lsn::from_sys(lsn), Lsn::from_sys(undo), Lsn::from_sys(prev));
         // SAFETY: the buffer stays valid until the next read on this context or its
         // termination, both of which need `&mut self`, borrowed by the result.
-        let data = unsafe { record_bytes(buffer, len) };
-        Ok(Some(Record {
-            data,
-            lsn: Lsn::from_sys(lsn),
-            kind,
-            undo_next: Lsn::from_sys(undo),
-            previous: Lsn::from_sys(prev),
+        Ok(Some(unsafe {
+            Record::from_raw(buffer, len, kind, lsn, undo, prev)
         }))
     }
 }

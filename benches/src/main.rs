@@ -101,7 +101,7 @@ fn raw_append(ctx: *mut c_void, data: &[u8], links: *const sys::CLFS_LSN) -> Res
 
 /// `CLFS_LSN_INVALID`, the documented "no link".
 const NO_LINK: sys::CLFS_LSN = sys::CLFS_LSN {
-    Internal: clfs::Lsn::INVALID.raw(),
+    Internal: sys::CLFS_LSN_INVALID,
 };
 
 #[inline(never)]

@@ -264,30 +264,6 @@ fn take_buffer(
     }
 }
 
-/// Writes record `r` (header, data, alignment padding) at the end of block `b`, which has
-/// room for its `need` bytes (checked by the caller), as record `l`.
-#[inline]
-fn write_record(b: &mut QBlock, l: u64, r: &Append<'_>, need: u64) -> Result<(), NTSTATUS> {
-    let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty);
-    let at = b.used as usize;
-    let need_us = need as usize;
-    let Some(dst) = b.image_mut().get_mut(at..at + need_us) else {
-        return Err(STATUS_INVALID_PARAMETER);
-    };
-    let (h_dst, rest) = dst.split_at_mut(hdr.len());
-    h_dst.copy_from_slice(&hdr);
-    // Zero the alignment padding (< 8 bytes, inside the last 8 bytes of the record: one
-    // store), then the data over it. Sector padding is zeroed when the block is sealed.
-    if let Some(tail) = rest.len().checked_sub(8).and_then(|t| rest.get_mut(t..)) {
-        tail.copy_from_slice(&[0u8; 8]);
-    }
-    let (d_dst, _pad) = rest.split_at_mut(r.data.len());
-    r.data.copy_to(d_dst);
-    b.used += need as u32;
-    b.nrec += 1;
-    Ok(())
-}
-
 /// Appends one record for area `h`; returns its LSN.
 pub(crate) fn append_locked(
     log: &mut PhysLog,
@@ -297,64 +273,44 @@ pub(crate) fn append_locked(
     use_res: bool,
 ) -> Result<u64, NTSTATUS> {
     let need = record_size(r.data.len() as u64);
-    // The common case first: the area's own open block has room, and no reservation is used.
-    // Its buffer size is the block's (no area lookup); the log-full test is the same one
-    // `has_free` makes below.
-    if !use_res
-        && r.flags & (FORCE_APPEND | FORCE_FLUSH) == 0
-        && log.queue.back().is_some_and(|b| {
-            b.open
-                && b.area == h
-                && u64::from(b.used) + need <= b.image().len() as u64
-                && b.nrec < 512
-        })
-        && log.has_free(need.saturating_add(log.reserved_bytes))
-    {
-        if let Some(b) = log.queue.back_mut() {
-            {
-                let l = lsn(b.cid, b.off, b.nrec);
-                write_record(b, l, r, need)?;
-                log.last = log.last.max(l);
-                if log.meta.base == 0 {
-                    log.meta.base = l;
-                }
-                return Ok(l);
-            }
-        }
-    }
-    let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
-    let bufsize = area.alloc.size as u64;
-    if BLOCK_HDR as u64 + need > bufsize {
-        return Err(STATUS_INVALID_PARAMETER);
-    }
-    // Space: a reservation (if used) is consumed; the rest must stay available.
+    // The area's own open block, if the record fits (its image is the area's buffer size).
+    let reuse = log.queue.back().is_some_and(|b| {
+        b.open && b.area == h && u64::from(b.used) + need <= b.image().len() as u64 && b.nrec < 512
+    });
+    // The area itself is looked up only to place a new block or to use a reservation (`parts`
+    // checked it is live); a record that fits the open block cannot be too large.
+    let mut bufsize = 0u64;
     let mut consumed: Option<usize> = None;
-    if use_res {
-        if area.reservations.is_empty() {
-            return Err(STATUS_LOG_RECORDS_RESERVED_INVALID);
+    let mut freed = 0u64;
+    if !reuse || use_res {
+        let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
+        bufsize = area.alloc.size as u64;
+        if BLOCK_HDR as u64 + need > bufsize {
+            return Err(STATUS_INVALID_PARAMETER);
         }
-        let best = area
-            .reservations
-            .iter()
-            .enumerate()
-            .filter(|(_, &e)| e >= need)
-            .min_by_key(|(_, &e)| e)
-            .or_else(|| area.reservations.iter().enumerate().max_by_key(|(_, &e)| e))
-            .map(|(i, _)| i);
-        consumed = best;
+        // Space: a reservation (if used) is consumed; the rest must stay available.
+        if use_res {
+            if area.reservations.is_empty() {
+                return Err(STATUS_LOG_RECORDS_RESERVED_INVALID);
+            }
+            consumed = area
+                .reservations
+                .iter()
+                .enumerate()
+                .filter(|(_, &e)| e >= need)
+                .min_by_key(|(_, &e)| e)
+                .or_else(|| area.reservations.iter().enumerate().max_by_key(|(_, &e)| e))
+                .map(|(i, _)| i);
+            freed = consumed
+                .and_then(|i| area.reservations.get(i))
+                .copied()
+                .unwrap_or(0);
+        }
     }
-    let freed = consumed
-        .and_then(|i| area.reservations.get(i))
-        .copied()
-        .unwrap_or(0);
     let others = log.reserved_bytes.saturating_sub(freed);
     if !log.has_free(need.saturating_add(others)) {
         return Err(STATUS_LOG_FULL);
     }
-    // Pick the block.
-    let reuse = log.queue.back().is_some_and(|b| {
-        b.open && b.area == h && u64::from(b.used) + need <= bufsize && b.nrec < 512
-    });
     if !reuse {
         log.close_open_block();
         let block = round_sector(bufsize) as u32;
@@ -384,7 +340,23 @@ pub(crate) fn append_locked(
         return Err(STATUS_INVALID_HANDLE);
     };
     let l = lsn(b.cid, b.off, b.nrec);
-    write_record(b, l, r, need)?;
+    let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty);
+    let at = b.used as usize;
+    let need_us = need as usize;
+    let Some(dst) = b.image_mut().get_mut(at..at + need_us) else {
+        return Err(STATUS_INVALID_PARAMETER);
+    };
+    let (h_dst, rest) = dst.split_at_mut(hdr.len());
+    h_dst.copy_from_slice(&hdr);
+    // Zero the alignment padding (< 8 bytes, inside the last 8 bytes of the record: one
+    // store), then the data over it. Sector padding is zeroed when the block is sealed.
+    if let Some(tail) = rest.len().checked_sub(8).and_then(|t| rest.get_mut(t..)) {
+        tail.copy_from_slice(&[0u8; 8]);
+    }
+    let (d_dst, _pad) = rest.split_at_mut(r.data.len());
+    r.data.copy_to(d_dst);
+    b.used += need as u32;
+    b.nrec += 1;
     log.last = log.last.max(l);
     // The base LSN is set to the first record when the stream is first written (reference
     // §4.7); until then it is CLFS_LSN_NULL.

@@ -23,17 +23,9 @@ const SLOTS: usize = 64;
 static STARTS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static ENDS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 
-/// The `SIGSEGV` action that was installed before ours.
-static PREVIOUS: OnceLock<Previous> = OnceLock::new();
-
-/// A copy of the previous `sigaction` (plain data).
-struct Previous(libc::sigaction);
-
-// SAFETY: `sigaction` is plain data (a handler address, flags, a signal mask); it is written
-// once before the handler is installed and only read afterwards.
-unsafe impl Sync for Previous {}
-// SAFETY: as above.
-unsafe impl Send for Previous {}
+/// The `SIGSEGV` action that was installed before ours (written once, before ours is
+/// installed).
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
 
 /// Installs the handler (once per process) and registers `[start, start + len)` as image
 /// memory whose `mov r64, cr8` instructions are emulated. False if every slot is taken (the
@@ -88,7 +80,7 @@ fn install() {
         // action is stored before any CR8 read can fault: images register only after this
         // returns, and nothing runs image code before it is registered.
         unsafe { libc::sigaction(libc::SIGSEGV, &new, &mut old) };
-        Previous(old)
+        old
     });
 }
 
@@ -165,7 +157,7 @@ extern "C" fn on_segv(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) 
     if unsafe { emulate(ctx) } {
         return;
     }
-    let Some(Previous(prev)) = PREVIOUS.get() else {
+    let Some(prev) = PREVIOUS.get() else {
         return;
     };
     match prev.sa_sigaction {
