@@ -169,20 +169,44 @@ unsafe extern "system" fn free_trampoline<A: BlockAllocator>(block: *mut c_void)
 /// use clfs::{pool_tag, TaggedPool};
 /// type MyBlocks = TaggedPool<{ pool_tag(*b"MyLg") }>;
 /// ```
+///
+/// `TAG` must not be 0: `ExAllocatePool2` refuses a zero tag, so every block allocation would
+/// fail at run time. A marshalling area over `TaggedPool<0>` is a build error instead (the
+/// check runs when the allocator is instantiated, so it shows in `cargo build`, not in
+/// `cargo check`):
+///
+/// ```compile_fail,E0080
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// # use clfs::*;
+/// # let log = LogFile::create(wide!("log:C:\\doc\\tag0"), LogOptions::new().create_if_missing())?;
+/// // error[E0080]: TaggedPool<0>: ExAllocatePool2 refuses pool tag 0
+/// let area = MarshallingArea::<TaggedPool<0>>::create(&log, MarshallingConfig::new(4096));
+/// # Ok::<(), clfs::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct TaggedPool<const TAG: u32>(PhantomData<()>);
+
+impl<const TAG: u32> TaggedPool<TAG> {
+    /// Evaluated when `allocate` or `free` is instantiated: a zero tag fails the build.
+    const NONZERO_TAG: () = assert!(
+        TAG != 0,
+        "TaggedPool<0>: ExAllocatePool2 refuses pool tag 0; pick a tag with clfs::pool_tag"
+    );
+}
 
 // SAFETY: ExAllocatePool2 returns null or a block of `bytes` bytes from the pool the flags name,
 // 16-byte aligned on x64; it stays valid until ExFreePoolWithTag with the same tag, which `free`
 // passes.
 unsafe impl<const TAG: u32> BlockAllocator for TaggedPool<TAG> {
     fn allocate(pool: PoolType, bytes: usize, _tag: u32) -> *mut c_void {
+        let () = Self::NONZERO_TAG;
         // SAFETY: the flags name exactly one pool type, TAG is the caller's tag; CLFS calls
         // the allocator at IRQL <= APC_LEVEL, where every pool type may be allocated.
         unsafe { sys::ExAllocatePool2(pool.pool_flags(), bytes, TAG) }
     }
 
     unsafe fn free(block: *mut c_void) {
+        let () = Self::NONZERO_TAG;
         // SAFETY: `block` came from `allocate` above, i.e. from ExAllocatePool2 with TAG.
         unsafe { sys::ExFreePoolWithTag(block, TAG) }
     }

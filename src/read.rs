@@ -387,7 +387,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             )
         };
         check(ROUTINE, status)?;
-        Ok(Lsn::from_sys(next))
+        crate::write::success_lsn(ROUTINE, next)
     }
 }
 

@@ -118,7 +118,7 @@ fn gather(entries: &[&[u8]], buffer_size: u32, raw: &mut Entries) -> Result<u32>
 /// The LSN a successful call wrote to its out parameter (initialised to `CLFS_LSN_INVALID`
 /// before the call); a success that left it untouched is reported as a failure.
 #[inline]
-fn success_lsn(routine: &'static str, out: sys::CLFS_LSN) -> Result<Lsn> {
+pub(crate) fn success_lsn(routine: &'static str, out: sys::CLFS_LSN) -> Result<Lsn> {
     Lsn::from_sys(out).valid().ok_or(Error::Status {
         routine,
         status: crate::NtStatus::UNSUCCESSFUL,
