@@ -23,10 +23,12 @@ mod persist;
 mod pool;
 mod raw;
 mod read;
+pub mod routines;
 mod state;
 pub mod status;
 
 pub use exports::*;
+pub use routines::CLFS_ROUTINES;
 pub use irql::{
     bugcheck, current_irql, raise_irql, set_irql, IrqlGuard, APC_LEVEL, DISPATCH_LEVEL,
     PASSIVE_LEVEL,

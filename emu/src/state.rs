@@ -158,48 +158,17 @@ impl std::hash::Hasher for IdHasher {
 /// `HashMap` hasher for integer keys.
 pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
-/// Every routine whose calls are counted; a call site names its slot with [`routine_index`]
-/// at compile time.
-pub(crate) const ROUTINES: [&str; 38] = [
-    "ClfsCreateLogFile",
-    "ClfsCloseLogFileObject",
-    "ClfsDeleteLogFile",
-    "ClfsDeleteLogByPointer",
-    "ClfsAddLogContainer",
-    "ClfsAddLogContainerSet",
-    "ClfsRemoveLogContainer",
-    "ClfsRemoveLogContainerSet",
-    "ClfsQueryLogFileInformation",
-    "ClfsCreateMarshallingArea",
-    "ClfsDeleteMarshallingArea",
-    "ClfsReserveAndAppendLog",
-    "ClfsReserveAndAppendLogAligned",
-    "ClfsAlignReservedLog",
-    "ClfsAllocReservedLog",
-    "ClfsFreeReservedLog",
-    "ClfsFlushToLsn",
-    "ClfsFlushBuffers",
-    "ClfsWriteRestartArea",
-    "ClfsReadLogRecord",
-    "ClfsReadNextLogRecord",
-    "ClfsReadRestartArea",
-    "ClfsReadPreviousRestartArea",
-    "ClfsTerminateReadLog",
-    "ClfsAdvanceLogBase",
-    "ClfsSetArchiveTail",
-    "ClfsSetEndOfLog",
-    "ExAllocatePool2",
-    "ExFreePoolWithTag",
-    "ClfsLsnCreate",
-    "ClfsLsnContainer",
-    "ClfsLsnBlockOffset",
-    "ClfsLsnRecordSequence",
-    "ClfsLsnEqual",
-    "ClfsLsnLess",
-    "ClfsLsnGreater",
-    "ClfsLsnNull",
-    "ClfsLsnInvalid",
-];
+/// Generates [`ROUTINES`] from the shared list ([`clfs_routines!`](crate::clfs_routines)) plus
+/// the counted ntoskrnl routines.
+macro_rules! routine_names {
+    ($( $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty; )*) => {
+        /// Every routine whose calls are counted; a call site names its slot with
+        /// [`routine_index`] at compile time.
+        pub(crate) const ROUTINES: &[&str] =
+            &[$(stringify!($name),)* "ExAllocatePool2", "ExFreePoolWithTag"];
+    };
+}
+crate::clfs_routines!(routine_names);
 
 /// The slot of `name` in [`ROUTINES`] (`ROUTINES.len()` if absent; call sites assert it at
 /// compile time).

@@ -547,3 +547,24 @@ fn the_implemented_routines_cover_what_the_sample_imports() {
     assert!(clfs_harness::imports::lookup("NTOSKRNL.EXE", "memcpy").is_some());
     assert!(clfs_harness::imports::lookup("ntoskrnl.exe", "MEMCPY").is_none());
 }
+
+#[test]
+fn every_routine_the_emulator_exports_is_bound_for_clfs_sys() {
+    // The thunks come from the emulator's one routine list; this shows the binding end to
+    // end: each listed name resolves to its thunk through the import resolver.
+    assert_eq!(
+        clfs_harness::clfs_thunks::EXPORTS.len(),
+        clfs_emu::CLFS_ROUTINES.len()
+    );
+    for name in clfs_emu::CLFS_ROUTINES {
+        let thunk = clfs_harness::clfs_thunks::EXPORTS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a as usize);
+        assert_eq!(
+            clfs_harness::imports::lookup("clfs.sys", name),
+            thunk,
+            "clfs.sys!{name} is not bound to its thunk"
+        );
+    }
+}
