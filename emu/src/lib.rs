@@ -28,11 +28,11 @@ mod state;
 pub mod status;
 
 pub use exports::*;
-pub use routines::CLFS_ROUTINES;
 pub use irql::{
     bugcheck, current_irql, raise_irql, set_irql, IrqlGuard, APC_LEVEL, DISPATCH_LEVEL,
     PASSIVE_LEVEL,
 };
+pub use routines::CLFS_ROUTINES;
 pub use state::{set_default_root, Outstanding, Sandbox, Stats};
 
 /// The pool tag of every log I/O block the emulator allocates for a marshalling area

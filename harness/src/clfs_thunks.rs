@@ -10,7 +10,6 @@
 
 #![allow(non_snake_case)]
 
-
 use clfs_emu::types::{PALLOCATE_FUNCTION, PFREE_FUNCTION};
 
 use crate::callbacks::{Win64Alloc, Win64Free};
