@@ -52,6 +52,9 @@ pub enum State {
     Unloaded,
 }
 
+/// The id of the next driver (0 means "no driver").
+static NEXT_DRIVER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
 /// A UTF-16 buffer and the `UNICODE_STRING` describing it.
 fn unicode(s: &str) -> Result<(Box<[u16]>, UNICODE_STRING), LoadError> {
     let mut buf: Vec<u16> = s.encode_utf16().collect();
@@ -71,6 +74,8 @@ fn unicode(s: &str) -> Result<(Box<[u16]>, UNICODE_STRING), LoadError> {
 /// The object, its extension and the strings are boxed, so the pointers the driver keeps to
 /// them stay valid for as long as this value lives (the image is unmapped last).
 pub struct Driver {
+    /// This driver's id: its pool blocks are attributed to it (see [`crate::verifier`]).
+    id: u64,
     object: Box<DRIVER_OBJECT>,
     _extension: Box<DRIVER_EXTENSION>,
     registry_path: Box<UNICODE_STRING>,
@@ -115,6 +120,7 @@ impl Driver {
         object.DriverExtension = &mut *extension;
         object.DriverName = name;
         Ok(Driver {
+            id: NEXT_DRIVER.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             object,
             _extension: extension,
             registry_path: Box::new(reg),
@@ -122,6 +128,48 @@ impl Driver {
             state: State::Loaded,
             image,
         })
+    }
+
+    /// This driver's id (what [`crate::verifier::pool::leaks_of`] takes).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The pool blocks this driver holds, one line per tag (tag, count, bytes, sizes).
+    pub fn pool_leaks(&self) -> Vec<String> {
+        crate::verifier::pool::describe_leaks(self.id)
+    }
+
+    /// Pool tracking at the end of the driver's life (after unload, or after a failed
+    /// `DriverEntry`, when the kernel unloads the image): with
+    /// [`crate::verifier::Settings::leak_stop`], outstanding blocks stop the run with
+    /// `DRIVER_VERIFIER_DETECTED_VIOLATION` (0xC4, parameter 1 0x62), by tag and size.
+    fn check_pool_at_unload(&self, when: &str) {
+        if !crate::verifier::settings().leak_stop {
+            return;
+        }
+        let leaks = crate::verifier::pool::leaks_of(self.id);
+        if leaks.is_empty() {
+            return;
+        }
+        let count: u64 = leaks.values().map(|o| o.count).sum();
+        let bytes: u64 = leaks.values().map(|o| o.bytes).sum();
+        crate::verifier::stop(
+            0xC4,
+            [0x62, self.id as usize, count as usize, bytes as usize],
+            &format!(
+                "{when}, but the driver still holds {count} pool allocation(s), {bytes} bytes: {}",
+                self.pool_leaks().join("; ")
+            ),
+        );
+    }
+
+    /// Simulates a power loss while the driver is loaded: the driver is never unloaded, and
+    /// the pool it held is gone with the machine (its blocks are forgotten unchecked). Call
+    /// it after `clfs_emu::Sandbox::crash`, then drop the driver.
+    pub fn power_loss(mut self) {
+        crate::verifier::pool::forget_driver(self.id);
+        self.state = State::Unloaded;
     }
 
     /// The mapped image.
@@ -158,14 +206,23 @@ impl Driver {
         let entry = unsafe { core::mem::transmute::<usize, DriverEntryFn>(self.image.entry()) };
         let object: *mut DRIVER_OBJECT = &mut *self.object;
         let path: *const UNICODE_STRING = &*self.registry_path;
-        // SAFETY: a valid, writable driver object and registry path that outlive the call
-        // (boxed, owned by self); the caller accepts running the image's code.
-        let status = unsafe { entry(object, path) };
+        let status = {
+            let _current = crate::verifier::enter_driver(self.id);
+            // SAFETY: a valid, writable driver object and registry path that outlive the
+            // call (boxed, owned by self); the caller accepts running the image's code.
+            unsafe { entry(object, path) }
+        };
         self.state = if status >= 0 {
             State::Started
         } else {
             State::EntryFailed(status)
         };
+        if status < 0 {
+            self.check_pool_at_unload(&format!(
+                "DriverEntry failed with {:#010x} (the image is unloaded)",
+                status as u32
+            ));
+        }
         status
     }
 
@@ -188,10 +245,14 @@ impl Driver {
         // DRIVER_UNLOAD routine (a win64 function of that type).
         let unload = unsafe { core::mem::transmute::<usize, DriverUnloadFn>(addr) };
         let object: *mut DRIVER_OBJECT = &mut *self.object;
-        // SAFETY: the driver's own unload routine with its driver object; the caller accepts
-        // running the image's code.
-        unsafe { unload(object) };
+        {
+            let _current = crate::verifier::enter_driver(self.id);
+            // SAFETY: the driver's own unload routine with its driver object; the caller
+            // accepts running the image's code.
+            unsafe { unload(object) };
+        }
         self.state = State::Unloaded;
+        self.check_pool_at_unload("after DriverUnload returned");
         Ok(())
     }
 }

@@ -53,6 +53,8 @@ pub mod ntos;
 pub mod pe;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod privileged;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod verifier;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use driver::{run_on_driver_stack, Driver, State, UnloadError};

@@ -62,12 +62,13 @@ pub fn calls(routine: &str) -> u64 {
     KERNEL.with(|k| k.borrow().calls.get(routine).copied().unwrap_or(0))
 }
 
-/// `ExAllocatePool2` calls the driver made on the current thread.
+/// Pool allocations (`ExAllocatePool2` and `ExAllocatePoolWithTag`) the driver made on the
+/// current thread.
 pub fn pool_allocations() -> u64 {
-    calls("ExAllocatePool2")
+    calls("ExAllocatePool2") + calls("ExAllocatePoolWithTag")
 }
 
-/// Makes the `nth` `ExAllocatePool2` call from now (1 = the next) on the current thread return
+/// Makes the `nth` pool allocation (`ExAllocatePool2` or `ExAllocatePoolWithTag`) from now (1 = the next) on the current thread return
 /// NULL, as the kernel does when pool is exhausted. `0` disarms.
 pub fn fail_pool_allocation(nth: u64) {
     KERNEL.with(|k| k.borrow_mut().pool_fault = nth);
@@ -107,10 +108,9 @@ pub fn set_file_root(root: Option<&Path>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `ExAllocatePool2`: the emulator's (tag accounting per sandbox), with the harness's fault.
-unsafe extern "win64" fn ExAllocatePool2(flags: u64, bytes: usize, tag: u32) -> *mut c_void {
-    let _ = enter("ExAllocatePool2");
-    let fail = KERNEL.with(|k| {
+/// True if an armed pool fault (see [`fail_pool_allocation`]) fires on this allocation.
+fn pool_fault_fires() -> bool {
+    KERNEL.with(|k| {
         let mut k = k.borrow_mut();
         match k.pool_fault {
             0 => false,
@@ -123,18 +123,51 @@ unsafe extern "win64" fn ExAllocatePool2(flags: u64, bytes: usize, tag: u32) -> 
                 false
             }
         }
-    });
-    if fail {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: plain values; the emulator validates them (and bugchecks as the kernel would).
-    unsafe { clfs_emu::ExAllocatePool2(flags, bytes, tag) }
+    })
 }
 
-/// `ExFreePoolWithTag`: the emulator's (it bugchecks on a double free or a wrong tag).
+/// `ExAllocatePool2`: a tracked (special-pool) block from the verifier
+/// ([`crate::verifier::pool`]), with the harness's fault.
+unsafe extern "win64" fn ExAllocatePool2(flags: u64, bytes: usize, tag: u32) -> *mut c_void {
+    let _ = enter("ExAllocatePool2");
+    if pool_fault_fires() {
+        return core::ptr::null_mut();
+    }
+    crate::verifier::pool::allocate("ExAllocatePool2", flags, bytes, tag)
+}
+
+/// `ExAllocatePoolWithTag` (deprecated in favour of `ExAllocatePool2`, still common): the
+/// `POOL_TYPE` is mapped to its `POOL_FLAG_*`; the block is not zeroed (it holds a fill
+/// pattern, as uninitialised pool would hold garbage).
+unsafe extern "win64" fn ExAllocatePoolWithTag(
+    pool_type: i32,
+    bytes: usize,
+    tag: u32,
+) -> *mut c_void {
+    let _ = enter("ExAllocatePoolWithTag");
+    if pool_fault_fires() {
+        return core::ptr::null_mut();
+    }
+    let flags = match pool_type {
+        0 => 0x80,   // NonPagedPool: POOL_FLAG_NON_PAGED_EXECUTE
+        1 => 0x100,  // PagedPool: POOL_FLAG_PAGED
+        512 => 0x40, // NonPagedPoolNx: POOL_FLAG_NON_PAGED
+        _ => return core::ptr::null_mut(),
+    };
+    crate::verifier::pool::allocate("ExAllocatePoolWithTag", flags, bytes, tag)
+}
+
+/// `ExFreePoolWithTag`: the verifier's free (stops on a double free, a wrong tag or a
+/// pointer that is not a block).
 unsafe extern "win64" fn ExFreePoolWithTag(p: *mut c_void, tag: u32) {
-    // SAFETY: the emulator checks that `p` is a live allocation before touching it.
-    unsafe { clfs_emu::ExFreePoolWithTag(p, tag) }
+    let _ = enter("ExFreePoolWithTag");
+    crate::verifier::pool::free("ExFreePoolWithTag", p, Some(tag));
+}
+
+/// `ExFreePool`: as [`ExFreePoolWithTag`] without the tag check.
+unsafe extern "win64" fn ExFreePool(p: *mut c_void) {
+    let _ = enter("ExFreePool");
+    crate::verifier::pool::free("ExFreePool", p, None);
 }
 
 /// `KeGetCurrentIrql`: the emulator's simulated IRQL of this thread.
@@ -597,6 +630,8 @@ extern "win64" {
 pub const EXPORTS: &[(&str, *const ())] = &[
     ("ExAllocatePool2", ExAllocatePool2 as *const ()),
     ("ExFreePoolWithTag", ExFreePoolWithTag as *const ()),
+    ("ExAllocatePoolWithTag", ExAllocatePoolWithTag as *const ()),
+    ("ExFreePool", ExFreePool as *const ()),
     ("KeGetCurrentIrql", KeGetCurrentIrql as *const ()),
     ("KeBugCheckEx", KeBugCheckEx as *const ()),
     ("KeBugCheck", KeBugCheck as *const ()),

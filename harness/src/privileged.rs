@@ -66,6 +66,14 @@ fn in_image(addr: usize, n: usize) -> bool {
     })
 }
 
+/// The start of the registered image containing `addr`, if any.
+pub(crate) fn image_containing(addr: usize) -> Option<usize> {
+    STARTS.iter().zip(&ENDS).find_map(|(s, e)| {
+        let s = s.load(Ordering::Acquire);
+        (s != 0 && s <= addr && addr < e.load(Ordering::Acquire)).then_some(s)
+    })
+}
+
 fn install() {
     PREVIOUS.get_or_init(|| {
         // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
@@ -157,6 +165,10 @@ extern "C" fn on_segv(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) 
     if unsafe { emulate(ctx) } {
         return;
     }
+    // A fault in special pool or in a driver stack's guard page stops the run with the
+    // verifier's report (and does not return); anything else goes on to the previous handler.
+    // SAFETY: the kernel's arguments to this SA_SIGINFO handler.
+    unsafe { crate::verifier::on_fault(info, ctx) };
     let Some(prev) = PREVIOUS.get() else {
         return;
     };

@@ -242,6 +242,14 @@ fn no_leaks(stats: &Stats, when: &str) -> Result<(), String> {
             }
         }
     }
+    for (tag, o) in clfs_harness::verifier::pool::outstanding() {
+        leaks.push(format!(
+            "pool tag {}: {} block(s), {} bytes not freed",
+            clfs_harness::verifier::tag_name(tag),
+            o.count,
+            o.bytes
+        ));
+    }
     for h in ntos::open_handles() {
         leaks.push(format!("kernel handle to {} not closed", h.display()));
     }
@@ -345,10 +353,11 @@ fn load_unload(bytes: &[u8]) -> Outcome {
     unload(&mut driver)?;
     let stats = sandbox.stats();
     no_leaks(&stats, "after unload")?;
-    if !stats.pool.contains_key(&sample::POOL_TAG) {
+    let tags = clfs_harness::verifier::pool::tags_seen();
+    if !tags.contains_key(&sample::POOL_TAG) {
         return Err(format!(
             "no ExAllocatePool2 with tag 'Smpl' was seen; pool tags used: {:x?}",
-            stats.pool.keys().collect::<Vec<_>>()
+            tags.keys().collect::<Vec<_>>()
         ));
     }
     drop(driver);
