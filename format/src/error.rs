@@ -1,0 +1,124 @@
+//! Typed errors: every refusal names the file, the block offset, the field and the rule.
+
+use alloc::string::String;
+
+/// Where a structure being decoded lies: the caller-supplied file name and the byte offset of
+/// the block (or structure) inside that file. Errors carry both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loc<'a> {
+    /// The file name the caller gave (for example `DRIVERS.TM.blf`).
+    pub file: &'a str,
+    /// Offset of the block in the file, in bytes.
+    pub offset: u64,
+}
+
+impl<'a> Loc<'a> {
+    /// A location in `file` at byte `offset`.
+    pub const fn new(file: &'a str, offset: u64) -> Self {
+        Self { file, offset }
+    }
+
+    /// The error for a broken `rule` of `field` at this location.
+    pub fn err(&self, field: &'static str, rule: Rule) -> Error {
+        Error {
+            file: String::from(self.file),
+            offset: self.offset,
+            field,
+            rule,
+        }
+    }
+}
+
+/// A decode (or encode) refusal: which file, which block, which field, which rule.
+///
+/// The message reads `<file>: block at <offset>: <field> <rule>`, for example
+/// `log.blf: block at 0x800: CLFS_LOG_BLOCK_HEADER.Checksum stored 0x1 but the bytes give 0xc52a9916`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: block at {offset:#x}: {field} {rule}")]
+pub struct Error {
+    /// The caller-supplied file name.
+    pub file: String,
+    /// Byte offset of the block (or structure) in the file.
+    pub offset: u64,
+    /// The field, named as in the public symbols (`STRUCT.Field`) where a name is known.
+    pub field: &'static str,
+    /// The rule the field broke, with the values involved.
+    pub rule: Rule,
+}
+
+/// The rule a field broke, with the values involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rule {
+    /// A read would leave the bytes available.
+    #[error("needs {needed} bytes at offset {at:#x} but only {available} are there")]
+    OutOfBounds {
+        /// Offset of the read, relative to the block.
+        at: u64,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes available in the block.
+        available: u64,
+    },
+    /// A field that has one legal value holds another.
+    #[error("is {found:#x}, must be {expected:#x}")]
+    Mismatch {
+        /// The value on disk.
+        found: u64,
+        /// The value the format requires.
+        expected: u64,
+    },
+    /// A field exceeds its limit.
+    #[error("is {found:#x}, must be at most {max:#x}")]
+    TooLarge {
+        /// The value on disk.
+        found: u64,
+        /// The largest legal value.
+        max: u64,
+    },
+    /// A field is below its minimum.
+    #[error("is {found:#x}, must be at least {min:#x}")]
+    TooSmall {
+        /// The value on disk.
+        found: u64,
+        /// The smallest legal value.
+        min: u64,
+    },
+    /// A field is not a multiple of its alignment.
+    #[error("is {found:#x}, must be a multiple of {align:#x}")]
+    Misaligned {
+        /// The value on disk.
+        found: u64,
+        /// The required alignment.
+        align: u64,
+    },
+    /// The block's CRC-32 does not match its bytes.
+    #[error("stored {stored:#010x} but the block's bytes give {computed:#010x} (CRC-32 mismatch)")]
+    Checksum {
+        /// The checksum stored in the header.
+        stored: u32,
+        /// The checksum of the bytes as they lie on disk.
+        computed: u32,
+    },
+    /// A sector signature does not carry the block's type, position flags and USN: the block is
+    /// torn (partly written) or stale.
+    #[error("of sector {sector} is [{found0:#04x}, {found1:#04x}], must be [{expected0:#04x}, {expected1:#04x}] (torn or stale block)")]
+    Signature {
+        /// Sector index within the block.
+        sector: u32,
+        /// Found type|flags byte.
+        found0: u8,
+        /// Found USN byte.
+        found1: u8,
+        /// Expected type|flags byte.
+        expected0: u8,
+        /// Expected USN byte (the header's USN).
+        expected1: u8,
+    },
+    /// Any other rule, stated in words.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
