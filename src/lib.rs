@@ -61,7 +61,7 @@ pub use log::{Access, Disposition, LogFile, LogInfo, LogOptions, Share};
 pub use lsn::Lsn;
 pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig};
 pub use pool::{pool_tag, BlockAllocator, Blocks, ClfsAllocator, PoolType, TaggedPool};
-pub use read::{ReadContext, ReadMode, Record, RecordType, RestartContext};
+pub use read::{ReadContext, ReadMode, Record, RecordType, RestartArea, RestartContext};
 pub use status::{NtStatus, Severity};
 pub use write::{max_record_size, Append, Reservation, MAX_WRITE_ENTRIES};
 

@@ -299,10 +299,10 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// area.write_restart(b"checkpoint 1")?;
     /// area.write_restart(b"checkpoint 2")?;
     /// let mut restart = area.read_restart()?.expect("written above");
-    /// assert_eq!(restart.data(), b"checkpoint 2");
-    /// assert!(restart.previous()?);
-    /// assert_eq!(restart.data(), b"checkpoint 1");
-    /// assert!(!restart.previous()?); // the start of the chain
+    /// assert_eq!(restart.current().expect("just read").data, b"checkpoint 2");
+    /// assert_eq!(restart.previous()?.expect("one more").data, b"checkpoint 1");
+    /// assert!(restart.previous()?.is_none()); // the start of the chain
+    /// assert!(restart.current().is_none()); // nothing stale is left to read
     /// # Ok::<(), clfs::Error>(())
     /// ```
     pub fn read_restart(&self) -> Result<Option<RestartContext<'_>>> {
@@ -325,12 +325,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             routine: ROUTINE,
             status: NtStatus::UNSUCCESSFUL,
         })?;
-        // INVARIANT: a fresh context positioned at the latest restart record.
+        // INVARIANT: a fresh context positioned at the latest restart record, which `current`
+        // describes.
         Ok(Some(RestartContext {
             raw,
-            buffer,
-            len,
-            lsn: Lsn::from_sys(lsn),
+            current: Some((buffer, len, Lsn::from_sys(lsn))),
             _area: PhantomData,
         }))
     }
@@ -500,16 +499,51 @@ fn terminate(raw: NonNull<c_void>) {
     let _ = unsafe { sys::ClfsTerminateReadLog(raw.as_ptr()) };
 }
 
+/// One restart area, borrowed from its [`RestartContext`] until the context's next read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RestartArea<'c> {
+    /// The restart data, as written.
+    pub data: &'c [u8],
+    /// The restart record's LSN.
+    pub lsn: Lsn,
+}
+
+impl core::fmt::Debug for RestartArea<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RestartArea")
+            .field("data", &self.data)
+            .field("lsn", &self.lsn)
+            .finish()
+    }
+}
+
 /// A read context on the restart-area chain (`ClfsReadRestartArea`,
 /// `ClfsReadPreviousRestartArea`), terminated on drop.
 ///
+/// A restart area's buffer is valid only until the next read on its context, and a failed read
+/// is still a read (`docs/decisions.md`). So [`current`](Self::current) and
+/// [`previous`](Self::previous) lend the area until the context is used again, and once a step
+/// fails or reaches the start of the chain no area is left to read: `current()` is `None`.
+/// Keeping an area across the next step does not compile:
+///
+/// ```compile_fail,E0502
+/// # use clfs::*;
+/// # fn f(area: &MarshallingArea<'_>) -> clfs::Result<()> {
+/// let mut restart = area.read_restart()?.unwrap();
+/// let latest = restart.current().unwrap().data;
+/// let _older = restart.previous()?;
+/// assert!(!latest.is_empty()); // error: `restart` is still borrowed by `latest`
+/// # Ok(()) }
+/// ```
+///
 /// # Invariants
-/// `raw` is a live read context; `buffer`/`len` describe the current restart record.
+/// `raw` is a live read context; `current`, when `Some`, describes the restart record the last
+/// successful read on it returned, and is `None` from the moment another read starts until it
+/// succeeds.
 pub struct RestartContext<'a> {
     raw: NonNull<c_void>,
-    buffer: *mut c_void,
-    len: u32,
-    lsn: Lsn,
+    current: Option<(*mut c_void, u32, Lsn)>,
     _area: PhantomData<(&'a (), *mut ())>,
 }
 
@@ -520,29 +554,35 @@ unsafe impl Send for RestartContext<'_> {}
 impl core::fmt::Debug for RestartContext<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RestartContext")
-            .field("lsn", &self.lsn)
+            .field("lsn", &self.current.map(|(_, _, lsn)| lsn))
             .finish()
     }
 }
 
 impl<'a> RestartContext<'a> {
-    /// The current restart area's bytes.
-    pub fn data(&self) -> &[u8] {
-        // SAFETY: the buffer stays valid until the next read on this context (`previous`,
-        // which needs `&mut self`) or its termination (drop).
-        unsafe { record_bytes(self.buffer, self.len) }
+    /// The restart area the last read on this context returned: the latest one after
+    /// [`read_restart`](MarshallingArea::read_restart), then the one the last successful
+    /// [`previous`](Self::previous) returned. `None` once a step failed or reached the start of
+    /// the chain.
+    pub fn current(&self) -> Option<RestartArea<'_>> {
+        let (buffer, len, lsn) = self.current?;
+        Some(RestartArea {
+            // SAFETY: `current` describes the buffer of this context's last successful read
+            // (invariant), valid until its next read (which needs `&mut self`, excluded while
+            // the result borrows `self`) or its termination (drop).
+            data: unsafe { record_bytes(buffer, len) },
+            lsn,
+        })
     }
 
-    /// The current restart record's LSN.
-    pub fn lsn(&self) -> Lsn {
-        self.lsn
-    }
-
-    /// Steps to the previous restart area (`ClfsReadPreviousRestartArea`). Returns `false`
-    /// at the start of the chain (`STATUS_LOG_START_OF_LOG`); the context then still shows the
-    /// oldest one.
-    pub fn previous(&mut self) -> Result<bool> {
+    /// Steps to the previous restart area (`ClfsReadPreviousRestartArea`) and returns it, or
+    /// `None` at the start of the chain (`STATUS_LOG_START_OF_LOG`). The area of the previous
+    /// step is released first, whatever the outcome: after `None` or an error,
+    /// [`current`](Self::current) is `None` too.
+    pub fn previous(&mut self) -> Result<Option<RestartArea<'_>>> {
         const ROUTINE: &str = "ClfsReadPreviousRestartArea";
+        // INVARIANT: a read starts; the old buffer may be reused from here on.
+        self.current = None;
         require_passive_or_apc(ROUTINE)?;
         let mut buffer: *mut c_void = core::ptr::null_mut();
         let mut len = 0u32;
@@ -552,13 +592,12 @@ impl<'a> RestartContext<'a> {
             sys::ClfsReadPreviousRestartArea(self.raw.as_ptr(), &mut buffer, &mut len, &mut lsn)
         };
         if NtStatus(status) == NtStatus::LOG_START_OF_LOG {
-            return Ok(false);
+            return Ok(None);
         }
         check(ROUTINE, status)?;
-        self.buffer = buffer;
-        self.len = len;
-        self.lsn = Lsn::from_sys(lsn);
-        Ok(true)
+        // INVARIANT: the read succeeded; its buffer is the current area.
+        self.current = Some((buffer, len, Lsn::from_sys(lsn)));
+        Ok(self.current())
     }
 
     /// Continues as a record reader from the current restart area, following the stream

@@ -51,8 +51,8 @@ fn append_read_restart_reserve_through_a_custom_allocator() {
     area.write_restart(b"r1").expect("restart");
     {
         let mut rc = area.read_restart().expect("read").expect("some");
-        assert_eq!(rc.data(), b"r1");
-        assert!(!rc.previous().expect("start"));
+        assert_eq!(rc.current().expect("current").data, b"r1");
+        assert!(rc.previous().expect("start").is_none());
     }
     {
         let mut r = area.reserve(&[10, 20]).expect("reserve");

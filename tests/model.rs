@@ -91,7 +91,7 @@ fn run(ops: Vec<Op>) {
         check_read_back(&area, &model);
         match area.read_restart().expect("read restart") {
             Some(rc) => assert_eq!(
-                Some(rc.data().to_vec()),
+                rc.current().map(|r| r.data.to_vec()),
                 model.restart,
                 "latest restart area"
             ),

@@ -232,16 +232,21 @@ fn restart_areas_form_a_chain_and_move_the_base() {
     assert_eq!(info.restart, Some(r2));
     assert_eq!(info.base, a);
     let mut rc = area.read_restart().expect("read").expect("some");
-    assert_eq!((rc.lsn(), rc.data()), (r2, &b"checkpoint two"[..]));
-    assert!(rc.previous().expect("previous"));
-    assert_eq!((rc.lsn(), rc.data()), (r1, &b"checkpoint one"[..]));
-    assert!(!rc.previous().expect("start of chain"));
+    let latest = rc.current().expect("current");
+    assert_eq!((latest.lsn, latest.data), (r2, &b"checkpoint two"[..]));
+    let older = rc.previous().expect("previous").expect("r1");
+    assert_eq!((older.lsn, older.data), (r1, &b"checkpoint one"[..]));
+    assert!(rc.previous().expect("start of chain").is_none());
+    assert!(
+        rc.current().is_none(),
+        "nothing stale after the start of the chain"
+    );
     drop(rc);
     // Once the base passes a restart record, the chain ends before it (STATUS_LOG_START_OF_LOG).
     area.advance_base(b).expect("advance base");
     let mut rc = area.read_restart().expect("read").expect("some");
-    assert_eq!(rc.lsn(), r2);
-    assert!(!rc.previous().expect("r1 is below the base now"));
+    assert_eq!(rc.current().expect("current").lsn, r2);
+    assert!(rc.previous().expect("r1 is below the base now").is_none());
     drop(rc);
     drop(area);
     drop(log);
@@ -273,7 +278,12 @@ fn flushed_records_survive_close_and_reopen_byte_for_byte() {
         MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(8192)).expect("area");
     assert_eq!(read_all(&area, written[0].0), written);
     assert_eq!(
-        area.read_restart().expect("read").expect("some").data(),
+        area.read_restart()
+            .expect("read")
+            .expect("some")
+            .current()
+            .expect("current")
+            .data,
         b"state after 200"
     );
     drop(area);
@@ -654,7 +664,12 @@ fn flushed_records_survive_into_a_new_process() {
         "exactly the 100 flushed records"
     );
     assert_eq!(
-        area.read_restart().expect("read").expect("some").data(),
+        area.read_restart()
+            .expect("read")
+            .expect("some")
+            .current()
+            .expect("current")
+            .data,
         b"written by another process"
     );
     drop(area);

@@ -155,14 +155,23 @@ fn base_cannot_pass_the_latest_restart_area() {
             before,
             "refused before the call"
         );
-        assert_eq!(area.read_restart().unwrap().unwrap().data(), b"checkpoint");
+        assert_eq!(
+            area.read_restart()
+                .unwrap()
+                .unwrap()
+                .current()
+                .unwrap()
+                .data,
+            b"checkpoint"
+        );
         // The supported way: a new checkpoint that moves the base.
         let second = area
             .write_restart_with_base(b"checkpoint 2", record)
             .unwrap();
         assert_eq!(log.info().unwrap().base, record);
         let rc = area.read_restart().unwrap().unwrap();
-        assert_eq!((rc.lsn(), rc.data()), (second, &b"checkpoint 2"[..]));
+        let latest = rc.current().unwrap();
+        assert_eq!((latest.lsn, latest.data), (second, &b"checkpoint 2"[..]));
     }
     drop(log);
     assert_no_leaks(&sb);

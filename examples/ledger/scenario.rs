@@ -204,7 +204,9 @@ pub fn verify(
             .map_err(|e| e.to_string())?
             .ok_or("the restart area is missing")?;
         let raw: [u8; 8] = restart
-            .data()
+            .current()
+            .ok_or("the restart area is missing")?
+            .data
             .try_into()
             .map_err(|_| "restart area of the wrong size".to_string())?;
         let got = Lsn::from_raw(u64::from_le_bytes(raw));

@@ -158,7 +158,7 @@ fn check_restart(area: &MarshallingArea<'_, ClfsAllocator>, model: &Model) {
         Ok(Some(rc)) => {
             assert!(!below_base, "restart area below the base was read");
             assert_eq!(
-                Some(rc.data()),
+                rc.current().map(|r| r.data),
                 model.restart.as_deref(),
                 "latest restart area"
             );

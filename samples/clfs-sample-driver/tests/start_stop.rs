@@ -46,7 +46,7 @@ fn read_back(first: clfs::Lsn) -> (Vec<(clfs::Lsn, Vec<u8>)>, Vec<u8>) {
         .read_restart()
         .unwrap()
         .expect("a restart area was written at stop");
-    let restart_data = restart.data().to_vec();
+    let restart_data = restart.current().expect("just read").data.to_vec();
     drop(restart);
     let mut records = Vec::new();
     let mut cx = area.read(first, ReadMode::Forward).unwrap();

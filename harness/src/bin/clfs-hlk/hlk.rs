@@ -289,13 +289,13 @@ fn read_log(sandbox: &Sandbox, restarts: bool) -> Result<Contents, String> {
         .map_err(e("marshalling area"))?;
     if restarts {
         if let Some(mut r) = area.read_restart().map_err(e("ClfsReadRestartArea"))? {
-            loop {
-                c.restarts.push((r.lsn().raw(), r.data().to_vec()));
+            if let Some(latest) = r.current() {
+                c.restarts.push((latest.lsn.raw(), latest.data.to_vec()));
+            }
+            while let Some(older) = r.previous().map_err(e("ClfsReadPreviousRestartArea"))? {
+                c.restarts.push((older.lsn.raw(), older.data.to_vec()));
                 if c.restarts.len() > 10_000 {
                     return Err("the restart chain does not end".into());
-                }
-                if !r.previous().map_err(e("ClfsReadPreviousRestartArea"))? {
-                    break;
                 }
             }
         }
