@@ -162,6 +162,30 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// A log geometry that `ClfsLsnDifference` cannot use.
+    #[error("container size {container_size} and maximum block size {max_block} must both be non-zero multiples of 512, with the block no larger than the container")]
+    BadLogGeometry {
+        /// The container size in bytes.
+        container_size: u32,
+        /// The maximum log block size in bytes.
+        max_block: u32,
+    },
+    /// An LSN whose block offset does not lie in a container of the given size.
+    #[error("LSN {lsn} has block offset {:#x}, which is not inside a {container_size}-byte container", lsn.block_offset())]
+    LsnBeyondContainer {
+        /// The LSN.
+        lsn: Lsn,
+        /// The container size in bytes.
+        container_size: u32,
+    },
+    /// The byte difference of two LSNs does not fit in an `i64`.
+    #[error("the byte difference from LSN {start} to LSN {finish} does not fit in 64 bits")]
+    LsnDifferenceOverflow {
+        /// The start LSN.
+        start: Lsn,
+        /// The finish LSN.
+        finish: Lsn,
+    },
     /// Inconsistent reservation arguments (reference §1.5 parameter rules).
     #[error("reservation rule broken: {rule}")]
     Reservation {

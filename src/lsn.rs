@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::error::{Error, Result};
 use crate::sys;
 
 /// A CLFS log sequence number: `CLFS_LSN`.
@@ -88,6 +89,120 @@ impl Lsn {
         } else {
             Some(self)
         }
+    }
+
+    /// `ClfsLsnIncrement` (and `ClfsLaterLsn`, which the header describes the same way): the
+    /// next LSN in sequence, or `None` where C returns `CLFS_LSN_INVALID`.
+    ///
+    /// The arithmetic is undocumented; `clfs` decides (docs/decisions.md) that the next LSN is
+    /// the next value of the 64-bit encoding: the record index goes up by one; after record
+    /// 511 comes record 0 of the next 512-byte block offset; after the last offset of a
+    /// container comes offset 0 of the next container. It is `None` for [`Lsn::INVALID`],
+    /// for values above it (not LSNs), and for the last LSN before it (whose successor would
+    /// be `CLFS_LSN_INVALID`). The result need not be the LSN of a record: use it as a bound
+    /// ("everything after this LSN"), not as a record to read.
+    ///
+    /// IRQL: any level (pure arithmetic, no call).
+    ///
+    /// ```
+    /// use clfs::Lsn;
+    /// let l = Lsn::new(1, 0x200, 511).unwrap();
+    /// assert_eq!(l.increment(), Lsn::new(1, 0x400, 0));
+    /// assert_eq!(Lsn::INVALID.increment(), None);
+    /// ```
+    pub const fn increment(self) -> Option<Lsn> {
+        if self.0 >= sys::CLFS_LSN_INVALID - 1 {
+            return None;
+        }
+        Some(Lsn(self.0 + 1))
+    }
+
+    /// `ClfsEarlierLsn`: the previous LSN in sequence, or `None` where C returns
+    /// `CLFS_LSN_INVALID` ([`Lsn::NULL`] has no predecessor; [`Lsn::INVALID`] and values
+    /// above it are not LSNs). The inverse of [`Lsn::increment`] (docs/decisions.md).
+    ///
+    /// IRQL: any level (pure arithmetic, no call).
+    ///
+    /// ```
+    /// use clfs::Lsn;
+    /// let l = Lsn::new(1, 0x400, 0).unwrap();
+    /// assert_eq!(l.decrement(), Lsn::new(1, 0x200, 511));
+    /// assert_eq!(Lsn::NULL.decrement(), None);
+    /// ```
+    pub const fn decrement(self) -> Option<Lsn> {
+        if self.0 == 0 || self.0 >= sys::CLFS_LSN_INVALID {
+            return None;
+        }
+        Some(Lsn(self.0 - 1))
+    }
+
+    /// `ClfsLsnDifference`: the approximate number of bytes from `start` to `self` (negative
+    /// when `self` is the earlier one), for a log whose containers are `container_size` bytes
+    /// and whose log blocks are at most `max_block` bytes.
+    ///
+    /// The formula is undocumented; `clfs` decides (docs/decisions.md) that an LSN stands at
+    /// byte `container × container_size + block_offset` of the stream, so the difference is
+    /// exact to the block: records in one block are 0 bytes apart, and the error is less
+    /// than `max_block`. Refused before any arithmetic, with the same rules as the emulator's
+    /// `ClfsLsnDifference` (which answers `STATUS_INVALID_PARAMETER`, or
+    /// `STATUS_INTEGER_OVERFLOW` for the last one):
+    /// - either LSN is [`Lsn::INVALID`] or above it ([`Error::InvalidLsn`](crate::Error::InvalidLsn));
+    /// - `container_size` or `max_block` is zero or not a multiple of 512, or `max_block`
+    ///   exceeds `container_size` ([`Error::BadLogGeometry`](crate::Error::BadLogGeometry));
+    /// - a block offset that does not lie in a container of that size
+    ///   ([`Error::LsnBeyondContainer`](crate::Error::LsnBeyondContainer));
+    /// - a difference that does not fit in an `i64`
+    ///   ([`Error::LsnDifferenceOverflow`](crate::Error::LsnDifferenceOverflow)).
+    ///
+    /// LSNs of different streams are not comparable, and neither is their difference.
+    ///
+    /// IRQL: any level (pure arithmetic, no call).
+    ///
+    /// ```
+    /// use clfs::Lsn;
+    /// let a = Lsn::new(0, 0x1000, 3).unwrap();
+    /// let b = Lsn::new(2, 0x400, 0).unwrap();
+    /// assert_eq!(b.difference(a, 0x10_0000, 0x1000), Ok(2 * 0x10_0000 + 0x400 - 0x1000));
+    /// assert_eq!(a.difference(b, 0x10_0000, 0x1000), Ok(-(2 * 0x10_0000 + 0x400 - 0x1000)));
+    /// ```
+    pub fn difference(self, start: Lsn, container_size: u32, max_block: u32) -> Result<i64> {
+        for (lsn, what) in [(start, "start"), (self, "finish")] {
+            if lsn.0 >= sys::CLFS_LSN_INVALID {
+                return Err(Error::InvalidLsn {
+                    what: if what == "start" {
+                        "the start LSN of a difference"
+                    } else {
+                        "the finish LSN of a difference"
+                    },
+                });
+            }
+        }
+        if container_size == 0
+            || container_size % 512 != 0
+            || max_block == 0
+            || max_block % 512 != 0
+            || max_block > container_size
+        {
+            return Err(Error::BadLogGeometry {
+                container_size,
+                max_block,
+            });
+        }
+        for lsn in [start, self] {
+            if lsn.block_offset() >= container_size {
+                return Err(Error::LsnBeyondContainer {
+                    lsn,
+                    container_size,
+                });
+            }
+        }
+        let pos = |l: Lsn| {
+            i128::from(l.container()) * i128::from(container_size) + i128::from(l.block_offset())
+        };
+        i64::try_from(pos(self) - pos(start)).map_err(|_| Error::LsnDifferenceOverflow {
+            start,
+            finish: self,
+        })
     }
 
     pub(crate) const fn to_sys(self) -> sys::CLFS_LSN {

@@ -1175,3 +1175,109 @@ pub unsafe extern "system" fn ClfsLsnInvalid(plsn: *const CLS_LSN) -> bool {
     // SAFETY: forwarded caller contract.
     (unsafe { lsn_arg(plsn) }) == CLFS_LSN_INVALID
 }
+
+/// The next LSN, or `CLFS_LSN_INVALID` (shared by `ClfsLsnIncrement` and `ClfsLaterLsn`):
+/// the next value of the 64-bit encoding, `CLFS_LSN_INVALID` for `CLFS_LSN_INVALID`, for the
+/// values above it and for the last LSN before it (`docs/emulator.md`, "LSN arithmetic").
+fn lsn_next(l: u64) -> u64 {
+    if l >= CLFS_LSN_INVALID - 1 {
+        CLFS_LSN_INVALID
+    } else {
+        l + 1
+    }
+}
+
+/// `ClfsLsnIncrement` (no DDI page): the next LSN in sequence, or `CLFS_LSN_INVALID`.
+/// Runs at any IRQL; a NULL pointer reads as `CLFS_LSN_INVALID`.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLsnIncrement(plsn: *const CLS_LSN) -> CLS_LSN {
+    let _ = count_call!("ClfsLsnIncrement");
+    // SAFETY: forwarded caller contract.
+    let l = unsafe { lsn_arg(plsn) };
+    CLS_LSN {
+        Internal: lsn_next(l),
+    }
+}
+
+/// `ClfsLaterLsn` (header only, "Increment an LSN by 1"): the same as `ClfsLsnIncrement`.
+/// Runs at any IRQL.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsLaterLsn(plsn: *const CLS_LSN) -> CLS_LSN {
+    let _ = count_call!("ClfsLaterLsn");
+    // SAFETY: forwarded caller contract.
+    let l = unsafe { lsn_arg(plsn) };
+    CLS_LSN {
+        Internal: lsn_next(l),
+    }
+}
+
+/// `ClfsEarlierLsn` (header only, "Decrement an LSN by 1"): the previous LSN, or
+/// `CLFS_LSN_INVALID` for `CLFS_LSN_NULL`, `CLFS_LSN_INVALID` and the values above it.
+/// Runs at any IRQL.
+///
+/// # Safety
+/// `plsn` must be NULL or valid.
+pub unsafe extern "system" fn ClfsEarlierLsn(plsn: *const CLS_LSN) -> CLS_LSN {
+    let _ = count_call!("ClfsEarlierLsn");
+    // SAFETY: forwarded caller contract.
+    let l = unsafe { lsn_arg(plsn) };
+    let prev = if l == 0 || l >= CLFS_LSN_INVALID {
+        CLFS_LSN_INVALID
+    } else {
+        l - 1
+    };
+    CLS_LSN { Internal: prev }
+}
+
+/// `ClfsLsnDifference` (header only): `*pcbdifference` = the bytes from `*plsnstart` to
+/// `*plsnfinish`, where an LSN stands at `container * cbcontainer + block offset`.
+/// `STATUS_INVALID_PARAMETER` for a NULL pointer, an LSN at or above `CLFS_LSN_INVALID`, a
+/// `cbcontainer` or `cbmaxblock` that is zero or not a multiple of 512, `cbmaxblock >
+/// cbcontainer`, or a block offset outside the container; `STATUS_INTEGER_OVERFLOW` if the
+/// difference does not fit. The output is written only on success. Runs at any IRQL.
+///
+/// # Safety
+/// Pointers must be NULL or valid; `pcbdifference` writable.
+pub unsafe extern "system" fn ClfsLsnDifference(
+    plsnstart: *const CLS_LSN,
+    plsnfinish: *const CLS_LSN,
+    cbcontainer: u32,
+    cbmaxblock: u32,
+    pcbdifference: *mut i64,
+) -> NTSTATUS {
+    let _ = count_call!("ClfsLsnDifference");
+    if plsnstart.is_null() || plsnfinish.is_null() || pcbdifference.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: non-null; forwarded caller contract.
+    let a = unsafe { lsn_arg(plsnstart) };
+    // SAFETY: non-null; forwarded caller contract.
+    let b = unsafe { lsn_arg(plsnfinish) };
+    if a >= CLFS_LSN_INVALID
+        || b >= CLFS_LSN_INVALID
+        || cbcontainer == 0
+        || cbcontainer % 512 != 0
+        || cbmaxblock == 0
+        || cbmaxblock % 512 != 0
+        || cbmaxblock > cbcontainer
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let off = |l: u64| u64::from((l as u32) & !0x1FF);
+    if off(a) >= u64::from(cbcontainer) || off(b) >= u64::from(cbcontainer) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let pos = |l: u64| i128::from(l >> 32) * i128::from(cbcontainer) + i128::from(off(l));
+    match i64::try_from(pos(b) - pos(a)) {
+        Ok(d) => {
+            // SAFETY: checked non-null above; the caller passes a writable pointer.
+            unsafe { wr(pcbdifference, d) };
+            STATUS_SUCCESS
+        }
+        Err(_) => STATUS_INTEGER_OVERFLOW,
+    }
+}

@@ -226,6 +226,16 @@ macro_rules! clfs_routines {
             ) -> bool;
             ClfsLsnNull(plsn: *const $crate::types::CLS_LSN) -> bool;
             ClfsLsnInvalid(plsn: *const $crate::types::CLS_LSN) -> bool;
+            ClfsLsnIncrement(plsn: *const $crate::types::CLS_LSN) -> $crate::types::CLS_LSN;
+            ClfsLaterLsn(plsn: *const $crate::types::CLS_LSN) -> $crate::types::CLS_LSN;
+            ClfsEarlierLsn(plsn: *const $crate::types::CLS_LSN) -> $crate::types::CLS_LSN;
+            ClfsLsnDifference(
+                plsnstart: *const $crate::types::CLS_LSN,
+                plsnfinish: *const $crate::types::CLS_LSN,
+                cbcontainer: u32,
+                cbmaxblock: u32,
+                pcbdifference: *mut i64,
+            ) -> $crate::types::NTSTATUS;
         }
     };
 }
