@@ -146,13 +146,13 @@ impl Lsn {
     /// than `max_block`. Refused before any arithmetic, with the same rules as the emulator's
     /// `ClfsLsnDifference` (which answers `STATUS_INVALID_PARAMETER`, or
     /// `STATUS_INTEGER_OVERFLOW` for the last one):
-    /// - either LSN is [`Lsn::INVALID`] or above it ([`Error::InvalidLsn`](crate::Error::InvalidLsn));
+    /// - either LSN is [`Lsn::INVALID`] or above it ([`Error::InvalidLsn`]);
     /// - `container_size` or `max_block` is zero or not a multiple of 512, or `max_block`
-    ///   exceeds `container_size` ([`Error::BadLogGeometry`](crate::Error::BadLogGeometry));
+    ///   exceeds `container_size` ([`Error::BadLogGeometry`]);
     /// - a block offset that does not lie in a container of that size
-    ///   ([`Error::LsnBeyondContainer`](crate::Error::LsnBeyondContainer));
+    ///   ([`Error::LsnBeyondContainer`]);
     /// - a difference that does not fit in an `i64`
-    ///   ([`Error::LsnDifferenceOverflow`](crate::Error::LsnDifferenceOverflow)).
+    ///   ([`Error::LsnDifferenceOverflow`]).
     ///
     /// LSNs of different streams are not comparable, and neither is their difference.
     ///

@@ -40,9 +40,14 @@ fn any_lsn() -> impl Strategy<Value = Lsn> {
         any::<u32>()
     ];
     let rec = prop_oneof![Just(0u32), Just(510), Just(511), 0u32..512];
-    let off = prop_oneof![Just(0u32), Just(0xFFFF_FE00), (0u32..0x7F_FFFF).prop_map(|o| o << 9)];
+    let off = prop_oneof![
+        Just(0u32),
+        Just(0xFFFF_FE00),
+        (0u32..0x7F_FFFF).prop_map(|o| o << 9)
+    ];
     prop_oneof![
-        (part, off, rec).prop_map(|(c, o, r)| Lsn::from_raw((u64::from(c) << 32) | u64::from(o | r))),
+        (part, off, rec)
+            .prop_map(|(c, o, r)| Lsn::from_raw((u64::from(c) << 32) | u64::from(o | r))),
         any::<u64>().prop_map(Lsn::from_raw),
         Just(Lsn::INVALID),
         Just(Lsn::NULL),
@@ -53,7 +58,10 @@ fn any_lsn() -> impl Strategy<Value = Lsn> {
 fn geometry() -> impl Strategy<Value = (u32, u32)> {
     prop_oneof![
         // Usual: 512 KiB .. 4 GiB containers, 512 B .. 64 KiB blocks.
-        ((1u32..8192).prop_map(|k| k * 512 * 1024), (1u32..128).prop_map(|k| k * 512)),
+        (
+            (1u32..8192).prop_map(|k| k * 512 * 1024),
+            (1u32..128).prop_map(|k| k * 512)
+        ),
         // Anything, including the refusals.
         (any::<u32>(), any::<u32>()),
         (Just(0xFFFF_FE00u32), Just(0x1000u32)),
@@ -166,7 +174,10 @@ fn difference_refusals_name_the_values_and_make_no_call() {
     }
     // The same bad input through the raw exports: the documented statuses.
     assert_eq!(emu_difference(a, b, 1000, 512).0, STATUS_INVALID_PARAMETER);
-    assert_eq!(emu_difference(a, b, 0x800, 0x200).0, STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        emu_difference(a, b, 0x800, 0x200).0,
+        STATUS_INVALID_PARAMETER
+    );
     assert_eq!(
         emu_difference(a, Lsn::INVALID, 0x10_0000, 0x1000).0,
         STATUS_INVALID_PARAMETER
