@@ -11,7 +11,13 @@ pub const APC_LEVEL: u8 = 1;
 /// `DISPATCH_LEVEL`.
 pub const DISPATCH_LEVEL: u8 = 2;
 
-/// The current IRQL (`KeGetCurrentIrql`).
+/// The current IRQL (`KeGetCurrentIrql`). Any IRQL.
+///
+/// In a kernel build on x64 (the `kernel` feature, `cfg(clfs_kernel)`) this is one
+/// `mov rax, cr8`, as wdm.h's `KeGetCurrentIrql`; with the `emulator` feature it is the
+/// emulator's simulated IRQL of the calling thread. No other build can execute it: a
+/// Windows target without a backend does not compile, and elsewhere without the emulator
+/// `KeGetCurrentIrql` is an unresolved external (docs/kernel-build.md, "Backends").
 pub fn current() -> u8 {
     // SAFETY: KeGetCurrentIrql takes no arguments and may be called at any IRQL.
     unsafe { sys::KeGetCurrentIrql() }

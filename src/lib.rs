@@ -38,8 +38,48 @@
 //!
 //! IRQL: every routine here runs at PASSIVE_LEVEL or APC_LEVEL and checks it; the [`Lsn`]
 //! helpers run at any IRQL.
+//!
+//! # Backends: `kernel` or `emulator`
+//!
+//! The raw routines come from one of two backends, chosen by a cargo feature:
+//!
+//! | feature | target | the raw routines are | IRQL read |
+//! |---|---|---|---|
+//! | `kernel` | Windows (`x86_64-pc-windows-msvc`, ...) | clfs.sys / ntoskrnl.exe imports | `mov rax, cr8` on x64 |
+//! | `emulator` | any | `clfs-emu`'s functions | the emulator's per-thread IRQL |
+//! | neither | non-Windows | unresolved externals: a binary that calls one fails to link | none executed |
+//!
+//! The `kernel` feature is what makes a build a kernel build (`cfg(clfs_kernel)`): only then
+//! does the crate contain code that may only run in kernel mode. These combinations are
+//! refused at compile time, with a message that says why:
+//! - `kernel` together with `emulator` (the emulator must never be linked into a driver);
+//! - `kernel` for a non-Windows target;
+//! - a Windows target with neither feature (a user-mode Windows program: Clfs.sys has no
+//!   user-mode client surface, and reading CR8 at CPL 3 faults).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(all(feature = "kernel", feature = "emulator"))]
+compile_error!(
+    "clfs: the `kernel` and `emulator` features exclude each other: the emulator must never be \
+     linked into a driver image. A workspace build for the kernel target unified them; keep \
+     `clfs/emulator` out of it (target-specific dependencies, see docs/kernel-build.md)"
+);
+#[cfg(all(feature = "kernel", not(target_os = "windows")))]
+compile_error!(
+    "clfs: the `kernel` feature builds for a Windows kernel driver image and needs a Windows \
+     target (e.g. --target x86_64-pc-windows-msvc); use the `emulator` feature on other targets"
+);
+#[cfg(all(
+    target_os = "windows",
+    not(feature = "kernel"),
+    not(feature = "emulator")
+))]
+compile_error!(
+    "clfs: choose a backend for this Windows target: `kernel` for a driver image, or `emulator` \
+     for user-mode tests. A user-mode Windows build without the emulator is not supported: \
+     Clfs.sys's client routines are kernel-mode only, and the IRQL check reads CR8"
+);
 
 #[cfg(test)]
 extern crate std;

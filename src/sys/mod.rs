@@ -192,7 +192,10 @@ pub mod kernel {
     ///
     /// # Safety
     /// Kernel mode only: reading CR8 at CPL 3 raises #GP. Any IRQL.
-    #[cfg(target_arch = "x86_64")]
+    ///
+    /// It exists only in kernel builds (`cfg(clfs_kernel)`: the `kernel` feature on a Windows
+    /// target), so no user-mode build can contain it.
+    #[cfg(all(clfs_kernel, target_arch = "x86_64"))]
     #[inline(always)]
     pub unsafe extern "system" fn KeGetCurrentIrql() -> u8 {
         let cr8: u64;
@@ -210,8 +213,10 @@ pub mod kernel {
     }
 
     /// `KeGetCurrentIrql` elsewhere: the exported routine (hal.dll on x86, ntoskrnl.exe on
-    /// ARM64, as windows-sys declares it).
-    #[cfg(not(target_arch = "x86_64"))]
+    /// ARM64, as windows-sys declares it). In a non-kernel build without the emulator (a
+    /// non-Windows target with neither backend feature) it is an unresolved external, so a
+    /// binary that reaches it fails to link instead of executing a privileged instruction.
+    #[cfg(not(all(clfs_kernel, target_arch = "x86_64")))]
     pub use windows_sys::Wdk::System::SystemServices::KeGetCurrentIrql;
 
     #[cfg_attr(
