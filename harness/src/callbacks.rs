@@ -92,14 +92,16 @@ unsafe fn call_alloc(f: usize, pool: POOL_TYPE, bytes: usize, tag: u32) -> *mut 
     if f == 0 {
         return core::ptr::null_mut();
     }
-    // SAFETY: `f` is the non-null address of a win64 function of exactly this type (caller).
-    let f = unsafe {
-        core::mem::transmute::<usize, unsafe extern "win64" fn(POOL_TYPE, usize, u32) -> *mut c_void>(
+    // SAFETY: `f` is the non-null address of a win64 function of exactly this type (caller),
+    // called with the documented arguments on the driver's stack.
+    let p = unsafe {
+        crate::verifier::stack::call_driver(
+            0,
             f,
+            [pool as u32 as u64, bytes as u64, u64::from(tag), 0],
         )
     };
-    // SAFETY: calling the driver's callback with the documented arguments.
-    unsafe { f(pool, bytes, tag) }
+    p as *mut c_void
 }
 
 /// Calls the win64 free callback at `f` (nothing if the slot is empty).
@@ -111,10 +113,9 @@ unsafe fn call_free(f: usize, buffer: *mut c_void) {
     if f == 0 {
         return;
     }
-    // SAFETY: `f` is the non-null address of a win64 function of exactly this type (caller).
-    let f = unsafe { core::mem::transmute::<usize, unsafe extern "win64" fn(*mut c_void)>(f) };
-    // SAFETY: calling the driver's callback with a block its allocator returned.
-    unsafe { f(buffer) }
+    // SAFETY: `f` is the non-null address of a win64 function of exactly this type (caller),
+    // called with a block its allocator returned, on the driver's stack.
+    unsafe { crate::verifier::stack::call_driver(0, f, [buffer as u64, 0, 0, 0]) };
 }
 
 /// Finds or claims the slot of `f` in `table`; `None` if the table is full.

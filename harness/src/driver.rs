@@ -20,8 +20,9 @@ pub type DriverUnloadFn = unsafe extern "win64" fn(*mut DRIVER_OBJECT);
 /// `IO_TYPE_DRIVER`.
 const IO_TYPE_DRIVER: i16 = 4;
 
-/// The stack size of the thread [`run_on_driver_stack`] creates: 8 MiB (a kernel stack is
-/// 24 KiB, so a driver that fits there fits here; stack probes are served).
+/// The stack size of the thread [`run_on_driver_stack`] creates: 8 MiB, for the harness and
+/// the emulator. The driver's own code runs on a 24 KiB kernel stack of its own
+/// ([`crate::verifier::stack`]).
 pub const DRIVER_STACK_SIZE: usize = 8 << 20;
 
 /// Why the unload routine was not called.
@@ -201,17 +202,19 @@ impl Driver {
     /// driver you are testing, not hostile code. Call it on a thread with a big stack
     /// ([`run_on_driver_stack`]) and at most once.
     pub unsafe fn driver_entry(&mut self) -> NTSTATUS {
-        // SAFETY: the entry point was validated to lie inside an executable section of the
-        // mapped image; the image is a driver, so its entry has DriverEntry's type.
-        let entry = unsafe { core::mem::transmute::<usize, DriverEntryFn>(self.image.entry()) };
         let object: *mut DRIVER_OBJECT = &mut *self.object;
         let path: *const UNICODE_STRING = &*self.registry_path;
-        let status = {
-            let _current = crate::verifier::enter_driver(self.id);
-            // SAFETY: a valid, writable driver object and registry path that outlive the
-            // call (boxed, owned by self); the caller accepts running the image's code.
-            unsafe { entry(object, path) }
-        };
+        // SAFETY: the entry point was validated to lie inside an executable section of the
+        // mapped image, and the image is a driver, so it has DriverEntry's type; a valid,
+        // writable driver object and registry path that outlive the call (boxed, owned by
+        // self); the caller accepts running the image's code.
+        let status = unsafe {
+            crate::verifier::stack::call_driver(
+                self.id,
+                self.image.entry(),
+                [object as u64, path as u64, 0, 0],
+            )
+        } as u32 as NTSTATUS;
         self.state = if status >= 0 {
             State::Started
         } else {
@@ -241,16 +244,11 @@ impl Driver {
         if !self.image.is_code(addr) {
             return Err(UnloadError::NotInImage(addr));
         }
-        // SAFETY: `addr` lies in the image's code and is what the driver stored as its
-        // DRIVER_UNLOAD routine (a win64 function of that type).
-        let unload = unsafe { core::mem::transmute::<usize, DriverUnloadFn>(addr) };
         let object: *mut DRIVER_OBJECT = &mut *self.object;
-        {
-            let _current = crate::verifier::enter_driver(self.id);
-            // SAFETY: the driver's own unload routine with its driver object; the caller
-            // accepts running the image's code.
-            unsafe { unload(object) };
-        }
+        // SAFETY: `addr` lies in the image's code and is what the driver stored as its
+        // DRIVER_UNLOAD routine (a win64 function of that type, `DriverUnloadFn`), called
+        // with its driver object; the caller accepts running the image's code.
+        unsafe { crate::verifier::stack::call_driver(self.id, addr, [object as u64, 0, 0, 0]) };
         self.state = State::Unloaded;
         self.check_pool_at_unload("after DriverUnload returned");
         Ok(())

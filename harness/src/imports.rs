@@ -12,8 +12,24 @@ static CLFS_LSN_INVALID: u64 = clfs_emu::CLFS_LSN_INVALID;
 /// The DLLs the harness implements, case-insensitively, as the Windows loader matches them.
 pub const DLLS: [&str; 2] = ["clfs.sys", "ntoskrnl.exe"];
 
-/// The address bound for `dll!name`, if the harness implements it.
+/// The routine tables the harness binds from: `(dll, [(name, win64 entry)])`.
+pub fn tables() -> [(&'static str, &'static [(&'static str, *const ())]); 2] {
+    [
+        ("clfs.sys", crate::clfs_thunks::EXPORTS),
+        ("ntoskrnl.exe", crate::ntos::EXPORTS),
+    ]
+}
+
+/// The address bound for `dll!name`, if the harness implements it: the routine's gate stub
+/// (see `verifier::stack`: IRQL check, trace, low-resources simulation, stack switch), or
+/// the data export's address.
 pub fn lookup(dll: &str, name: &str) -> Option<usize> {
+    let target = lookup_raw(dll, name)?;
+    Some(crate::verifier::gate::gated(dll, name, target))
+}
+
+/// The routine or data export for `dll!name` itself, not its gate stub.
+pub fn lookup_raw(dll: &str, name: &str) -> Option<usize> {
     let table: &[(&str, *const ())] = if dll.eq_ignore_ascii_case("clfs.sys") {
         match name {
             "CLFS_LSN_NULL" => return Some(core::ptr::addr_of!(CLFS_LSN_NULL) as usize),

@@ -315,8 +315,8 @@ unsafe extern "win64" fn MmGetSystemRoutineAddress(name: *const UNICODE_STRING) 
     let Ok(name) = String::from_utf16(&units) else {
         return core::ptr::null_mut();
     };
-    match EXPORTS.iter().find(|(n, _)| *n == name) {
-        Some((_, addr)) => addr.cast_mut().cast(),
+    match crate::imports::lookup("ntoskrnl.exe", &name) {
+        Some(addr) => addr as *mut c_void,
         None => {
             eprintln!(
                 "[clfs-harness] MmGetSystemRoutineAddress({name}): not implemented, returning NULL"

@@ -218,10 +218,11 @@ fn dbgprint_formats_its_variadic_arguments() {
 
 #[test]
 fn chkstk_probes_a_large_frame() {
-    // sub rsp,40; mov eax,0x6000; call [__chkstk]; add rsp,40; xor eax,eax; ret
+    // sub rsp,40; mov eax,0x5000; call [__chkstk]; add rsp,40; xor eax,eax; ret
+    // (20 KiB: within the 24 KiB kernel stack; tests/verifier.rs overflows it)
     let mut pe = Pe::new(&[], &[("ntoskrnl.exe", &["__chkstk"])]);
     let iat = pe.iat_rva(0, 0);
-    let mut code = vec![0x48, 0x83, 0xEC, 0x28, 0xB8, 0x00, 0x60, 0, 0, 0xFF, 0x15];
+    let mut code = vec![0x48, 0x83, 0xEC, 0x28, 0xB8, 0x00, 0x50, 0, 0, 0xFF, 0x15];
     code.extend_from_slice(&rel(iat, TEXT + 15));
     code.extend_from_slice(&[0x48, 0x83, 0xC4, 0x28, 0x31, 0xC0, 0xC3]);
     pe.code = code;
@@ -551,7 +552,8 @@ fn the_implemented_routines_cover_what_the_sample_imports() {
 #[test]
 fn every_routine_the_emulator_exports_is_bound_for_clfs_sys() {
     // The thunks come from the emulator's one routine list; this shows the binding end to
-    // end: each listed name resolves to its thunk through the import resolver.
+    // end: each listed name resolves to its thunk through the import resolver (and is bound
+    // to its verifier gate stub, which leads to the thunk).
     assert_eq!(
         clfs_harness::clfs_thunks::EXPORTS.len(),
         clfs_emu::CLFS_ROUTINES.len()
@@ -562,9 +564,14 @@ fn every_routine_the_emulator_exports_is_bound_for_clfs_sys() {
             .find(|(n, _)| n == name)
             .map(|(_, a)| *a as usize);
         assert_eq!(
-            clfs_harness::imports::lookup("clfs.sys", name),
+            clfs_harness::imports::lookup_raw("clfs.sys", name),
             thunk,
             "clfs.sys!{name} is not bound to its thunk"
+        );
+        let bound = clfs_harness::imports::lookup("clfs.sys", name);
+        assert!(
+            bound.is_some() && bound != thunk,
+            "clfs.sys!{name} is not bound through a gate stub"
         );
     }
 }

@@ -93,15 +93,47 @@ impl Code {
     }
 }
 
-/// Runs DriverEntry of `image` on a driver thread; returns its status.
+/// Runs DriverEntry of `image` on a driver thread (at the IRQL in `$IRQL`, default
+/// PASSIVE_LEVEL); returns its status.
 fn run(image: Vec<u8>) -> i32 {
+    let irql: u8 = std::env::var("IRQL").map_or(0, |v| v.parse().unwrap());
     run_on_driver_stack(move || {
         let _sandbox = clfs_emu::Sandbox::new();
         let mut driver = Driver::load(&image, "Verifier").unwrap();
+        let _irql = clfs_emu::raise_irql(irql);
         // SAFETY: our own synthetic image.
         unsafe { driver.driver_entry() }
     })
     .unwrap()
+}
+
+/// `sub rsp, 40; <body>; add rsp, 40; xor eax, eax; ret` importing `imports`, where `body`
+/// gets the IAT slot RVAs and the RVA the body starts at.
+fn image(imports: &[(&str, &[&str])], body: impl Fn(&Pe, u32) -> Vec<u8>) -> Vec<u8> {
+    let mut pe = Pe::new(&[], imports);
+    let mut code = vec![0x48, 0x83, 0xEC, 0x28];
+    code.extend(body(&pe, TEXT + 4));
+    code.extend_from_slice(&[0x48, 0x83, 0xC4, 0x28, 0x31, 0xC0, 0xC3]);
+    pe.code = code;
+    pe.build()
+}
+
+/// `xor ecx, ecx; call [iat]` (the call ends 8 bytes after `at`).
+fn call_with_null(iat: u32, at: u32) -> Vec<u8> {
+    let mut c = vec![0x31, 0xC9, 0xFF, 0x15];
+    c.extend_from_slice(&rel(iat, at + 8));
+    c
+}
+
+/// A DriverEntry that probes a frame of `bytes` with `__chkstk`.
+fn probe(bytes: u32) -> Vec<u8> {
+    image(&[("ntoskrnl.exe", &["__chkstk"])], |pe, at| {
+        let mut c = vec![0xB8];
+        c.extend_from_slice(&bytes.to_le_bytes());
+        c.extend_from_slice(&[0xFF, 0x15]);
+        c.extend_from_slice(&rel(pe.iat_rva(0, 0), at + 11));
+        c
+    })
 }
 
 /// Runs `case` in a child process; returns (survived, stderr).
@@ -183,6 +215,118 @@ child_case!(
     Code::new().alloc(64, TAG).free_at(16, TAG).ret(0)
 );
 child_case!(leak_child, Code::new().alloc(100, TAG).ret(0xC000_009A));
+
+child_case!(
+    clfs_at_dispatch_child,
+    image(&[("clfs.sys", &["ClfsFlushBuffers"])], |pe, at| {
+        call_with_null(pe.iat_rva(0, 0), at)
+    })
+);
+child_case!(
+    passive_routine_at_apc_child,
+    image(
+        &[("ntoskrnl.exe", &["MmGetSystemRoutineAddress"])],
+        |pe, at| { call_with_null(pe.iat_rva(0, 0), at) }
+    )
+);
+child_case!(stack_20k_child, probe(20 * 1024));
+child_case!(stack_overflow_child, probe(24 * 1024));
+
+#[test]
+fn a_clfs_call_at_dispatch_level_stops_naming_the_routine_and_the_irql() {
+    let stop = stop_line("clfs_at_dispatch_child", &[("IRQL", "2")]);
+    assert_eq!(
+        stop,
+        "*** STOP: 0x000000C4 (DRIVER_VERIFIER_DETECTED_VIOLATION) DDI compliance: clfs.sys!ClfsFlushBuffers called at IRQL 2 (DISPATCH_LEVEL); its maximum is APC_LEVEL (1) [0x2000, 0x2, 0x1, 0x0]"
+    );
+    // At APC_LEVEL the call is allowed (and fails on the NULL context).
+    let (survived, stderr) = child("clfs_at_dispatch_child", &[("IRQL", "1")]);
+    assert!(survived, "{stderr}");
+}
+
+#[test]
+fn a_passive_level_routine_at_apc_level_stops() {
+    let stop = stop_line("passive_routine_at_apc_child", &[("IRQL", "1")]);
+    assert!(
+        stop.contains("DDI compliance: ntoskrnl.exe!MmGetSystemRoutineAddress called at IRQL 1 (APC_LEVEL); its maximum is PASSIVE_LEVEL (0)"),
+        "{stop}"
+    );
+}
+
+#[test]
+fn every_routine_the_loader_implements_has_a_maximum_irql() {
+    for (dll, table) in clfs_harness::imports::tables() {
+        for (name, _) in table {
+            assert!(
+                clfs_harness::verifier::ddi::routine(dll, name).is_some(),
+                "{dll}!{name} has no DDI facts (maximum IRQL) in verifier::ddi"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_driver_runs_on_a_24_kib_stack_and_an_overflow_is_a_double_fault() {
+    let (survived, stderr) = child("stack_20k_child", &[]);
+    assert!(survived, "a 20 KiB frame fits: {stderr}");
+    let stop = stop_line("stack_overflow_child", &[]);
+    assert!(
+        stop.starts_with("*** STOP: 0x0000007F (UNEXPECTED_KERNEL_MODE_TRAP) EXCEPTION_DOUBLE_FAULT: kernel stack overflow: the driver used more than its 24 KiB kernel stack"),
+        "{stop}"
+    );
+    assert!(stop.contains("[0x8, "), "{stop}");
+}
+
+#[test]
+fn the_trace_shows_each_import_call_with_arguments_and_status() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let (survived, stderr) = child("trace_child", &[]);
+    assert!(survived, "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[trace]"))
+        .collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("[trace] ntoskrnl.exe!ExAllocatePool2(Flags=0x40, NumberOfBytes=0x40, Tag=0x31747354) -> 0x0 [injected]"),
+        "{stderr}"
+    );
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[2].starts_with("[trace] ntoskrnl.exe!ExFreePoolWithTag(P=0x")
+            && lines[2].ends_with(", Tag=0x31747354)"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("[trace] ntoskrnl.exe!ExAllocatePool2(Flags=0x40, NumberOfBytes=0x40, Tag=0x31747354) -> 0x"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn trace_child() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    clfs_harness::verifier::trace::set(true);
+    // Two allocations; the first fails by injection (100 %, then off), the second succeeds
+    // and is freed.
+    let bytes = Code::new().alloc(64, TAG).alloc(64, TAG).free(TAG).ret(0);
+    let (status, injected) = run_on_driver_stack(move || {
+        let _sandbox = clfs_emu::Sandbox::new();
+        let mut driver = Driver::load(&bytes, "Verifier").unwrap();
+        clfs_harness::verifier::lowres::enable(1, 100);
+        clfs_harness::verifier::lowres::limit(1);
+        // SAFETY: our own synthetic image.
+        let status = unsafe { driver.driver_entry() };
+        (status, clfs_harness::verifier::lowres::disable().0)
+    })
+    .unwrap();
+    assert_eq!(injected, ["ExAllocatePool2"]);
+    println!("SURVIVED with {status:#x}");
+}
 
 #[test]
 fn clean_pool_use_passes() {
