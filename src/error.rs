@@ -193,6 +193,12 @@ pub enum Error {
         rule: &'static str,
     },
 
+    /// A second live [`Reservation`](crate::Reservation) on one marshalling area. CLFS keeps
+    /// one pool of reserved records per area and consumes whichever fits, so two guards could
+    /// not tell their records apart (`docs/decisions.md`).
+    #[error("the marshalling area already has a live Reservation; CLFS keeps one reserved-record pool per area, so a second guard could consume the first one's records: append through the live guard, or drop or release it first")]
+    ReservationInUse,
+
     /// A new base LSN outside `[current base, last LSN]`.
     #[error("new base LSN {new} must lie between the current base {base} and the last LSN {last}")]
     BaseOutOfRange {

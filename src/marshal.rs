@@ -4,6 +4,7 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicBool;
 
 use crate::error::{check, BufferKind, Error, Result};
 use crate::irql::require_passive_or_apc;
@@ -165,6 +166,9 @@ pub struct MarshallingArea<'log, B: Blocks = ClfsAllocator> {
     raw: NonNull<c_void>,
     log: &'log LogFile,
     config: MarshallingConfig,
+    /// True while a [`Reservation`](crate::Reservation) guard of this area is live (at most
+    /// one is: `docs/decisions.md`).
+    pub(crate) reservation_live: AtomicBool,
     _blocks: PhantomData<fn() -> B>,
 }
 
@@ -240,6 +244,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             raw,
             log,
             config,
+            reservation_live: AtomicBool::new(false),
             _blocks: PhantomData,
         })
     }

@@ -2,6 +2,7 @@
 
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
+use core::sync::atomic::Ordering;
 
 use crate::error::{check, Error, Result};
 use crate::irql::require_passive_or_apc;
@@ -350,6 +351,15 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 buffer_size: self.config().buffer_size(),
             });
         }
+        // At most one live guard per area: CLFS consumes whichever reserved record of the area
+        // fits, so a second guard's accounting could not match (docs/decisions.md).
+        if self
+            .reservation_live
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(Error::ReservationInUse);
+        }
         let mut amounts = [0i64; MAX_RESERVED_RECORDS];
         for (slot, size) in amounts.iter_mut().zip(sizes) {
             *slot = i64::from(*size);
@@ -370,7 +380,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 core::ptr::null_mut(),
             )
         };
-        check(ROUTINE, status)?;
+        if let Err(e) = check(ROUTINE, status) {
+            // Nothing was reserved (the call is atomic): give the area's guard slot back.
+            self.reservation_live.store(false, Ordering::Release);
+            return Err(e);
+        }
         // On return each entry holds the space actually reserved for that record.
         Ok(Reservation {
             area: self,
@@ -402,9 +416,31 @@ pub const MAX_RESERVED_RECORDS: usize = 64;
 /// The guard keeps the space CLFS reserved for each record (headers and alignment included).
 /// Appending through it uses the reserved space (`CLFS_FLAG_USE_RESERVATION`), which consumes
 /// the smallest reserved record that can hold the new one; when the guard is dropped, each
-/// record still reserved is freed (a negative `rgcbReservation` entry per record, which CLFS
-/// matches to the reserved record of that size), so reserved space that is never used cannot
-/// leak. Deleting the area releases even a leaked (`mem::forget`) guard's space.
+/// record still reserved is freed (a negative `rgcbReservation` entry per record in one
+/// `ClfsReserveAndAppendLog` call, which CLFS matches to the reserved record of that size), so
+/// reserved space that is never used cannot leak. Deleting the area releases even a leaked
+/// (`mem::forget`) guard's space.
+///
+/// An area has at most one live guard. CLFS keeps one pool of reserved records per marshalling
+/// area and an append with `CLFS_FLAG_USE_RESERVATION` consumes whichever record of the pool
+/// fits, so two guards could consume each other's records. A second
+/// [`reserve`](MarshallingArea::reserve) while a guard is live fails with
+/// [`Error::ReservationInUse`] before any call; reserve all the records one unit of work needs
+/// in one call. A guard leaked with `mem::forget` keeps the area's slot taken: the area then
+/// refuses new reservations until it is deleted.
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// # use clfs::*;
+/// # let log = LogFile::create(wide!("log:C:\\doc\\reserve-one"), LogOptions::new().create_if_missing())?;
+/// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+/// # let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+/// let undo = area.reserve(&[100])?;
+/// assert_eq!(area.reserve(&[3000]).unwrap_err(), Error::ReservationInUse);
+/// drop(undo);
+/// let _redo = area.reserve(&[3000])?; // the slot is free again
+/// # Ok::<(), clfs::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping a reservation frees it at once"]
 pub struct Reservation<'a, 'log, B: Blocks> {
@@ -505,6 +541,10 @@ impl<B: Blocks> Reservation<'_, '_, B> {
 impl<B: Blocks> Drop for Reservation<'_, '_, B> {
     fn drop(&mut self) {
         let _ = self.free();
+        // The area may get a new guard now. If the free was refused (IRQL) or failed, the
+        // records stay reserved until the area is deleted; a new guard's counts stay right,
+        // because each of its appends and frees moves CLFS's record count by one, as its own.
+        self.area.reservation_live.store(false, Ordering::Release);
     }
 }
 

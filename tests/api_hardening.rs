@@ -3,7 +3,7 @@
 
 mod common;
 
-use clfs::{ClfsAllocator, Error, MarshallingArea, MarshallingConfig, NtStatus};
+use clfs::{Append, ClfsAllocator, Error, MarshallingArea, MarshallingConfig, NtStatus, ReadMode};
 use clfs_emu::{faults, status, Sandbox};
 use common::{assert_no_leaks, log_with};
 
@@ -68,4 +68,194 @@ fn a_failed_restart_step_leaves_no_stale_area() {
         assert_eq!(format!("{rc:?}"), "RestartContext { lsn: None }");
     }
     assert_no_leaks(&sb);
+}
+
+/// The issue's example (item 5): with `a = reserve(&[100])` live, `b = reserve(&[3000])` is
+/// refused before any call, so `b.append` can no longer consume `a`'s record.
+#[test]
+fn a_second_live_reservation_on_one_area_is_refused_before_the_call() {
+    let sb = Sandbox::new();
+    {
+        let log = log_with("reserve-two", 2);
+        let area =
+            MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
+        let mut a = area.reserve(&[100]).unwrap();
+        let calls = sb.stats().calls("ClfsReserveAndAppendLog");
+        assert_eq!(area.reserve(&[3000]).unwrap_err(), Error::ReservationInUse);
+        assert_eq!(
+            Error::ReservationInUse.to_string(),
+            "the marshalling area already has a live Reservation; CLFS keeps one reserved-record \
+             pool per area, so a second guard could consume the first one's records: append \
+             through the live guard, or drop or release it first"
+        );
+        assert_eq!(
+            sb.stats().calls("ClfsReserveAndAppendLog"),
+            calls,
+            "no call"
+        );
+        assert_eq!((sb.stats().reserved_records, a.records()), (1, 1));
+        a.append(&[b"undo"], Append::new()).unwrap();
+        assert_eq!(sb.stats().reserved_records, 0);
+        a.release().unwrap();
+        // Another area of the same log has its own pool and its own guard.
+        let other =
+            MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
+        let b = area.reserve(&[3000]).unwrap();
+        let c = other.reserve(&[200]).unwrap();
+        assert_eq!(sb.stats().reserved_records, 2);
+        assert_eq!(log.info().unwrap().total_reservation, b.bytes() + c.bytes());
+    }
+    assert_no_leaks(&sb);
+}
+
+/// Item 10: a guard frees what is left with negative `rgcbReservation` entries of
+/// `ClfsReserveAndAppendLog` (documented on the kernel DDI page), not with
+/// `ClfsFreeReservedLog` (no kernel DDI page; a positive value there sets the total).
+#[test]
+fn a_reservation_is_freed_with_negative_reserve_entries() {
+    let sb = Sandbox::new();
+    {
+        let log = log_with("reserve-free", 2);
+        let area =
+            MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
+        let r = area.reserve(&[100, 200, 300]).unwrap();
+        let calls = sb.stats().calls("ClfsReserveAndAppendLog");
+        drop(r);
+        let stats = sb.stats();
+        assert_eq!(
+            stats.calls("ClfsReserveAndAppendLog"),
+            calls + 1,
+            "one call frees all"
+        );
+        assert_eq!(stats.calls("ClfsFreeReservedLog"), 0);
+        assert_eq!((stats.reserved_records, stats.reserved_bytes), (0, 0));
+        assert_eq!(log.info().unwrap().total_reservation, 0);
+    }
+    assert_no_leaks(&sb);
+}
+
+/// One step of the reservation model test.
+#[derive(Clone, Debug)]
+enum ResOp {
+    /// `area.reserve(sizes)` into guard slot `slot`.
+    Reserve { slot: usize, sizes: Vec<u32> },
+    /// `guard.append(len bytes)` through the guard in `slot`.
+    Append { slot: usize, len: usize },
+    /// A plain append on the area (no reservation).
+    Plain { len: usize },
+    /// Drop the guard in `slot`.
+    Drop { slot: usize },
+}
+
+fn res_op() -> impl Strategy<Value = ResOp> {
+    prop_oneof![
+        (0..2usize, proptest::collection::vec(1..600u32, 1..5))
+            .prop_map(|(slot, sizes)| ResOp::Reserve { slot, sizes }),
+        (0..2usize, 1..700usize).prop_map(|(slot, len)| ResOp::Append { slot, len }),
+        (1..300usize).prop_map(|len| ResOp::Plain { len }),
+        (0..2usize).prop_map(|slot| ResOp::Drop { slot }),
+    ]
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Reserve, append (through a guard or not) and drop in random orders on one area, with two
+    /// guard slots, against a model: at most one guard is live; the guard's records and bytes,
+    /// the emulator's reserved-record and reserved-byte accounts and `TotalReservation` match
+    /// the model after every step; every appended record reads back.
+    #[test]
+    fn reservation_interleavings_match_the_model(ops in proptest::collection::vec(res_op(), 1..30)) {
+        let sb = Sandbox::new();
+        {
+            let log = log_with("reserve-model", 2);
+            let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))
+                .unwrap();
+            let mut guards: [Option<clfs::Reservation<'_, '_, ClfsAllocator>>; 2] = [None, None];
+            // The model: the live guard's reserved record sizes (aligned), per slot.
+            let mut model: [Option<Vec<i64>>; 2] = [None, None];
+            let mut appended: Vec<(clfs::Lsn, Vec<u8>)> = Vec::new();
+            for (step, op) in ops.into_iter().enumerate() {
+                let calls = sb.stats().calls("ClfsReserveAndAppendLog");
+                match op {
+                    ResOp::Reserve { slot, sizes } => {
+                        let live = model.iter().any(Option::is_some);
+                        let aligned: Vec<i64> =
+                            sizes.iter().map(|&s| area.reservation_size(s).unwrap()).collect();
+                        let calls = sb.stats().calls("ClfsReserveAndAppendLog");
+                        match area.reserve(&sizes) {
+                            Ok(g) => {
+                                prop_assert!(!live, "step {step}: a second live guard");
+                                guards[slot] = Some(g);
+                                model[slot] = Some(aligned);
+                            }
+                            Err(e) => {
+                                prop_assert!(live, "step {step}: refused {e}");
+                                prop_assert_eq!(e, Error::ReservationInUse);
+                                prop_assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls);
+                            }
+                        }
+                    }
+                    ResOp::Append { slot, len } => {
+                        let data: Vec<u8> = (0..len).map(|i| (i + step) as u8).collect();
+                        let Some(g) = guards[slot].as_mut() else { continue };
+                        let Some(m) = model[slot].as_mut() else { continue };
+                        let share = area.reservation_size(len as u32).unwrap();
+                        let calls = sb.stats().calls("ClfsReserveAndAppendLog");
+                        let pick = m.iter().enumerate().filter(|(_, &s)| s >= share)
+                            .min_by_key(|(_, &s)| s).map(|(i, _)| i);
+                        match (g.append(&[&data], Append::new()), pick) {
+                            (Ok(lsn), Some(i)) => {
+                                m.swap_remove(i);
+                                appended.push((lsn, data));
+                            }
+                            (Err(Error::Reservation { .. }), None) => {
+                                prop_assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls);
+                            }
+                            (got, want) => prop_assert!(false, "step {step}: {got:?}, model {want:?}"),
+                        }
+                    }
+                    ResOp::Plain { len } => {
+                        let data = vec![step as u8; len];
+                        appended.push((area.append(&[&data]).unwrap(), data));
+                    }
+                    ResOp::Drop { slot } => {
+                        let m = model[slot].take();
+                        prop_assert_eq!(guards[slot].take().is_some(), m.is_some());
+                        let left = m.map_or(0, |m| m.len());
+                        // One call frees every record left; none when nothing is left.
+                        let freed = u64::from(left > 0);
+                        prop_assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls + freed);
+                    }
+                }
+                let (records, bytes) = model.iter().flatten().fold((0i64, 0i64), |(n, b), m| {
+                    (n + m.len() as i64, b + m.iter().sum::<i64>())
+                });
+                let stats = sb.stats();
+                prop_assert_eq!((stats.reserved_records, stats.reserved_bytes), (records, bytes),
+                    "step {}: emulator's reserved records and bytes", step);
+                prop_assert_eq!(log.info().unwrap().total_reservation, bytes);
+                for (g, m) in guards.iter().zip(&model) {
+                    if let (Some(g), Some(m)) = (g, m) {
+                        prop_assert_eq!((g.records() as usize, g.bytes()), (m.len(), m.iter().sum()));
+                    }
+                }
+            }
+            drop(guards);
+            prop_assert_eq!(sb.stats().reserved_records, 0);
+            if let Some(&(first, _)) = appended.iter().min_by_key(|(l, _)| *l) {
+                let mut cx = area.read(first, ReadMode::Forward).unwrap();
+                let mut back = Vec::new();
+                while let Some(r) = cx.next().unwrap() {
+                    back.push((r.lsn, r.data.to_vec()));
+                }
+                appended.sort_by_key(|(l, _)| *l);
+                prop_assert_eq!(back, appended);
+            }
+        }
+        let leaks = sb.stats().leaks();
+        prop_assert!(leaks.is_empty(), "leaks: {:?}", leaks);
+    }
 }
