@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Publishing checks (issue 11 item 15):
+#   1. `cargo package -p clfs-emu -p clfs` builds and verifies both crates from their .crate files;
+#   2. neither .crate ships .ci/ or .cargo/ (each crate has an `include` list);
+#   3. the docs.rs build of each crate, with the features, targets and rustdoc flags of its
+#      [package.metadata.docs.rs], succeeds (docs.rs uses nightly; so does this step).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+die() { printf 'package.sh: FAILED: %s\n' "$*" >&2; exit 1; }
+
+echo "1. cargo package -p clfs-emu -p clfs (with verification)"
+cargo package -q --allow-dirty -p clfs-emu -p clfs
+ls target/package/*.crate | sed 's/^/  /'
+
+echo "2. packaged file lists"
+for p in clfs clfs-emu; do
+    list="$(cargo package -q --allow-dirty --list -p "$p")"
+    if grep -E '^\.(ci|cargo)/' <<<"$list"; then
+        die "$p would ship the files above"
+    fi
+    echo "  $p: $(wc -l <<<"$list") files, none under .ci/ or .cargo/"
+done
+
+echo "3. the docs.rs builds"
+rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+rustup target add --toolchain nightly x86_64-pc-windows-msvc >/dev/null
+cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["name"] not in ("clfs", "clfs-emu"):
+        continue
+    # TOML reads [package.metadata.docs.rs] as the nested tables docs -> rs.
+    d = ((p.get("metadata") or {}).get("docs") or {}).get("rs") or {}
+    for t in d.get("targets") or ["x86_64-unknown-linux-gnu"]:
+        print("|".join([p["name"], t, ",".join(d.get("features", [])), " ".join(d.get("rustdoc-args", []))]))
+' | while IFS='|' read -r name target features rdargs; do
+    echo "  $name on $target, features [$features], rustdoc $rdargs"
+    args=(-p "$name" --no-deps --target "$target")
+    [ -n "$features" ] && args+=(--features "$features")
+    RUSTDOCFLAGS="$rdargs -D warnings" cargo +nightly doc -q "${args[@]}" \
+        || die "the docs.rs build of $name for $target"
+done
+echo "OK"
