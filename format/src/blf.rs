@@ -13,6 +13,10 @@ use crate::control::{ControlRecord, MetadataBlock, MetadataBlockType};
 use crate::error::{Error, Loc, Result, Rule};
 use crate::truncate::TruncateRecord;
 
+/// The rule of a metadata block that is all zero: Windows leaves a shadow copy unwritten until
+/// the record is first rewritten.
+pub const NEVER_WRITTEN: &str = "was never written (all zero)";
+
 /// Size of a base log file as Windows creates it (the six blocks).
 pub const BASE_FILE_SIZE: usize = 0x10000;
 
@@ -34,6 +38,16 @@ pub fn decode_metadata_block(
     name: &str,
 ) -> Result<MetadataBlockImage> {
     let loc = Loc::new(name, offset as u64);
+    let raw = slice(
+        file,
+        offset as usize,
+        size as usize,
+        &Loc::new(name, 0),
+        "CLFS_METADATA_BLOCK.cbOffset",
+    )?;
+    if raw.iter().all(|b| *b == 0) {
+        return Err(loc.err("CLFS_LOG_BLOCK_HEADER", Rule::Invalid(NEVER_WRITTEN)));
+    }
     let mut buf = slice(
         file,
         offset as usize,
@@ -120,6 +134,8 @@ pub struct BaseFile {
     /// Copies that failed their checks (a torn shadow is normal after a crash), and a scratch
     /// block that could not be read. Not fatal while the other copy is valid.
     pub rejected: Vec<Error>,
+    /// Offsets of metadata blocks that are all zero (never written; normal for shadows).
+    pub unwritten: Vec<u64>,
     /// Bytes after the last metadata block: `(offset, length)`. Windows 11 log authentication
     /// keeps an HMAC there; this crate ignores those bytes.
     pub trailing: Option<(u64, u64)>,
@@ -228,6 +244,10 @@ impl BaseFile {
                 None
             }
         };
+        let (unwritten, rejected): (Vec<Error>, Vec<Error>) = rejected
+            .into_iter()
+            .partition(|e| e.rule == Rule::Invalid(NEVER_WRITTEN));
+        let unwritten = unwritten.iter().map(|e| e.offset).collect();
         let len = file.len() as u64;
         let trailing = (len > end).then_some((end, len - end));
         Ok(BaseFile {
@@ -238,6 +258,7 @@ impl BaseFile {
             base_copy,
             truncate,
             rejected,
+            unwritten,
             trailing,
         })
     }

@@ -54,6 +54,7 @@ pub mod control;
 pub mod error;
 mod lsn;
 pub mod record;
+pub mod scan;
 pub mod truncate;
 
 pub use base::{
@@ -70,6 +71,8 @@ pub use error::{Error, Loc, Result, Rule};
 pub use lsn::Lsn;
 pub use record::{
     block_records, BlockBuilder, Record, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK,
-    RECORD_FLAG_LAST_IN_BLOCK, RECORD_HEADER_SIZE, RECORD_TYPE_DATA, RECORD_TYPE_RESTART,
+    RECORD_FLAG_LAST_IN_BLOCK, RECORD_HEADER_SIZE, RECORD_POSITION_MASK, RECORD_TYPE_DATA,
+    RECORD_TYPE_RESTART,
 };
+pub use scan::{scan_container, ContainerScan, Log, LogRecord};
 pub use truncate::TruncateRecord;

@@ -1,0 +1,521 @@
+//! Reading a whole log: walking container files block by block, the active range, the
+//! restart-record chain, and verification of every checksum, signature and link.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::base::{Client, ContainerContext};
+use crate::blf::BaseFile;
+use crate::block::{
+    block_crc, check_header, BlockHeader, BLOCK_HEADER_SIZE, SECTOR_BLOCK_BEGIN, SECTOR_BLOCK_DATA,
+    SECTOR_BLOCK_END, SECTOR_BLOCK_OWNER, SECTOR_SIZE,
+};
+use crate::bytes::{arr, put};
+use crate::error::{Error, Loc, Result, Rule};
+use crate::record::{block_records, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK};
+use crate::Lsn;
+
+/// A record found in a container file, with its payload (fixups restored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The 40-byte header.
+    pub header: RecordHeader,
+    /// The block's `ClientId` (the stream; 0 in a dedicated log).
+    pub client_id: u8,
+    /// The block's USN.
+    pub block_usn: u8,
+    /// Physical id of the container the record lies in.
+    pub physical_id: u32,
+    /// Offset of the record's header in the container file.
+    pub file_offset: u64,
+    /// The record's data (after the 40-byte header).
+    pub data: Vec<u8>,
+}
+
+/// What walking one container file found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerScan {
+    /// Physical id (`cidContainer`).
+    pub physical_id: u32,
+    /// Logical id (`cidQueue`), the one in LSNs.
+    pub logical_id: u32,
+    /// Data blocks decoded.
+    pub blocks: u32,
+    /// Owner-page blocks seen (multiplexed logs), checked but not parsed.
+    pub owner_pages: u32,
+    /// Bytes of container data in the blocks decoded.
+    pub block_bytes: u64,
+    /// Every valid record physically present, in file order.
+    pub records: Vec<LogRecord>,
+    /// Places where no valid block could be decoded although the sector was not empty: a torn
+    /// or stale block, or garbage. The walk resumes at the next sector.
+    pub errors: Vec<Error>,
+    /// Bytes after the container's size: `(offset, length)` (Windows 11 authentication area);
+    /// ignored.
+    pub trailing: Option<(u64, u64)>,
+}
+
+/// Walks the container file `file` (named `name` in errors) of the container `ctx`, up to
+/// `ctx.size` bytes: every 512-byte boundary where a valid block starts contributes its
+/// records; an all-zero sector is free space; anything else is noted in
+/// [`ContainerScan::errors`] and skipped sector by sector. Blocks whose signatures are
+/// intact but whose checksum, LSNs or records break a rule are noted and skipped whole.
+///
+/// A block must carry the container's logical id and its own offset in its `CurrentLsn`.
+pub fn scan_container(file: &[u8], name: &str, ctx: &ContainerContext) -> ContainerScan {
+    let mut s = ContainerScan {
+        physical_id: ctx.physical_id,
+        logical_id: ctx.logical_id,
+        ..ContainerScan::default()
+    };
+    let limit = usize::try_from(ctx.size)
+        .unwrap_or(usize::MAX)
+        .min(file.len());
+    if file.len() > limit && (limit as u64) == ctx.size {
+        s.trailing = Some((ctx.size, (file.len() - limit) as u64));
+    }
+    let data = file.get(..limit).unwrap_or(&[]);
+    let mut off = 0usize;
+    while off + SECTOR_SIZE <= data.len() {
+        let rest = data.get(off..).unwrap_or(&[]);
+        let loc = Loc::new(name, off as u64);
+        let head = rest.get(..BLOCK_HEADER_SIZE).unwrap_or(&[]);
+        if head.iter().all(|b| *b == 0) {
+            off += SECTOR_SIZE;
+            continue;
+        }
+        match scan_block(rest, ctx, off, &loc, &mut s) {
+            Ok(size) => off += size,
+            Err((e, skip)) => {
+                s.errors.push(e);
+                off += skip;
+            }
+        }
+    }
+    s
+}
+
+/// Decodes one block at the start of `rest`; returns its size, or an error and the bytes to
+/// skip (one sector when the signatures are broken, the whole block otherwise).
+fn scan_block(
+    rest: &[u8],
+    ctx: &ContainerContext,
+    off: usize,
+    loc: &Loc<'_>,
+    s: &mut ContainerScan,
+) -> core::result::Result<usize, (Error, usize)> {
+    let one = |e: Error| (e, SECTOR_SIZE);
+    let h = check_header(rest, loc).map_err(one)?;
+    let size = h.size();
+    let block = rest.get(..size).ok_or_else(|| {
+        one(loc.err(
+            "CLFS_LOG_BLOCK_HEADER.TotalSectorCount",
+            Rule::Invalid("block runs past the end"),
+        ))
+    })?;
+    // Signatures first (cheap, read-only): they tell a block start from data.
+    let first: [u8; 2] = arr(block, SECTOR_SIZE - 2, loc, "sector signature").map_err(one)?;
+    let kind = first[0] & !(SECTOR_BLOCK_BEGIN | SECTOR_BLOCK_END);
+    if kind != SECTOR_BLOCK_DATA && kind != SECTOR_BLOCK_OWNER {
+        return Err(one(loc.err(
+            "sector signature",
+            Rule::Mismatch {
+                found: first[0] as u64,
+                expected: (SECTOR_BLOCK_DATA | SECTOR_BLOCK_BEGIN) as u64,
+            },
+        )));
+    }
+    check_signatures(block, &h, kind, loc).map_err(one)?;
+    // From here the block is a block: a broken rule skips all of it.
+    let whole = |e: Error| (e, size);
+    if h.checksum != 0 {
+        let computed = block_crc(block);
+        if computed != h.checksum {
+            return Err(whole(loc.err(
+                "CLFS_LOG_BLOCK_HEADER.Checksum",
+                Rule::Checksum {
+                    stored: h.checksum,
+                    computed,
+                },
+            )));
+        }
+    }
+    if kind == SECTOR_BLOCK_OWNER {
+        s.owner_pages += 1;
+        return Ok(size);
+    }
+    if h.current_lsn.container() != ctx.logical_id {
+        return Err(whole(loc.err(
+            "CLFS_LOG_BLOCK_HEADER.CurrentLsn",
+            Rule::Mismatch {
+                found: h.current_lsn.container() as u64,
+                expected: ctx.logical_id as u64,
+            },
+        )));
+    }
+    if h.current_lsn.block_offset() as usize != off || h.current_lsn.record_index() != 0 {
+        return Err(whole(loc.err(
+            "CLFS_LOG_BLOCK_HEADER.CurrentLsn",
+            Rule::Mismatch {
+                found: h.current_lsn.0,
+                expected: Lsn::new(ctx.logical_id, off as u32, 0).0,
+            },
+        )));
+    }
+    let mut buf = block.to_vec();
+    restore(&mut buf, &h);
+    let recs = block_records(&buf, &h, loc).map_err(whole)?;
+    s.blocks += 1;
+    s.block_bytes += size as u64;
+    for r in recs {
+        s.records.push(LogRecord {
+            header: r.header,
+            client_id: h.client_id,
+            block_usn: h.usn,
+            physical_id: ctx.physical_id,
+            file_offset: (off + r.offset) as u64,
+            data: r.data.to_vec(),
+        });
+    }
+    Ok(size)
+}
+
+fn check_signatures(block: &[u8], h: &BlockHeader, kind: u8, loc: &Loc<'_>) -> Result<()> {
+    let n = h.total_sectors as usize;
+    for i in 0..n {
+        let found: [u8; 2] = arr(
+            block,
+            i * SECTOR_SIZE + SECTOR_SIZE - 2,
+            loc,
+            "sector signature",
+        )?;
+        let expected = crate::block::signature(kind, i, n, h.usn);
+        if found != expected {
+            return Err(loc.err(
+                "sector signature",
+                Rule::Signature {
+                    sector: i as u32,
+                    found0: found[0],
+                    found1: found[1],
+                    expected0: expected[0],
+                    expected1: expected[1],
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn restore(block: &mut [u8], h: &BlockHeader) {
+    let fix = h.signatures_offset as usize;
+    for i in 0..h.total_sectors as usize {
+        let saved = block
+            .get(fix + 2 * i..fix + 2 * i + 2)
+            .and_then(|s| <[u8; 2]>::try_from(s).ok());
+        if let Some(saved) = saved {
+            put(block, i * SECTOR_SIZE + SECTOR_SIZE - 2, &saved);
+        }
+    }
+}
+
+fn in_range(client: &Client, r: &LogRecord) -> bool {
+    let base = client.context.base;
+    let last = client.context.last;
+    let bounded = !last.is_invalid() && last > base;
+    r.client_id == client.context.client_id
+        && r.header.lsn >= base
+        && (!bounded || r.header.lsn < last)
+}
+
+/// A whole log: the base file and what each container file held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Log {
+    /// The base file.
+    pub base: BaseFile,
+    /// One scan per container of the base record, in its order; `None` where the caller had
+    /// no file for it.
+    pub containers: Vec<Option<ContainerScan>>,
+    /// Every record of every container, sorted by LSN.
+    pub records: Vec<LogRecord>,
+}
+
+impl Log {
+    /// Builds the log from a decoded base file and a function that returns each container's
+    /// bytes (by its symbol name, e.g. `%BLF%\…`), or `None` when the file is missing.
+    pub fn read<'f>(
+        base: BaseFile,
+        mut container: impl FnMut(&crate::base::Container) -> Option<(&'f [u8], String)>,
+    ) -> Log {
+        let mut containers = Vec::new();
+        let mut records = Vec::new();
+        for c in &base.base.containers {
+            let scan = container(c).map(|(bytes, name)| scan_container(bytes, &name, &c.context));
+            if let Some(sc) = &scan {
+                records.extend(sc.records.iter().cloned());
+            }
+            containers.push(scan);
+        }
+        records.sort_by_key(|r| r.header.lsn);
+        Log {
+            base,
+            containers,
+            records,
+        }
+    }
+
+    /// The record with LSN `lsn`.
+    pub fn record(&self, lsn: Lsn) -> Option<&LogRecord> {
+        self.records
+            .binary_search_by_key(&lsn, |r| r.header.lsn)
+            .ok()
+            .and_then(|i| self.records.get(i))
+    }
+
+    /// Whether `lsn` lies in a container whose file was not read.
+    pub fn in_missing_container(&self, lsn: Lsn) -> bool {
+        self.base
+            .base
+            .containers
+            .iter()
+            .zip(&self.containers)
+            .any(|(c, s)| s.is_none() && c.context.logical_id == lsn.container())
+    }
+
+    /// The records of `client` in its active range: LSN at least `lsnBase` and, when
+    /// `lsnLast` is a valid LSN above the base, below it (Windows stores the next free
+    /// block there). Records of other streams (block `ClientId`) are left out.
+    pub fn active_records<'a>(
+        &'a self,
+        client: &'a Client,
+    ) -> impl Iterator<Item = &'a LogRecord> + 'a {
+        self.records.iter().filter(move |r| in_range(client, r))
+    }
+
+    /// Whether `r` lies in the active range of its stream (see
+    /// [`active_records`](Self::active_records)).
+    pub fn is_active(&self, r: &LogRecord) -> bool {
+        self.base.base.clients.iter().any(|c| in_range(c, r))
+    }
+
+    /// The restart-record chain of `client`: `lsnRestart`, then each restart record's
+    /// `previous`, newest first, until a link is INVALID or leaves the records present.
+    /// Errors when a link names a record that is not a restart record, or does not go back.
+    pub fn restart_chain(&self, client: &Client, name: &str) -> Result<Vec<Lsn>> {
+        let loc = Loc::new(name, 0);
+        let mut out = Vec::new();
+        let mut at = client.context.restart;
+        while !at.is_invalid() {
+            let Some(r) = self.record(at) else { break };
+            if !r.header.is_restart() {
+                return Err(loc.err(
+                    "CLFS_LOG_RECORD_HEADER.LsnPrevious",
+                    Rule::Invalid("the restart chain names a record that is not a restart record"),
+                ));
+            }
+            out.push(at);
+            let prev = r.header.previous;
+            if !prev.is_invalid() && prev >= at {
+                return Err(loc.err(
+                    "CLFS_LOG_RECORD_HEADER.LsnPrevious",
+                    Rule::TooLarge {
+                        found: prev.0,
+                        max: at.0.saturating_sub(1),
+                    },
+                ));
+            }
+            at = prev;
+        }
+        Ok(out)
+    }
+
+    /// Checks every rule this crate knows, and returns the first broken one:
+    /// rejected metadata copies (a CRC or signature), the base record's symbol tables and
+    /// counts, every container block that could not be decoded, the first-in-block flag,
+    /// each record's links (INVALID, NULL, or an earlier LSN that is present when it lies at
+    /// or after the client's base), each client's base and restart LSNs naming present
+    /// records, and the restart chain. A container whose file is missing is an error only
+    /// when a client's base or restart LSN lies in it.
+    pub fn verify(&self, name: &str) -> Result<()> {
+        if let Some(e) = self.base.rejected.first() {
+            return Err(e.clone());
+        }
+        let loc = Loc::new(name, self.base.base_copy_offset());
+        self.base.base.check(&self.base.base_bytes, &loc)?;
+        for s in self.containers.iter().flatten() {
+            if let Some(e) = s.errors.first() {
+                return Err(e.clone());
+            }
+        }
+        let base_lsn = |client_id: u8| -> Lsn {
+            self.base
+                .base
+                .clients
+                .iter()
+                .find(|c| c.context.client_id == client_id)
+                .map(|c| c.context.base)
+                .unwrap_or(Lsn::NULL)
+        };
+        for r in &self.records {
+            let h = &r.header;
+            let cname = self
+                .base
+                .base
+                .containers
+                .iter()
+                .find(|c| c.context.physical_id == r.physical_id)
+                .map_or(name, |c| c.name.as_str());
+            let rloc = Loc::new(cname, h.lsn.block_offset() as u64);
+            if h.lsn.record_index() == 0 && h.record_type & RECORD_FLAG_FIRST_IN_BLOCK == 0 {
+                return Err(rloc.err(
+                    "CLFS_LOG_RECORD_HEADER.RecordType",
+                    Rule::Invalid("the block's first record lacks the first-in-block flag (0x04)"),
+                ));
+            }
+            for (field, link) in [
+                ("CLFS_LOG_RECORD_HEADER.LsnPrevious", h.previous),
+                ("CLFS_LOG_RECORD_HEADER.LsnUndoNext", h.undo_next),
+            ] {
+                // INVALID is "no link"; NULL is "no link" on restart records and also the
+                // LSN of a log's first record: either reading is acceptable.
+                if link.is_invalid() || link.is_null() {
+                    continue;
+                }
+                if link >= h.lsn {
+                    return Err(rloc.err(
+                        field,
+                        Rule::TooLarge {
+                            found: link.0,
+                            max: h.lsn.0.saturating_sub(1),
+                        },
+                    ));
+                }
+                if link >= base_lsn(r.client_id)
+                    && self.record(link).is_none()
+                    && !self.in_missing_container(link)
+                {
+                    return Err(rloc.err(
+                        field,
+                        Rule::Invalid("links to a record that is not in the log"),
+                    ));
+                }
+            }
+        }
+        for c in &self.base.base.clients {
+            for (field, lsn) in [
+                ("CLFS_CLIENT_CONTEXT.lsnBase", c.context.base),
+                ("CLFS_CLIENT_CONTEXT.lsnRestart", c.context.restart),
+            ] {
+                if lsn.is_invalid() {
+                    continue;
+                }
+                if self.in_missing_container(lsn) {
+                    return Err(loc.err(
+                        field,
+                        Rule::Invalid("names a record in a container whose file is missing"),
+                    ));
+                }
+                if self.record(lsn).is_none() {
+                    return Err(loc.err(
+                        field,
+                        Rule::Invalid("names a record that is not in the log"),
+                    ));
+                }
+            }
+            self.restart_chain(c, name)?;
+        }
+        Ok(())
+    }
+}
+
+impl BaseFile {
+    /// Offset of the general block the base record came from.
+    pub fn base_copy_offset(&self) -> u64 {
+        let t = match self.base_copy {
+            crate::blf::Copy::Primary => crate::MetadataBlockType::General,
+            crate::blf::Copy::Shadow => crate::MetadataBlockType::GeneralShadow,
+        };
+        self.control
+            .blocks
+            .get(t as usize)
+            .map(|b| b.offset as u64)
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BlockBuilder, RECORD_TYPE_DATA, RECORD_TYPE_RESTART};
+
+    fn container() -> (Vec<u8>, ContainerContext) {
+        let ctx = ContainerContext::new(3, 5, 0x2000);
+        let mut c = alloc::vec![0u8; 0x2000];
+        let mut b = BlockBuilder::new(Lsn::new(5, 0, 0), 1);
+        b.push(RECORD_TYPE_RESTART, Lsn::NULL, Lsn::INVALID, b"r0")
+            .unwrap();
+        let blk = b.finish(Lsn::INVALID).unwrap();
+        c[..blk.len()].copy_from_slice(&blk);
+        let mut b = BlockBuilder::new(Lsn::new(5, 0x400, 0), 1);
+        b.push(RECORD_TYPE_DATA, Lsn::INVALID, Lsn::INVALID, &[9; 700])
+            .unwrap();
+        b.push(RECORD_TYPE_DATA, Lsn::INVALID, Lsn::new(5, 0x400, 0), b"d")
+            .unwrap();
+        let blk = b.finish(Lsn::INVALID).unwrap();
+        c[0x400..0x400 + blk.len()].copy_from_slice(&blk);
+        (c, ctx)
+    }
+
+    #[test]
+    fn walks_blocks_and_skips_free_sectors() {
+        let (c, ctx) = container();
+        let s = scan_container(&c, "c", &ctx);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!((s.blocks, s.records.len()), (2, 3));
+        assert_eq!(s.records[1].file_offset, 0x470);
+        assert_eq!(s.records[2].header.lsn, Lsn::new(5, 0x400, 1));
+        assert_eq!(s.records[2].physical_id, 3);
+        assert_eq!(s.records[1].data.len(), 700);
+        assert_eq!(s.trailing, None);
+    }
+
+    #[test]
+    fn garbage_and_misplaced_blocks_are_noted_and_skipped() {
+        let (mut c, ctx) = container();
+        c[0x1000..0x1200].fill(0x41); // garbage sector
+        let s = scan_container(&c, "c", &ctx);
+        assert_eq!(s.records.len(), 3);
+        assert_eq!(s.errors.len(), 1);
+        assert_eq!(s.errors[0].offset, 0x1000);
+        // A valid block copied to the wrong offset: its CurrentLsn does not match.
+        let (mut c, ctx) = container();
+        let first = c[..0x200].to_vec();
+        c[0x1800..0x1a00].copy_from_slice(&first);
+        let s = scan_container(&c, "c", &ctx);
+        assert_eq!(s.records.len(), 3);
+        assert_eq!(s.errors[0].field, "CLFS_LOG_BLOCK_HEADER.CurrentLsn");
+        // The wrong logical id.
+        let (c, mut ctx) = container();
+        ctx.logical_id = 6;
+        let s = scan_container(&c, "c", &ctx);
+        assert!(s.records.is_empty());
+        assert_eq!(
+            s.errors[0].rule,
+            Rule::Mismatch {
+                found: 5,
+                expected: 6
+            }
+        );
+    }
+
+    #[test]
+    fn bytes_past_the_container_size_are_ignored_and_reported() {
+        let (mut c, ctx) = container();
+        c.extend_from_slice(&[0x77; 0x300]);
+        let s = scan_container(&c, "c", &ctx);
+        assert_eq!(s.trailing, Some((0x2000, 0x300)));
+        assert!(s.errors.is_empty());
+        // A short file is read as far as it goes.
+        let s = scan_container(&c[..0x300], "c", &ctx);
+        assert_eq!(s.records.len(), 1);
+    }
+}
