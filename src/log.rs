@@ -166,10 +166,16 @@ pub struct LogFile {
     raw: NonNull<sys::FILE_OBJECT>,
 }
 
-// SAFETY: a log file object is a kernel object that CLFS lets any thread use at IRQL <=
-// APC_LEVEL; the library keeps no unsynchronised state of its own in it.
+// SAFETY: a log file object is a referenced kernel FILE_OBJECT with no thread affinity: any
+// thread at IRQL <= APC_LEVEL may use and close it (no CLFS page ties it to its creating
+// thread). The library keeps no state of its own in `LogFile`.
 unsafe impl Send for LogFile {}
-// SAFETY: as above; every routine that takes the log object is safe to call concurrently.
+// SAFETY: concurrent calls on one log file object are safe. No page documents this in so many
+// words (docs/decisions.md, "`LogFile` is `Sync`"); it follows from what is documented:
+// marshalling-context operations are thread-safe (reference §1.4, §4.2), and each of them works
+// on the area's log file object from whatever thread calls it, so CLFS already synchronises its
+// per-object state; the DDI calls out the one thread-unsafe CLFS object (read contexts, §0.1
+// item 9) and says nothing of the kind for log file objects. `LogFile` adds no state.
 unsafe impl Sync for LogFile {}
 
 impl LogFile {

@@ -259,3 +259,37 @@ proptest! {
         prop_assert!(leaks.is_empty(), "leaks: {:?}", leaks);
     }
 }
+
+/// Item 14: `LogFile` is `Send + Sync` (the decision and its sources are in
+/// `docs/decisions.md`): one log object, shared by reference, is queried from several threads
+/// while they append through one shared area.
+#[test]
+fn one_log_serves_several_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<clfs::LogFile>();
+    let sb = Sandbox::new();
+    {
+        let log = log_with("threads", 2);
+        let area =
+            MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let (log, area) = (&log, &area);
+                s.spawn(move || {
+                    for i in 0..50u8 {
+                        let lsn = area.append(&[&[t, i]]).unwrap();
+                        assert!(log.info().unwrap().last >= lsn);
+                    }
+                });
+            }
+        });
+        let first = log.info().unwrap().base;
+        let mut cx = area.read(first, ReadMode::Forward).unwrap();
+        let mut n = 0;
+        while cx.next().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 200);
+    }
+    assert_no_leaks(&sb);
+}
