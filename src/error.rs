@@ -219,6 +219,25 @@ pub enum Error {
         restart: Lsn,
     },
 
+    /// A management policy value the library refuses before calling Clfs.sys
+    /// (reference §2.11).
+    #[error("{policy} policy {rule}, got {value}")]
+    InvalidPolicy {
+        /// The policy type, e.g. `"MaximumSize"`.
+        policy: &'static str,
+        /// The broken rule, e.g. `"must be between 2 and 1024 containers"`.
+        rule: &'static str,
+        /// The value given.
+        value: u64,
+    },
+
+    /// A `ClfsMgmtSetLogFileSize` size the routine documents as invalid.
+    #[error("a log of {containers} container{} is not a valid target size: ask for 2..=1023 containers, the minimum-size policy, or the maximum-size policy", if *containers == 1 { "" } else { "s" })]
+    InvalidLogSize {
+        /// The requested number of containers.
+        containers: u64,
+    },
+
     /// A restart record larger than one marshalling buffer.
     #[error("restart area of {size} bytes does not fit: at most {max} bytes fit in one {buffer_size}-byte buffer")]
     RestartTooLarge {

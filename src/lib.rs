@@ -89,6 +89,7 @@ pub mod irql;
 pub mod log;
 pub mod lsn;
 pub mod marshal;
+pub mod mgmt;
 pub mod pool;
 pub mod read;
 pub mod status;
@@ -100,6 +101,10 @@ pub use error::{BufferKind, Error, Result};
 pub use log::{Access, Disposition, LogFile, LogInfo, LogOptions, Share};
 pub use lsn::Lsn;
 pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig};
+pub use mgmt::{
+    InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks, Policy, PolicyKind,
+    TailAdvance,
+};
 pub use pool::{pool_tag, BlockAllocator, Blocks, ClfsAllocator, PoolType, TaggedPool};
 pub use read::{ReadContext, ReadMode, Record, RecordType, RestartArea, RestartContext};
 pub use status::{NtStatus, Severity};

@@ -450,6 +450,38 @@ unsafe fn reserve_and_append(
     flags: u32,
     plsn: *mut CLS_LSN,
 ) -> NTSTATUS {
+    // SAFETY: forwarded caller contract.
+    let st = unsafe {
+        reserve_and_append_once(ctx, entries, n, align, undo, prev, nres, res, flags, plsn)
+    };
+    // Auto-grow and log-tail policies act after appends (no lock held here); a LOG_FULL
+    // that auto-grow cured is retried once.
+    if crate::mgmt::after_append(ctx as usize, st == STATUS_LOG_FULL) && st == STATUS_LOG_FULL {
+        // SAFETY: forwarded caller contract.
+        return unsafe {
+            reserve_and_append_once(ctx, entries, n, align, undo, prev, nres, res, flags, plsn)
+        };
+    }
+    st
+}
+
+/// One attempt of [`reserve_and_append`].
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented.
+#[allow(clippy::too_many_arguments)]
+unsafe fn reserve_and_append_once(
+    ctx: *const c_void,
+    entries: *const CLS_WRITE_ENTRY,
+    n: u32,
+    align: u32,
+    undo: *const CLS_LSN,
+    prev: *const CLS_LSN,
+    nres: u32,
+    res: *mut i64,
+    flags: u32,
+    plsn: *mut CLS_LSN,
+) -> NTSTATUS {
     // One lock and one handle lookup for the whole call: the handle is checked first, then
     // the parameters (the caller's memory is read under the lock; allocator callbacks run
     // under it anyway).
@@ -724,6 +756,9 @@ pub unsafe extern "system" fn ClfsWriteRestartArea(
     let base = unsafe { rd(plsnbase) }.map(|l| l.Internal);
     match marshal::write_restart(pvmarshalcontext as usize, &data, base, fflags) {
         Ok((n, l)) => {
+            if base.is_some() {
+                mgmt::tail_moved_area(pvmarshalcontext as usize);
+            }
             // SAFETY: optional output; NULL is skipped.
             unsafe { wr(pcbwritten, n) };
             // SAFETY: optional output; NULL is skipped.
@@ -984,7 +1019,11 @@ pub unsafe extern "system" fn ClfsAdvanceLogBase(
     if fflags != 0 {
         return STATUS_INVALID_PARAMETER;
     }
-    marshal::advance_base(pvmarshalcontext as usize, b.Internal)
+    let st = marshal::advance_base(pvmarshalcontext as usize, b.Internal);
+    if st == STATUS_SUCCESS {
+        mgmt::tail_moved_area(pvmarshalcontext as usize);
+    }
+    st
 }
 
 /// `ClfsSetArchiveTail` (archivable logs only: created with `FILE_ATTRIBUTE_ARCHIVE`).
@@ -1004,7 +1043,13 @@ pub unsafe extern "system" fn ClfsSetArchiveTail(
     }
     // SAFETY: forwarded caller contract.
     match unsafe { rd(plsnarchivetail) } {
-        Some(t) => log::set_archive_tail(plfolog as usize, t.Internal),
+        Some(t) => {
+            let st = log::set_archive_tail(plfolog as usize, t.Internal);
+            if st == STATUS_SUCCESS {
+                mgmt::tail_moved(plfolog as usize);
+            }
+            st
+        }
         None => STATUS_INVALID_PARAMETER,
     }
 }
@@ -1279,5 +1324,250 @@ pub unsafe extern "system" fn ClfsLsnDifference(
             STATUS_SUCCESS
         }
         Err(_) => STATUS_INTEGER_OVERFLOW,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLFS management (reference §1.9). Decisions on undocumented points: docs/decisions.md.
+
+use crate::mgmt;
+use crate::types::{
+    CLFS_MGMT_CLIENT_REGISTRATION, CLFS_MGMT_POLICY, CLFS_MGMT_POLICY_TYPE,
+    PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK,
+};
+
+/// `ClfsMgmtRegisterManagedClient`: callbacks may run as soon as this returns (even before).
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid as documented; the callbacks must be callable
+/// with their contexts until deregistration returns.
+pub unsafe extern "system" fn ClfsMgmtRegisterManagedClient(
+    logfile: *const FILE_OBJECT,
+    registrationdata: *const CLFS_MGMT_CLIENT_REGISTRATION,
+    clientcookie: *mut *mut c_void,
+) -> NTSTATUS {
+    enter!("ClfsMgmtRegisterManagedClient");
+    if logfile.is_null() || clientcookie.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(r) = (unsafe { rd(registrationdata) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    match mgmt::register(logfile as usize, &r) {
+        Ok(cookie) => {
+            // SAFETY: checked non-null; the caller passes a writable pointer.
+            unsafe { wr(clientcookie, core::ptr::without_provenance_mut(cookie)) };
+            STATUS_SUCCESS
+        }
+        Err(st) => st,
+    }
+}
+
+/// `ClfsMgmtDeregisterManagedClient`: when it returns, no callback of the client runs or
+/// will run (it waits for callbacks running on other threads).
+///
+/// # Safety
+/// None beyond the FFI contract: the cookie is never dereferenced.
+pub unsafe extern "system" fn ClfsMgmtDeregisterManagedClient(
+    clientcookie: *const c_void,
+) -> NTSTATUS {
+    enter!("ClfsMgmtDeregisterManagedClient");
+    if clientcookie.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    mgmt::deregister(clientcookie as usize)
+}
+
+/// `ClfsMgmtTailAdvanceFailure`.
+///
+/// # Safety
+/// None beyond the FFI contract: the cookie is never dereferenced.
+pub unsafe extern "system" fn ClfsMgmtTailAdvanceFailure(
+    client: *const c_void,
+    reason: NTSTATUS,
+) -> NTSTATUS {
+    enter!("ClfsMgmtTailAdvanceFailure");
+    if client.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    mgmt::tail_advance_failure(client as usize, reason)
+}
+
+/// `ClfsMgmtHandleLogFileFull`: SUCCESS (space now), PENDING (LogGrowthComplete will run,
+/// maybe before this returns) or LOG_FULL_HANDLER_IN_PROGRESS.
+///
+/// # Safety
+/// None beyond the FFI contract: the cookie is never dereferenced.
+pub unsafe extern "system" fn ClfsMgmtHandleLogFileFull(client: *const c_void) -> NTSTATUS {
+    enter!("ClfsMgmtHandleLogFileFull");
+    if client.is_null() {
+        return STATUS_INVALID_PARAMETER_1;
+    }
+    mgmt::handle_log_full(client as usize)
+}
+
+/// `ClfsMgmtInstallPolicy`.
+///
+/// # Safety
+/// A non-null `policy` must be valid for reading `policylength` bytes.
+pub unsafe extern "system" fn ClfsMgmtInstallPolicy(
+    logfile: *const FILE_OBJECT,
+    policy: *const CLFS_MGMT_POLICY,
+    policylength: u32,
+) -> NTSTATUS {
+    enter!("ClfsMgmtInstallPolicy");
+    if logfile.is_null() {
+        return STATUS_INVALID_PARAMETER_1;
+    }
+    if policy.is_null() {
+        return STATUS_INVALID_PARAMETER_2;
+    }
+    if policylength < mgmt::POLICY_SIZE {
+        return STATUS_INVALID_PARAMETER_3;
+    }
+    // Read what LengthInBytes announces, never past PolicyLength.
+    // SAFETY: the caller's buffer holds `policylength >= 24` bytes.
+    let Some(head) = (unsafe { copy_in(policy.cast::<u8>(), 16) }) else {
+        return STATUS_INVALID_PARAMETER_2;
+    };
+    let announced = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let n = announced.clamp(mgmt::POLICY_SIZE, policylength) as usize;
+    // SAFETY: `n <= policylength`, which the caller's buffer holds.
+    let Some(bytes) = (unsafe { copy_in(policy.cast::<u8>(), n) }) else {
+        return STATUS_INVALID_PARAMETER_2;
+    };
+    mgmt::install(logfile as usize, &bytes)
+}
+
+/// `ClfsMgmtQueryPolicy`: `*policylength` is in/out (the buffer size in, the policy's
+/// `LengthInBytes` out). A variable-length policy longer than the buffer gets
+/// `STATUS_BUFFER_TOO_SMALL` with the needed length.
+///
+/// # Safety
+/// Non-null pointers must be valid; `policy` for writing `*policylength` bytes.
+pub unsafe extern "system" fn ClfsMgmtQueryPolicy(
+    logfile: *const FILE_OBJECT,
+    policytype: CLFS_MGMT_POLICY_TYPE,
+    policy: *mut CLFS_MGMT_POLICY,
+    policylength: *mut u32,
+) -> NTSTATUS {
+    enter!("ClfsMgmtQueryPolicy");
+    if logfile.is_null() {
+        return STATUS_INVALID_PARAMETER_1;
+    }
+    if !(0..mgmt::NUM_POLICIES as i32).contains(&policytype) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded caller contract.
+    let cap = match unsafe { rd(policylength) } {
+        Some(n) if n >= mgmt::POLICY_SIZE && !policy.is_null() => n,
+        _ => return STATUS_INVALID_PARAMETER_2,
+    };
+    let img = match mgmt::query(logfile as usize, policytype) {
+        Ok(i) => i,
+        Err(st) => return st,
+    };
+    // SAFETY: checked non-null above.
+    unsafe { wr(policylength, img.len() as u32) };
+    if img.len() > cap as usize {
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    for (i, b) in img.iter().enumerate() {
+        // SAFETY: `i < img.len() <= *policylength`, which the caller's buffer holds.
+        unsafe { wr(policy.cast::<u8>().wrapping_add(i), *b) };
+    }
+    STATUS_SUCCESS
+}
+
+/// `ClfsMgmtRemovePolicy`: the policy type goes back to its default.
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsMgmtRemovePolicy(
+    logfile: *const FILE_OBJECT,
+    policytype: CLFS_MGMT_POLICY_TYPE,
+) -> NTSTATUS {
+    enter!("ClfsMgmtRemovePolicy");
+    if logfile.is_null() {
+        return STATUS_INVALID_PARAMETER_1;
+    }
+    mgmt::remove(logfile as usize, policytype)
+}
+
+/// The shared body of the two SetLogFileSize routines. The completion routine is never
+/// called: the resize completes before the routine returns, which never returns PENDING.
+///
+/// # Safety
+/// Non-null pointers must be valid.
+unsafe fn set_log_file_size(
+    logfile: *const FILE_OBJECT,
+    client: Option<usize>,
+    new: *const u64,
+    resulting: *mut u64,
+) -> NTSTATUS {
+    if logfile.is_null() {
+        return STATUS_INVALID_PARAMETER_1;
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(want) = (unsafe { rd(new) }) else {
+        return STATUS_INVALID_PARAMETER_2;
+    };
+    let (now, st) = mgmt::set_size(logfile as usize, client, want);
+    if st != STATUS_INVALID_HANDLE {
+        // SAFETY: optional output; NULL is skipped.
+        unsafe { wr(resulting, now) };
+    }
+    st
+}
+
+/// `ClfsMgmtSetLogFileSize`: adds or removes containers (the table in reference §1.9).
+///
+/// # Safety
+/// Non-null pointers must be valid.
+pub unsafe extern "system" fn ClfsMgmtSetLogFileSize(
+    logfile: *const FILE_OBJECT,
+    newsizeincontainers: *const u64,
+    resultingsizeincontainers: *mut u64,
+    completionroutine: PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK,
+    completionroutinedata: *const c_void,
+) -> NTSTATUS {
+    enter!("ClfsMgmtSetLogFileSize");
+    let _ = (completionroutine, completionroutinedata);
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        set_log_file_size(
+            logfile,
+            None,
+            newsizeincontainers,
+            resultingsizeincontainers,
+        )
+    }
+}
+
+/// `ClfsMgmtSetLogFileSizeAsClient`: `clientcookie` points to the cookie (the header's ABI).
+///
+/// # Safety
+/// Non-null pointers must be valid.
+pub unsafe extern "system" fn ClfsMgmtSetLogFileSizeAsClient(
+    logfile: *const FILE_OBJECT,
+    clientcookie: *const *const c_void,
+    newsizeincontainers: *const u64,
+    resultingsizeincontainers: *mut u64,
+    completionroutine: PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK,
+    completionroutinedata: *const c_void,
+) -> NTSTATUS {
+    enter!("ClfsMgmtSetLogFileSizeAsClient");
+    let _ = (completionroutine, completionroutinedata);
+    // SAFETY: forwarded caller contract.
+    let client = unsafe { rd(clientcookie) }.map(|c| c as usize);
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        set_log_file_size(
+            logfile,
+            client,
+            newsizeincontainers,
+            resultingsizeincontainers,
+        )
     }
 }

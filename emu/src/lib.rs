@@ -18,6 +18,7 @@ pub mod faults;
 pub mod irql;
 mod log;
 mod marshal;
+mod mgmt;
 mod names;
 mod persist;
 mod pool;

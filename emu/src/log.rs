@@ -205,7 +205,7 @@ impl PhysLog {
         }
     }
 
-    fn is_free(&self, c: &ContainerMeta) -> bool {
+    pub(crate) fn is_free(&self, c: &ContainerMeta) -> bool {
         let tail_cid = (self.tail() >> 32) as u32;
         c.logical
             .is_none_or(|l| l < tail_cid.min(self.vcid) || l > self.vcid)
@@ -581,6 +581,7 @@ pub(crate) fn close(h: usize) -> NTSTATUS {
         log.opens.retain(|o| o.0 != h);
         last = log.opens.is_empty();
     }
+    crate::mgmt::object_closed(h, obj.log, last);
     if last {
         if let Some(mut log) = emu.logs.remove(&obj.log) {
             emu.log_ids.remove(&log.base_path);
@@ -913,6 +914,7 @@ pub(crate) fn crash_sandbox(sandbox: u64) {
         }
     }
     drop(emu);
+    crate::mgmt::crash_sandbox(sandbox);
     with_stats(sandbox, |s| {
         s.open_logs = 0;
         s.live_areas = 0;

@@ -236,6 +236,51 @@ macro_rules! clfs_routines {
                 cbmaxblock: u32,
                 pcbdifference: *mut i64,
             ) -> $crate::types::NTSTATUS;
+            ClfsMgmtRegisterManagedClient(
+                logfile: *const $crate::types::FILE_OBJECT,
+                registrationdata: *const $crate::types::CLFS_MGMT_CLIENT_REGISTRATION,
+                clientcookie: *mut *mut ::core::ffi::c_void,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtDeregisterManagedClient(
+                clientcookie: *const ::core::ffi::c_void,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtTailAdvanceFailure(
+                client: *const ::core::ffi::c_void,
+                reason: $crate::types::NTSTATUS,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtHandleLogFileFull(
+                client: *const ::core::ffi::c_void,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtInstallPolicy(
+                logfile: *const $crate::types::FILE_OBJECT,
+                policy: *const $crate::types::CLFS_MGMT_POLICY,
+                policylength: u32,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtQueryPolicy(
+                logfile: *const $crate::types::FILE_OBJECT,
+                policytype: $crate::types::CLFS_MGMT_POLICY_TYPE,
+                policy: *mut $crate::types::CLFS_MGMT_POLICY,
+                policylength: *mut u32,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtRemovePolicy(
+                logfile: *const $crate::types::FILE_OBJECT,
+                policytype: $crate::types::CLFS_MGMT_POLICY_TYPE,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtSetLogFileSize(
+                logfile: *const $crate::types::FILE_OBJECT,
+                newsizeincontainers: *const u64,
+                resultingsizeincontainers: *mut u64,
+                completionroutine: $crate::types::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK,
+                completionroutinedata: *const ::core::ffi::c_void,
+            ) -> $crate::types::NTSTATUS;
+            ClfsMgmtSetLogFileSizeAsClient(
+                logfile: *const $crate::types::FILE_OBJECT,
+                clientcookie: *const *const ::core::ffi::c_void,
+                newsizeincontainers: *const u64,
+                resultingsizeincontainers: *mut u64,
+                completionroutine: $crate::types::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK,
+                completionroutinedata: *const ::core::ffi::c_void,
+            ) -> $crate::types::NTSTATUS;
         }
     };
 }

@@ -52,6 +52,22 @@ pub struct Stats {
     pub reserved_records: i64,
     /// Reserved bytes held by live marshalling areas.
     pub reserved_bytes: i64,
+    /// Managed clients registered and not deregistered (`ClfsMgmtRegisterManagedClient`
+    /// minus `ClfsMgmtDeregisterManagedClient`).
+    pub live_clients: u64,
+    /// Management policies installed on open logs (they vanish with the log's last handle).
+    pub policies: u64,
+    /// Containers that management added (growth, auto-grow, `ClfsMgmtSetLogFileSize`).
+    pub mgmt_containers_added: u64,
+    /// Containers that management removed (auto-shrink, `ClfsMgmtSetLogFileSize`).
+    pub mgmt_containers_removed: u64,
+    /// AdvanceTail callbacks made.
+    pub tail_advance_requests: u64,
+    /// `ClfsMgmtHandleLogFileFull` calls that got past parameter validation.
+    pub log_full_requests: u64,
+    /// AdvanceTail callbacks that returned STATUS_SUCCESS (the contract says PENDING or an
+    /// error).
+    pub advance_tail_contract_breaches: u64,
 }
 
 impl Stats {
@@ -107,6 +123,18 @@ impl Stats {
                     tag_name(*tag)
                 ));
             }
+        }
+        if self.live_clients != 0 {
+            v.push(format!(
+                "{} managed client(s) never deregistered",
+                self.live_clients
+            ));
+        }
+        if self.policies != 0 {
+            v.push(format!(
+                "{} management policy(ies) still installed",
+                self.policies
+            ));
         }
         if self.reserved_records != 0 || self.reserved_bytes != 0 {
             v.push(format!(
@@ -327,6 +355,11 @@ thread_local! {
 /// The current thread's sandbox id (0 = the default sandbox).
 pub(crate) fn current_sandbox() -> u64 {
     CURRENT.with(Cell::get)
+}
+
+/// Makes `id` the current thread's sandbox (emulator worker threads).
+pub(crate) fn enter_sandbox(id: u64) {
+    CURRENT.with(|c| c.set(id));
 }
 
 static NEXT_SANDBOX: AtomicU64 = AtomicU64::new(1);

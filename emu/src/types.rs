@@ -3,10 +3,12 @@
 #![allow(non_camel_case_types)]
 
 pub use windows_sys::Wdk::Foundation::{FILE_OBJECT, POOL_TYPE};
+pub use windows_sys::Wdk::System::SystemServices::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK;
 pub use windows_sys::Win32::Foundation::{NTSTATUS, UNICODE_STRING};
 pub use windows_sys::Win32::Security::PSECURITY_DESCRIPTOR;
 pub use windows_sys::Win32::Storage::FileSystem::{
-    CLFS_CONTEXT_MODE, CLS_INFORMATION, CLS_LOG_INFORMATION_CLASS, CLS_LSN, CLS_WRITE_ENTRY,
+    CLFS_CONTEXT_MODE, CLFS_MGMT_POLICY, CLFS_MGMT_POLICY_TYPE, CLS_INFORMATION,
+    CLS_LOG_INFORMATION_CLASS, CLS_LSN, CLS_WRITE_ENTRY,
 };
 
 /// `PALLOCATE_FUNCTION` with the documented shape `PVOID (*)(POOL_TYPE, SIZE_T, ULONG)`.
@@ -17,3 +19,49 @@ pub type PALLOCATE_FUNCTION = Option<
 /// `PFREE_FUNCTION` with the documented shape `VOID (*)(PVOID)`.
 /// windows-sys declares it without parameters.
 pub type PFREE_FUNCTION = Option<unsafe extern "system" fn(buffer: *mut core::ffi::c_void)>;
+
+/// `PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK` (reference §2.11).
+pub type PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK = Option<
+    unsafe extern "system" fn(
+        logfile: *const FILE_OBJECT,
+        targetlsn: *const CLS_LSN,
+        clientdata: *const core::ffi::c_void,
+    ) -> NTSTATUS,
+>;
+/// `PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK` with `LogIsPinned` as the header's `BOOLEAN`
+/// (one byte). windows-sys declares it a Rust `bool`, which is undefined behaviour for any
+/// byte other than 0 and 1.
+pub type PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK = Option<
+    unsafe extern "system" fn(
+        logfile: *const FILE_OBJECT,
+        operationstatus: NTSTATUS,
+        logispinned: u8,
+        clientdata: *const core::ffi::c_void,
+    ),
+>;
+/// `PCLFS_CLIENT_LOG_UNPINNED_CALLBACK`.
+pub type PCLFS_CLIENT_LOG_UNPINNED_CALLBACK = Option<
+    unsafe extern "system" fn(logfile: *const FILE_OBJECT, clientdata: *const core::ffi::c_void),
+>;
+
+/// `CLFS_MGMT_CLIENT_REGISTRATION` with the corrected LogGrowthComplete callback type
+/// (56 bytes on x64, reference §2.11).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_snake_case)]
+pub struct CLFS_MGMT_CLIENT_REGISTRATION {
+    /// `CLFS_MGMT_CLIENT_REGISTRATION_VERSION` (1).
+    pub Version: u32,
+    /// Asks the client to move its tail.
+    pub AdvanceTailCallback: PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK,
+    /// Its context.
+    pub AdvanceTailCallbackData: *mut core::ffi::c_void,
+    /// Completes a pending `ClfsMgmtHandleLogFileFull`.
+    pub LogGrowthCompleteCallback: PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK,
+    /// Its context.
+    pub LogGrowthCompleteCallbackData: *mut core::ffi::c_void,
+    /// The log is no longer pinned.
+    pub LogUnpinnedCallback: PCLFS_CLIENT_LOG_UNPINNED_CALLBACK,
+    /// Its context.
+    pub LogUnpinnedCallbackData: *mut core::ffi::c_void,
+}

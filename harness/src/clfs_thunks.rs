@@ -13,6 +13,8 @@
 use clfs_emu::types::{PALLOCATE_FUNCTION, PFREE_FUNCTION};
 
 use crate::callbacks::{Win64Alloc, Win64Free};
+use crate::mgmt_callbacks::Win64SetSizeComplete;
+use clfs_emu::types::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK;
 
 /// A Windows `BOOLEAN` as the driver passes it: any non-zero byte is TRUE. (Taking a Rust
 /// `bool` from foreign code would be undefined behaviour for values other than 0 and 1.)
@@ -77,6 +79,10 @@ impl Win64 for PFREE_FUNCTION {
     type Raw = Win64Free;
 }
 
+impl Win64 for PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK {
+    type Raw = Win64SetSizeComplete;
+}
+
 impl<T> Arg for *const T {
     type Emu = *const T;
     fn emu(self) -> *const T {
@@ -131,6 +137,13 @@ macro_rules! clfs_thunks {
     };
     // Adapters: routines whose arguments need more than a per-argument conversion.
     (@target ClfsCreateMarshallingArea) => { crate::callbacks::create_marshalling_area };
+    // The registration holds win64 callbacks (same layout, another ABI).
+    (@target ClfsMgmtRegisterManagedClient) => {
+        crate::mgmt_callbacks::register_managed_client
+    };
+    (@target ClfsMgmtDeregisterManagedClient) => {
+        crate::mgmt_callbacks::deregister_managed_client
+    };
     (@target $name:ident) => { clfs_emu::$name };
 }
 

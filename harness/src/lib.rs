@@ -49,6 +49,8 @@ pub mod imports;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod map;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod mgmt_callbacks;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod ntos;
 pub mod pe;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

@@ -13,6 +13,9 @@
 //! - `CLFS_LSN_NULL` / `CLFS_LSN_INVALID` are exported data in clfs.sys and absent from
 //!   windows-sys: [`CLFS_LSN_NULL`] and [`CLFS_LSN_INVALID`] carry the values the reference
 //!   (§3.3) settles on.
+//! - `PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK` takes `LogIsPinned` as a Rust `bool`; the
+//!   header's `BOOLEAN` is a byte that may hold any value, so this module declares it `u8`,
+//!   with its own [`CLFS_MGMT_CLIENT_REGISTRATION`] and `ClfsMgmtRegisterManagedClient`.
 //! - `DbgPrint` is declared as an `ntdll.dll` import: this module never re-exports it.
 #![allow(
     non_camel_case_types,
@@ -120,6 +123,96 @@ pub struct CLFS_SCAN_CONTEXT {
     pub _pad_ptr2: u32,
 }
 
+// ---- CLFS management (reference §1.9, §2.11) ----
+
+pub use windows_sys::Wdk::System::SystemServices::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK;
+pub use windows_sys::Win32::Storage::FileSystem::{
+    ClfsMgmtPolicyAutoGrow, ClfsMgmtPolicyAutoShrink, ClfsMgmtPolicyGrowthRate,
+    ClfsMgmtPolicyInvalid, ClfsMgmtPolicyLogTail, ClfsMgmtPolicyMaximumSize,
+    ClfsMgmtPolicyMinimumSize, ClfsMgmtPolicyNewContainerExtension,
+    ClfsMgmtPolicyNewContainerPrefix, ClfsMgmtPolicyNewContainerSize,
+    ClfsMgmtPolicyNewContainerSuffix, CLFS_MGMT_CLIENT_REGISTRATION_VERSION,
+    CLFS_MGMT_NOTIFICATION, CLFS_MGMT_POLICY, CLFS_MGMT_POLICY_TYPE, CLFS_MGMT_POLICY_VERSION,
+    LOG_POLICY_OVERWRITE, LOG_POLICY_PERSIST,
+};
+/// `CLFS_MGMT_CLIENT`: the opaque client cookie.
+pub type CLFS_MGMT_CLIENT = *mut c_void;
+/// `CLFS_MGMT_NUM_POLICIES`.
+pub const CLFS_MGMT_NUM_POLICIES: u32 = ClfsMgmtPolicyInvalid as u32;
+/// `CLFS_LOG_SIZE_MINIMUM`.
+pub const CLFS_LOG_SIZE_MINIMUM: u64 = 0;
+/// `CLFS_LOG_SIZE_MAXIMUM`.
+pub const CLFS_LOG_SIZE_MAXIMUM: u64 = u64::MAX;
+
+/// `PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK` (same shape as windows-sys's).
+pub type PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK = Option<
+    unsafe extern "system" fn(
+        logfile: *const FILE_OBJECT,
+        targetlsn: *const CLFS_LSN,
+        clientdata: *const c_void,
+    ) -> NTSTATUS,
+>;
+/// `PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK` with `LogIsPinned` as the header's one-byte
+/// `BOOLEAN`. windows-sys declares it a Rust `bool`: a callback receiving any other byte from
+/// Clfs.sys would be undefined behaviour. Corrected here.
+pub type PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK = Option<
+    unsafe extern "system" fn(
+        logfile: *const FILE_OBJECT,
+        operationstatus: NTSTATUS,
+        logispinned: u8,
+        clientdata: *const c_void,
+    ),
+>;
+/// `PCLFS_CLIENT_LOG_UNPINNED_CALLBACK`.
+pub type PCLFS_CLIENT_LOG_UNPINNED_CALLBACK =
+    Option<unsafe extern "system" fn(logfile: *const FILE_OBJECT, clientdata: *const c_void)>;
+
+/// `CLFS_MGMT_CLIENT_REGISTRATION` with the corrected LogGrowthComplete type. With the
+/// `emulator` feature this is `clfs_emu`'s definition (the same fields; the asserts below hold
+/// for both, so the layouts agree).
+#[cfg(not(feature = "emulator"))]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CLFS_MGMT_CLIENT_REGISTRATION {
+    pub Version: u32,
+    pub AdvanceTailCallback: PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK,
+    pub AdvanceTailCallbackData: *mut c_void,
+    pub LogGrowthCompleteCallback: PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK,
+    pub LogGrowthCompleteCallbackData: *mut c_void,
+    pub LogUnpinnedCallback: PCLFS_CLIENT_LOG_UNPINNED_CALLBACK,
+    pub LogUnpinnedCallbackData: *mut c_void,
+}
+#[cfg(feature = "emulator")]
+pub use clfs_emu::types::CLFS_MGMT_CLIENT_REGISTRATION;
+
+// Management layouts (reference §2.11, x64 [CALC]).
+const _: () = {
+    assert!(size_of::<CLFS_MGMT_POLICY_TYPE>() == 4);
+    assert!(size_of::<CLFS_MGMT_POLICY>() == 24 && align_of::<CLFS_MGMT_POLICY>() == 8);
+    assert!(offset_of!(CLFS_MGMT_POLICY, Version) == 0);
+    assert!(offset_of!(CLFS_MGMT_POLICY, LengthInBytes) == 4);
+    assert!(offset_of!(CLFS_MGMT_POLICY, PolicyFlags) == 8);
+    assert!(offset_of!(CLFS_MGMT_POLICY, PolicyType) == 12);
+    assert!(offset_of!(CLFS_MGMT_POLICY, PolicyParameters) == 16);
+    assert!(size_of::<CLFS_MGMT_NOTIFICATION>() == 24);
+    assert!(offset_of!(CLFS_MGMT_NOTIFICATION, Lsn) == 8);
+    assert!(offset_of!(CLFS_MGMT_NOTIFICATION, LogIsPinned) == 16);
+};
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(size_of::<CLFS_MGMT_CLIENT_REGISTRATION>() == 56);
+    assert!(offset_of!(CLFS_MGMT_CLIENT_REGISTRATION, AdvanceTailCallback) == 8);
+    assert!(offset_of!(CLFS_MGMT_CLIENT_REGISTRATION, AdvanceTailCallbackData) == 16);
+    assert!(offset_of!(CLFS_MGMT_CLIENT_REGISTRATION, LogGrowthCompleteCallback) == 24);
+    assert!(offset_of!(CLFS_MGMT_CLIENT_REGISTRATION, LogGrowthCompleteCallbackData) == 32);
+    assert!(offset_of!(CLFS_MGMT_CLIENT_REGISTRATION, LogUnpinnedCallback) == 40);
+    assert!(offset_of!(CLFS_MGMT_CLIENT_REGISTRATION, LogUnpinnedCallbackData) == 48);
+    // windows-sys's registration struct has the same layout; only the callback type differs.
+    assert!(
+        size_of::<windows_sys::Wdk::System::SystemServices::CLFS_MGMT_CLIENT_REGISTRATION>() == 56
+    );
+};
+
 // Layout asserts against reference §2 (x64 values; [CALC], cross-checked with Vanara).
 const _: () = {
     assert!(size_of::<CLFS_LSN>() == 8 && align_of::<CLFS_LSN>() == 8);
@@ -184,6 +277,11 @@ pub mod kernel {
         ClfsSetArchiveTail, ClfsSetEndOfLog, ClfsTerminateReadLog, ClfsWriteRestartArea,
         ExAllocatePool2, ExFreePoolWithTag,
     };
+    pub use windows_sys::Wdk::System::SystemServices::{
+        ClfsMgmtDeregisterManagedClient, ClfsMgmtHandleLogFileFull, ClfsMgmtInstallPolicy,
+        ClfsMgmtQueryPolicy, ClfsMgmtRemovePolicy, ClfsMgmtSetLogFileSize,
+        ClfsMgmtSetLogFileSizeAsClient, ClfsMgmtTailAdvanceFailure,
+    };
 
     /// `KeGetCurrentIrql` as wdm.h defines it on AMD64: `FORCEINLINE`, `return
     /// (KIRQL)__readcr8();`. On x64 the IRQL *is* CR8, so the check before every CLFS call is
@@ -245,6 +343,14 @@ pub mod kernel {
             cmaxreadbuffers: u32,
             ppvmarshalcontext: *mut *mut c_void,
         ) -> NTSTATUS;
+
+        /// `ClfsMgmtRegisterManagedClient` taking the corrected registration struct
+        /// (`LogIsPinned` is a `BOOLEAN` byte, not a Rust `bool`).
+        pub fn ClfsMgmtRegisterManagedClient(
+            logfile: *const FILE_OBJECT,
+            registrationdata: *const CLFS_MGMT_CLIENT_REGISTRATION,
+            clientcookie: *mut *mut c_void,
+        ) -> NTSTATUS;
     }
 }
 
@@ -305,4 +411,13 @@ seam! {
     KeGetCurrentIrql,
     ExAllocatePool2,
     ExFreePoolWithTag,
+    ClfsMgmtRegisterManagedClient,
+    ClfsMgmtDeregisterManagedClient,
+    ClfsMgmtTailAdvanceFailure,
+    ClfsMgmtHandleLogFileFull,
+    ClfsMgmtInstallPolicy,
+    ClfsMgmtQueryPolicy,
+    ClfsMgmtRemovePolicy,
+    ClfsMgmtSetLogFileSize,
+    ClfsMgmtSetLogFileSizeAsClient,
 }

@@ -1,0 +1,1059 @@
+//! CLFS management (`ClfsMgmt*`, reference §1.9): every documented status of every routine,
+//! the safe API's refusals, the callbacks (when they fire, and never after deregistration),
+//! volatile policies, and a stress test of a managed log that must grow and recycle.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod common;
+
+use core::ffi::c_void;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use clfs::mgmt::{
+    ErrorStatus, Growth, InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks,
+    Policy, PolicyBuf, PolicyKind, TailAdvance, TailTarget,
+};
+use clfs::{sys, ClfsAllocator, Error, LogFile, Lsn, MarshallingArea, MarshallingConfig, NtStatus};
+use clfs_emu::Sandbox;
+use common::{assert_no_leaks, log_with, w};
+
+fn raw_policy(kind: i32, a: u32, flags: u32) -> sys::CLFS_MGMT_POLICY {
+    let mut p = sys::CLFS_MGMT_POLICY {
+        Version: 1,
+        LengthInBytes: 24,
+        PolicyFlags: flags,
+        PolicyType: kind,
+        ..Default::default()
+    };
+    p.PolicyParameters.MaximumSize.Containers = a;
+    p
+}
+
+fn st(raw: i32) -> NtStatus {
+    NtStatus(raw)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+#[test]
+fn every_policy_round_trips_and_is_volatile() {
+    let sb = Sandbox::new();
+    let shared = clfs::LogOptions::new()
+        .create_if_missing()
+        .share(clfs::Share::READ | clfs::Share::WRITE);
+    let log = LogFile::create(&w("log:C:\\t\\pol"), shared).unwrap();
+    log.add_containers(&[&w("%BLF%\\p0"), &w("%BLF%\\p1")], 512 * 1024)
+        .unwrap();
+    let prefix = w("%BLF%\\grown");
+    let ext = w("dat");
+    let all = [
+        Policy::MaximumSize { containers: 9 },
+        Policy::MinimumSize { containers: 3 },
+        Policy::NewContainerSize { bytes: 1 << 20 },
+        Policy::GrowthRate(Growth::Percent(10)),
+        Policy::LogTail(TailTarget::Containers(1)),
+        Policy::AutoShrink { percent: 80 },
+        Policy::AutoGrow { enabled: true },
+        Policy::NewContainerPrefix(&prefix),
+        Policy::NewContainerSuffix { next: 42 },
+        Policy::NewContainerExtension(&ext),
+    ];
+    let mut buf = PolicyBuf::new();
+    for p in &all {
+        assert_eq!(log.query_policy(p.kind(), &mut buf).unwrap(), None);
+        log.install_policy(p, InstallMode::KeepExisting).unwrap();
+        assert_eq!(log.query_policy(p.kind(), &mut buf).unwrap(), Some(*p));
+    }
+    assert_eq!(sb.stats().policies, 10);
+    // A second handle keeps them; closing the last handle loses them (volatile).
+    let second = LogFile::create(&w("log:C:\\t\\pol"), shared).unwrap();
+    drop(log);
+    assert_eq!(
+        second
+            .query_policy(PolicyKind::MaximumSize, &mut buf)
+            .unwrap(),
+        Some(Policy::MaximumSize { containers: 9 })
+    );
+    drop(second);
+    assert_eq!(sb.stats().policies, 0);
+    let log = LogFile::create(&w("log:C:\\t\\pol"), clfs::LogOptions::new()).unwrap();
+    for k in PolicyKind::ALL {
+        assert_eq!(log.query_policy(k, &mut buf).unwrap(), None, "{k:?}");
+    }
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn overwrite_semantics_and_removal() {
+    let sb = Sandbox::new();
+    let log = log_with("ovw", 2);
+    let p = Policy::GrowthRate(Growth::Containers(2));
+    log.install_policy(&p, InstallMode::KeepExisting).unwrap();
+    let e = log
+        .install_policy(
+            &Policy::GrowthRate(Growth::Containers(3)),
+            InstallMode::KeepExisting,
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::LOG_POLICY_ALREADY_INSTALLED));
+    let mut buf = PolicyBuf::new();
+    assert_eq!(
+        log.query_policy(PolicyKind::GrowthRate, &mut buf).unwrap(),
+        Some(p)
+    );
+    log.install_policy(
+        &Policy::GrowthRate(Growth::Containers(3)),
+        InstallMode::Overwrite,
+    )
+    .unwrap();
+    assert_eq!(
+        log.query_policy(PolicyKind::GrowthRate, &mut buf).unwrap(),
+        Some(Policy::GrowthRate(Growth::Containers(3)))
+    );
+    // OVERWRITE also installs a policy that is not there yet.
+    log.install_policy(&Policy::AutoShrink { percent: 50 }, InstallMode::Overwrite)
+        .unwrap();
+    assert_eq!(sb.stats().policies, 2);
+    log.remove_policy(PolicyKind::GrowthRate).unwrap();
+    let e = log.remove_policy(PolicyKind::GrowthRate).unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::LOG_POLICY_NOT_INSTALLED));
+    assert_eq!(sb.stats().policies, 1);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn install_query_remove_statuses() {
+    let sb = Sandbox::new();
+    let log = log_with("pst", 2);
+    let lf = log.as_raw();
+    let good = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, 0);
+    // SAFETY (all raw calls below): valid or deliberately NULL arguments; the emulator reads
+    // at most `PolicyLength` bytes.
+    unsafe {
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(core::ptr::null_mut(), &good, 24)),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, core::ptr::null(), 24)),
+            NtStatus::INVALID_PARAMETER_2
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &good, 23)),
+            NtStatus::INVALID_PARAMETER_3
+        );
+        let mut bad = good;
+        bad.Version = 2;
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            NtStatus::INVALID_PARAMETER
+        );
+        let bad = raw_policy(sys::ClfsMgmtPolicyInvalid, 4, 0);
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            NtStatus::INVALID_PARAMETER
+        );
+        // The documented flags conflict, decided: PERSIST (defined, unsupported) ->
+        // NOT_SUPPORTED; an undefined flag -> INVALID_PARAMETER.
+        let bad = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, sys::LOG_POLICY_PERSIST);
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            NtStatus::NOT_SUPPORTED
+        );
+        let bad = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, 0x10);
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            NtStatus::INVALID_PARAMETER
+        );
+        // GrowthRate with both fields set breaks "exactly one".
+        let mut bad = raw_policy(sys::ClfsMgmtPolicyGrowthRate, 1, 0);
+        bad.PolicyParameters.GrowthRate.RelativeGrowthPercentage = 5;
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &good, 24)),
+            NtStatus::SUCCESS
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &good, 24)),
+            NtStatus::LOG_POLICY_ALREADY_INSTALLED
+        );
+        let ovw = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 5, sys::LOG_POLICY_OVERWRITE);
+        assert_eq!(
+            st(sys::ClfsMgmtInstallPolicy(lf, &ovw, 24)),
+            NtStatus::SUCCESS
+        );
+
+        let mut out = sys::CLFS_MGMT_POLICY::default();
+        let mut len = 24u32;
+        assert_eq!(
+            st(sys::ClfsMgmtQueryPolicy(
+                core::ptr::null_mut(),
+                0,
+                &mut out,
+                &mut len
+            )),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtQueryPolicy(lf, 10, &mut out, &mut len)),
+            NtStatus::INVALID_PARAMETER
+        );
+        let mut short = 16u32;
+        assert_eq!(
+            st(sys::ClfsMgmtQueryPolicy(lf, 0, &mut out, &mut short)),
+            NtStatus::INVALID_PARAMETER_2
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtQueryPolicy(lf, 1, &mut out, &mut len)),
+            NtStatus::LOG_POLICY_NOT_INSTALLED
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtQueryPolicy(lf, 0, &mut out, &mut len)),
+            NtStatus::SUCCESS
+        );
+        assert_eq!((len, out.PolicyParameters.MaximumSize.Containers), (24, 5));
+        assert_eq!(out.PolicyFlags, sys::LOG_POLICY_OVERWRITE);
+
+        assert_eq!(
+            st(sys::ClfsMgmtRemovePolicy(core::ptr::null_mut(), 0)),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtRemovePolicy(lf, -1)),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtRemovePolicy(lf, 1)),
+            NtStatus::LOG_POLICY_NOT_INSTALLED
+        );
+        assert_eq!(st(sys::ClfsMgmtRemovePolicy(lf, 0)), NtStatus::SUCCESS);
+    }
+    // Injected faults reach every management routine.
+    clfs_emu::faults::fail_call(
+        "ClfsMgmtInstallPolicy",
+        1,
+        NtStatus::INSUFFICIENT_RESOURCES.0,
+    );
+    let e = log
+        .install_policy(&Policy::AutoGrow { enabled: true }, InstallMode::Overwrite)
+        .unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::INSUFFICIENT_RESOURCES));
+    clfs_emu::faults::fail_call("ClfsMgmtQueryPolicy", 1, NtStatus::UNSUCCESSFUL.0);
+    let mut buf = PolicyBuf::new();
+    let e = log
+        .query_policy(PolicyKind::AutoGrow, &mut buf)
+        .unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::UNSUCCESSFUL));
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn bad_policy_values_are_refused_before_the_call() {
+    let sb = Sandbox::new();
+    let log = log_with("pref", 2);
+    let long = vec![u16::from(b'x'); 261];
+    let cases: [(Policy<'_>, &str); 7] = [
+        (
+            Policy::MaximumSize { containers: 1 },
+            "MaximumSize policy must be between 2 and 1024 containers, got 1",
+        ),
+        (
+            Policy::MinimumSize { containers: 1025 },
+            "MinimumSize policy must be between 2 and 1024 containers, got 1025",
+        ),
+        (
+            Policy::GrowthRate(Growth::Containers(0)),
+            "GrowthRate policy must add at least 1 container, got 0",
+        ),
+        (
+            Policy::LogTail(TailTarget::Percent(101)),
+            "LogTail policy percentage must be at most 100, got 101",
+        ),
+        (
+            Policy::AutoShrink { percent: 200 },
+            "AutoShrink policy percentage must be at most 100, got 200",
+        ),
+        (
+            Policy::NewContainerPrefix(&long),
+            "NewContainerPrefix policy string must be at most 260 UTF-16 units long, got 261",
+        ),
+        (
+            Policy::NewContainerSize { bytes: 0 },
+            "NewContainerSize policy must be at least 1 byte, got 0",
+        ),
+    ];
+    for (p, msg) in cases {
+        let e = log.install_policy(&p, InstallMode::Overwrite).unwrap_err();
+        assert!(e.refused_before_call());
+        assert_eq!(e.to_string(), msg);
+    }
+    let e = log.set_log_file_size(LogSize::Containers(1)).unwrap_err();
+    assert!(matches!(e, Error::InvalidLogSize { containers: 1 }));
+    assert_eq!(sb.stats().calls("ClfsMgmtInstallPolicy"), 0);
+    assert_eq!(sb.stats().calls("ClfsMgmtSetLogFileSize"), 0);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ClfsMgmtSetLogFileSize
+
+#[test]
+fn set_log_file_size_follows_the_documented_table() {
+    let sb = Sandbox::new();
+    let log = log_with("size", 0);
+    // 0 without a minimum policy: grow to 2.
+    let r = log.set_log_file_size(LogSize::EnforceMinimum).unwrap();
+    assert_eq!((r.containers, r.complete), (2, true));
+    assert_eq!(log.info().unwrap().containers, 2);
+    // 0 with a minimum: grow to it; then a no-op.
+    log.install_policy(
+        &Policy::MinimumSize { containers: 3 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    assert_eq!(
+        log.set_log_file_size(LogSize::EnforceMinimum)
+            .unwrap()
+            .containers,
+        3
+    );
+    assert_eq!(
+        log.set_log_file_size(LogSize::EnforceMinimum)
+            .unwrap()
+            .containers,
+        3
+    );
+    // Below the minimum: STATUS_COULD_NOT_RESIZE_LOG (a warning), unchanged.
+    let r = log.set_log_file_size(LogSize::Containers(2)).unwrap();
+    assert_eq!((r.containers, r.complete), (3, false));
+    // >= 1024 without a maximum: STATUS_LOG_POLICY_CONFLICT.
+    let e = log.set_log_file_size(LogSize::Maximum).unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::LOG_POLICY_CONFLICT));
+    // Above the maximum: grows to the maximum only.
+    log.install_policy(
+        &Policy::MaximumSize { containers: 5 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    assert_eq!(
+        log.set_log_file_size(LogSize::Containers(9))
+            .unwrap()
+            .containers,
+        5
+    );
+    assert_eq!(log.info().unwrap().containers, 5);
+    // Shrinking removes free containers.
+    assert_eq!(
+        log.set_log_file_size(LogSize::Containers(4))
+            .unwrap()
+            .containers,
+        4
+    );
+    log.remove_policy(PolicyKind::MaximumSize).unwrap();
+    log.install_policy(
+        &Policy::MaximumSize { containers: 6 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    assert_eq!(
+        log.set_log_file_size(LogSize::Maximum).unwrap().containers,
+        6
+    );
+    // Minimum above maximum: STATUS_LOG_POLICY_INVALID.
+    log.install_policy(
+        &Policy::MinimumSize { containers: 7 },
+        InstallMode::Overwrite,
+    )
+    .unwrap();
+    let e = log.set_log_file_size(LogSize::Containers(6)).unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::LOG_POLICY_INVALID));
+    assert_eq!(sb.stats().mgmt_containers_added, 7);
+    assert_eq!(sb.stats().mgmt_containers_removed, 1);
+
+    let lf = log.as_raw();
+    let one = 1u64;
+    let mut out = 0u64;
+    // SAFETY: valid or deliberately NULL arguments.
+    unsafe {
+        assert_eq!(
+            st(sys::ClfsMgmtSetLogFileSize(
+                lf,
+                &one,
+                &mut out,
+                None,
+                core::ptr::null()
+            )),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtSetLogFileSize(
+                core::ptr::null_mut(),
+                &one,
+                &mut out,
+                None,
+                core::ptr::null()
+            )),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtSetLogFileSize(
+                lf,
+                core::ptr::null(),
+                &mut out,
+                None,
+                core::ptr::null()
+            )),
+            NtStatus::INVALID_PARAMETER_2
+        );
+        let bogus: *const c_void = 0x1234 as *const c_void;
+        let two = 2u64;
+        assert_eq!(
+            st(sys::ClfsMgmtSetLogFileSizeAsClient(
+                lf,
+                &bogus,
+                &two,
+                &mut out,
+                None,
+                core::ptr::null()
+            )),
+            NtStatus::LOG_CLIENT_NOT_REGISTERED
+        );
+    }
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn new_containers_are_named_by_prefix_suffix_and_extension() {
+    let sb = Sandbox::new();
+    let log = log_with("names", 0);
+    log.install_policy(
+        &Policy::NewContainerSize { bytes: 1024 * 1024 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::NewContainerPrefix(&w("C:\\t\\grown\\part")),
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::NewContainerSuffix { next: 7 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::NewContainerExtension(&w("ctr")),
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.set_log_file_size(LogSize::Containers(3)).unwrap();
+    let info = log.info().unwrap();
+    assert_eq!((info.containers, info.container_size), (3, 1024 * 1024));
+    for n in 7..10 {
+        let p = sb.root().join(format!("C/t/grown/part{n}.ctr"));
+        assert!(p.exists(), "{} missing", p.display());
+    }
+    let mut buf = PolicyBuf::new();
+    assert_eq!(
+        log.query_policy(PolicyKind::NewContainerSuffix, &mut buf)
+            .unwrap(),
+        Some(Policy::NewContainerSuffix { next: 10 })
+    );
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// Records every callback; AdvanceTail answers as configured.
+#[derive(Default)]
+struct Recorder {
+    advance: Mutex<Vec<Lsn>>,
+    growth: Mutex<Vec<(Result<(), NtStatus>, bool, std::thread::ThreadId)>>,
+    unpinned: AtomicU32,
+    fail_advance: AtomicBool,
+    /// Set while an AdvanceTail callback runs; it sleeps this long (ms).
+    advance_sleep_ms: AtomicU64,
+    advance_done: AtomicU32,
+    cv: Condvar,
+    lock: Mutex<()>,
+}
+
+impl Recorder {
+    fn wait(&self, what: impl Fn(&Recorder) -> bool) {
+        let mut g = self.lock.lock().unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while !what(self) {
+            assert!(std::time::Instant::now() < end, "callback never came");
+            g = self
+                .cv
+                .wait_timeout(g, Duration::from_millis(20))
+                .unwrap()
+                .0;
+        }
+    }
+    fn growths(&self) -> usize {
+        self.growth.lock().unwrap().len()
+    }
+}
+
+impl ManagementCallbacks for Recorder {
+    fn advance_tail(&self, target: Lsn) -> TailAdvance {
+        self.advance.lock().unwrap().push(target);
+        let ms = self.advance_sleep_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        self.advance_done.fetch_add(1, Ordering::SeqCst);
+        self.cv.notify_all();
+        if self.fail_advance.load(Ordering::SeqCst) {
+            TailAdvance::Failed(ErrorStatus::new(NtStatus::LOG_PINNED).unwrap())
+        } else {
+            TailAdvance::Pending
+        }
+    }
+    fn log_growth_complete(&self, status: Result<(), NtStatus>, pinned: bool) {
+        self.growth
+            .lock()
+            .unwrap()
+            .push((status, pinned, std::thread::current().id()));
+        self.cv.notify_all();
+    }
+    fn log_unpinned(&self) {
+        self.unpinned.fetch_add(1, Ordering::SeqCst);
+        self.cv.notify_all();
+    }
+}
+
+/// Fills the log until an append fails with LOG_FULL; returns the LSNs appended.
+fn fill(area: &MarshallingArea<'_, ClfsAllocator>) -> Vec<Lsn> {
+    let rec = [7u8; 8000];
+    let mut lsns = Vec::new();
+    loop {
+        match area.append(&[&rec]) {
+            Ok(l) => lsns.push(l),
+            Err(e) => {
+                assert_eq!(e.status(), Some(NtStatus::LOG_FULL), "{e}");
+                return lsns;
+            }
+        }
+        assert!(lsns.len() < 10_000, "the log never filled");
+    }
+}
+
+#[test]
+fn client_routine_statuses() {
+    let sb = Sandbox::new();
+    let log = log_with("cst", 2);
+    let lf = log.as_raw();
+    let reg = sys::CLFS_MGMT_CLIENT_REGISTRATION {
+        Version: 1,
+        AdvanceTailCallback: None,
+        AdvanceTailCallbackData: core::ptr::null_mut(),
+        LogGrowthCompleteCallback: None,
+        LogGrowthCompleteCallbackData: core::ptr::null_mut(),
+        LogUnpinnedCallback: None,
+        LogUnpinnedCallbackData: core::ptr::null_mut(),
+    };
+    let mut cookie: *mut c_void = core::ptr::null_mut();
+    let bogus = 0x4321 as *const c_void;
+    // SAFETY: valid or deliberately NULL/bogus arguments (cookies are never dereferenced).
+    unsafe {
+        assert_eq!(
+            st(sys::ClfsMgmtRegisterManagedClient(
+                core::ptr::null_mut(),
+                &reg,
+                &mut cookie
+            )),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtRegisterManagedClient(
+                lf,
+                core::ptr::null(),
+                &mut cookie
+            )),
+            NtStatus::INVALID_PARAMETER
+        );
+        let mut bad = reg;
+        bad.Version = 2;
+        assert_eq!(
+            st(sys::ClfsMgmtRegisterManagedClient(lf, &bad, &mut cookie)),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie)),
+            NtStatus::SUCCESS
+        );
+        assert_eq!(sb.stats().live_clients, 1);
+        assert_eq!(
+            st(sys::ClfsMgmtHandleLogFileFull(core::ptr::null_mut())),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtHandleLogFileFull(bogus)),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        // Space is free: SUCCESS, synchronously.
+        assert_eq!(
+            st(sys::ClfsMgmtHandleLogFileFull(cookie)),
+            NtStatus::SUCCESS
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtTailAdvanceFailure(
+                core::ptr::null_mut(),
+                NtStatus::UNSUCCESSFUL.0
+            )),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtTailAdvanceFailure(
+                bogus,
+                NtStatus::UNSUCCESSFUL.0
+            )),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtTailAdvanceFailure(
+                cookie,
+                NtStatus::UNSUCCESSFUL.0
+            )),
+            NtStatus::SUCCESS
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtDeregisterManagedClient(core::ptr::null_mut())),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtDeregisterManagedClient(bogus)),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtDeregisterManagedClient(cookie)),
+            NtStatus::SUCCESS
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtDeregisterManagedClient(cookie)),
+            NtStatus::INVALID_PARAMETER_1
+        );
+        // A client whose log object closed manages no log: INVALID_PARAMETER.
+        assert_eq!(
+            st(sys::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie)),
+            NtStatus::SUCCESS
+        );
+    }
+    drop(log);
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(
+            st(sys::ClfsMgmtHandleLogFileFull(cookie)),
+            NtStatus::INVALID_PARAMETER
+        );
+        assert_eq!(
+            sb.stats().leaks(),
+            ["1 managed client(s) never deregistered"]
+        );
+        assert_eq!(
+            st(sys::ClfsMgmtDeregisterManagedClient(cookie)),
+            NtStatus::SUCCESS
+        );
+    }
+    clfs_emu::faults::fail_call(
+        "ClfsMgmtRegisterManagedClient",
+        1,
+        NtStatus::INSUFFICIENT_RESOURCES.0,
+    );
+    let log = log_with("cst2", 2);
+    let rec = Recorder::default();
+    let e = ManagedClient::register(&log, &rec).unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::INSUFFICIENT_RESOURCES));
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn log_full_grows_within_the_policies_then_completes() {
+    let sb = Sandbox::new();
+    let log = log_with("grow", 2);
+    log.install_policy(
+        &Policy::MaximumSize { containers: 4 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::GrowthRate(Growth::Containers(2)),
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    fill(&area);
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    rec.wait(|r| r.growths() == 1);
+    let (status, pinned, thread) = rec.growth.lock().unwrap()[0];
+    assert_eq!((status, pinned), (Ok(()), false));
+    assert_ne!(
+        thread,
+        std::thread::current().id(),
+        "runs on another thread"
+    );
+    assert_eq!(log.info().unwrap().containers, 4);
+    assert!(rec.advance.lock().unwrap().is_empty(), "growth came first");
+    area.append(&[b"after growth"]).unwrap();
+    assert_eq!(sb.stats().mgmt_containers_added, 2);
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn log_full_at_the_maximum_asks_clients_to_advance_their_tail() {
+    let sb = Sandbox::new();
+    let log = log_with("tail", 2);
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    let lsns = fill(&area);
+    // No maximum policy: no growth (docs/decisions.md); AdvanceTail runs.
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    rec.wait(|r| r.advance_done.load(Ordering::SeqCst) == 1);
+    // Still pending (nobody moved the tail): a second request is refused as in progress.
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::AlreadyInProgress
+    );
+    assert_eq!(rec.growths(), 0);
+    let target = rec.advance.lock().unwrap()[0];
+    assert!(target > lsns[0] && target <= *lsns.last().unwrap());
+    area.advance_base(target).unwrap();
+    rec.wait(|r| r.growths() == 1);
+    assert_eq!(rec.growth.lock().unwrap()[0].0, Ok(()));
+    area.append(&[b"after the tail moved"]).unwrap();
+    assert_eq!(sb.stats().tail_advance_requests, 1);
+    assert_eq!(sb.stats().advance_tail_contract_breaches, 0);
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn a_pinned_log_reports_before_pending_and_unpins_later() {
+    let sb = Sandbox::new();
+    let log = log_with("pin", 2);
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    rec.fail_advance.store(true, Ordering::SeqCst);
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    let lsns = fill(&area);
+    // The only client fails to advance: the request completes with its reason, pinned.
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    rec.wait(|r| r.growths() == 1);
+    assert_eq!(
+        rec.growth.lock().unwrap()[0].0,
+        Err(NtStatus::LOG_PINNED),
+        "the AdvanceTail error comes back as the OperationStatus"
+    );
+    // Now the log is pinned: LogGrowthComplete(pinned) runs on this thread before PENDING.
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    {
+        let g = rec.growth.lock().unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(
+            (g[1].0, g[1].1, g[1].2),
+            (Err(NtStatus::LOG_PINNED), true, std::thread::current().id())
+        );
+    }
+    assert_eq!(rec.unpinned.load(Ordering::SeqCst), 0);
+    area.advance_base(lsns[lsns.len() / 2]).unwrap();
+    rec.wait(|r| r.unpinned.load(Ordering::SeqCst) == 1);
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn tail_advance_failure_completes_a_pending_request_with_its_reason() {
+    let sb = Sandbox::new();
+    let log = log_with("taf", 2);
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    fill(&area);
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    rec.wait(|r| r.advance_done.load(Ordering::SeqCst) == 1);
+    client
+        .tail_advance_failure(ErrorStatus::new(NtStatus::LOG_ARCHIVE_IN_PROGRESS).unwrap())
+        .unwrap();
+    rec.wait(|r| r.growths() == 1);
+    assert_eq!(
+        rec.growth.lock().unwrap()[0].0,
+        Err(NtStatus::LOG_ARCHIVE_IN_PROGRESS)
+    );
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn no_callback_runs_after_deregistration() {
+    let sb = Sandbox::new();
+    let log = log_with("dereg", 2);
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let slow = Recorder::default();
+    slow.advance_sleep_ms.store(300, Ordering::SeqCst);
+    let other = Recorder::default();
+    fill(&area);
+    let slow_client = ManagedClient::register(&log, &slow).unwrap();
+    let other_client = ManagedClient::register(&log, &other).unwrap();
+    assert_eq!(
+        other_client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    // Wait until the slow AdvanceTail is running, then deregister: deregistration waits for it.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while slow.advance.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    slow_client.deregister().unwrap();
+    assert_eq!(
+        slow.advance_done.load(Ordering::SeqCst),
+        1,
+        "deregistration returned while a callback was still running"
+    );
+    // Make the log need the tail again: the deregistered client is never asked.
+    other.wait(|r| r.advance_done.load(Ordering::SeqCst) == 1);
+    other_client
+        .tail_advance_failure(ErrorStatus::UNSUCCESSFUL)
+        .unwrap();
+    other.wait(|r| r.growths() == 1);
+    let before = slow.advance.lock().unwrap().len();
+    let info = log.info().unwrap();
+    area.advance_base(info.last).unwrap();
+    fill(&area);
+    assert_eq!(
+        other_client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    other.wait(|r| r.advance_done.load(Ordering::SeqCst) == 2);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(slow.advance.lock().unwrap().len(), before);
+    assert_eq!(slow.growths(), 0);
+    drop(other_client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stress: four appenders on a log that must grow and recycle.
+
+/// Advances the base on request, through a worker thread (the "work item").
+struct Advancer {
+    targets: Mutex<Vec<Lsn>>,
+    wake: Condvar,
+    completions: Mutex<u64>,
+    done: Condvar,
+}
+
+impl ManagementCallbacks for Advancer {
+    fn advance_tail(&self, target: Lsn) -> TailAdvance {
+        self.targets.lock().unwrap().push(target);
+        self.wake.notify_all();
+        TailAdvance::Pending
+    }
+    fn log_growth_complete(&self, _status: Result<(), NtStatus>, _pinned: bool) {
+        *self.completions.lock().unwrap() += 1;
+        self.done.notify_all();
+    }
+}
+
+#[test]
+fn stress_four_appenders_on_a_growing_recycling_log() {
+    let sb = Sandbox::new();
+    let log = log_with("stress", 2);
+    log.install_policy(
+        &Policy::MaximumSize { containers: 6 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::AutoGrow { enabled: true },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::GrowthRate(Growth::Containers(1)),
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    let area = MarshallingArea::<ClfsAllocator>::create(
+        &log,
+        MarshallingConfig::new(64 * 1024).max_write_buffers(8),
+    )
+    .unwrap();
+    let adv = Advancer {
+        targets: Mutex::new(Vec::new()),
+        wake: Condvar::new(),
+        completions: Mutex::new(0),
+        done: Condvar::new(),
+    };
+    let client = ManagedClient::register(&log, &adv).unwrap();
+    let stop = AtomicBool::new(false);
+    let full_below_max = AtomicU32::new(0);
+    let log_full = AtomicU32::new(0);
+    let written: Mutex<BTreeMap<u64, Vec<u8>>> = Mutex::new(BTreeMap::new());
+    let capacity = 2 * 512 * 1024u64;
+    let per_thread = (12 * capacity / 4) as usize;
+    /// Stops the worker even when an appender panics (else the scope would never end).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        // The work item: advance the base to each requested target.
+        s.spawn(|| loop {
+            let t = {
+                let mut q = adv.targets.lock().unwrap();
+                loop {
+                    if let Some(t) = q.pop() {
+                        break Some(t);
+                    }
+                    if stop.load(Ordering::SeqCst) {
+                        break None;
+                    }
+                    q = adv
+                        .wake
+                        .wait_timeout(q, Duration::from_millis(10))
+                        .unwrap()
+                        .0;
+                }
+            };
+            let Some(t) = t else { return };
+            let info = log.info().unwrap();
+            let t = t.max(info.base).min(info.last);
+            area.advance_base(t).unwrap();
+        });
+        let appenders: Vec<_> = (0..4u8)
+            .map(|id| {
+                let (area, client, adv, written) = (&area, &client, &adv, &written);
+                let (full_below_max, log_full, log) = (&full_below_max, &log_full, &log);
+                s.spawn(move || {
+                    let mut bytes = 0;
+                    let mut n = 0u32;
+                    while bytes < per_thread {
+                        let mut rec = vec![id; 3000 + (n as usize % 7) * 100];
+                        rec[..4].copy_from_slice(&n.to_le_bytes());
+                        let seen = *adv.completions.lock().unwrap();
+                        match area.append(&[&rec]) {
+                            Ok(l) => {
+                                written.lock().unwrap().insert(l.raw(), rec.clone());
+                                bytes += rec.len();
+                                n += 1;
+                            }
+                            Err(e) if e.status() == Some(NtStatus::LOG_FULL) => {
+                                log_full.fetch_add(1, Ordering::SeqCst);
+                                if log.info().unwrap().containers < 6 {
+                                    full_below_max.fetch_add(1, Ordering::SeqCst);
+                                }
+                                match client.handle_log_full().unwrap() {
+                                    LogFullOutcome::Available => {}
+                                    _ => {
+                                        let mut c = adv.completions.lock().unwrap();
+                                        while *c == seen {
+                                            let (g, t) = adv
+                                                .done
+                                                .wait_timeout(c, Duration::from_secs(10))
+                                                .unwrap();
+                                            c = g;
+                                            if t.timed_out() {
+                                                let i = log.info().unwrap();
+                                                panic!(
+                                                    "no completion came: {} containers, {} free, base {}, last {}, requests {:?}",
+                                                    i.containers, i.free_containers, i.base, i.last,
+                                                    adv.targets.lock().unwrap()
+                                                );
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) => panic!("append failed: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for a in appenders {
+            a.join().unwrap();
+        }
+        stop.store(true, Ordering::SeqCst);
+        adv.wake.notify_all();
+    });
+    assert_eq!(full_below_max.load(Ordering::SeqCst), 0);
+    let info = log.info().unwrap();
+    assert_eq!(info.containers, 6, "the log grew to its maximum");
+    assert!(
+        sb.stats().tail_advance_requests > 0,
+        "the tail was advanced"
+    );
+    area.flush().unwrap();
+    // Every record still in the active region reads back intact.
+    let written = written.into_inner().unwrap();
+    let mut checked = 0;
+    for (l, data) in written.range(info.base.raw()..) {
+        let mut cx = area
+            .read(Lsn::from_raw(*l), clfs::ReadMode::Forward)
+            .unwrap();
+        let r = cx.next().unwrap().expect("record present");
+        assert_eq!(r.lsn.raw(), *l);
+        assert_eq!(r.data, &data[..]);
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} records left to check");
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+    let _ = Arc::new(()); // keep the import used across cfgs
+}
