@@ -31,6 +31,37 @@ fn raw_policy(kind: i32, a: u32, flags: u32) -> sys::CLFS_MGMT_POLICY {
     p
 }
 
+type Growths = Mutex<Vec<(Result<(), NtStatus>, bool, std::thread::ThreadId)>>;
+
+/// The raw routines, for status tests with NULL or bogus arguments. The emulator checks
+/// every pointer before use and never dereferences cookies or handles.
+mod raw {
+    use clfs::sys;
+    use core::ffi::c_void;
+
+    macro_rules! raw {
+        ($($name:ident($($a:ident: $t:ty),*);)*) => {$(
+            #[allow(non_snake_case, clippy::too_many_arguments)]
+            pub fn $name($($a: $t),*) -> i32 {
+                // SAFETY: the tests pass NULL, bogus cookies (never dereferenced) or pointers
+                // to live locals of the right type and size.
+                unsafe { sys::$name($($a),*) }
+            }
+        )*};
+    }
+    raw! {
+        ClfsMgmtInstallPolicy(l: sys::PLOG_FILE_OBJECT, p: *const sys::CLFS_MGMT_POLICY, n: u32);
+        ClfsMgmtQueryPolicy(l: sys::PLOG_FILE_OBJECT, k: i32, p: *mut sys::CLFS_MGMT_POLICY, n: *mut u32);
+        ClfsMgmtRemovePolicy(l: sys::PLOG_FILE_OBJECT, k: i32);
+        ClfsMgmtSetLogFileSize(l: sys::PLOG_FILE_OBJECT, n: *const u64, r: *mut u64, c: sys::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK, d: *const c_void);
+        ClfsMgmtSetLogFileSizeAsClient(l: sys::PLOG_FILE_OBJECT, k: *const *const c_void, n: *const u64, r: *mut u64, c: sys::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK, d: *const c_void);
+        ClfsMgmtRegisterManagedClient(l: sys::PLOG_FILE_OBJECT, r: *const sys::CLFS_MGMT_CLIENT_REGISTRATION, k: *mut *mut c_void);
+        ClfsMgmtDeregisterManagedClient(k: *const c_void);
+        ClfsMgmtHandleLogFileFull(k: *const c_void);
+        ClfsMgmtTailAdvanceFailure(k: *const c_void, r: i32);
+    }
+}
+
 fn st(raw: i32) -> NtStatus {
     NtStatus(raw)
 }
@@ -132,69 +163,68 @@ fn install_query_remove_statuses() {
     let log = log_with("pst", 2);
     let lf = log.as_raw();
     let good = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, 0);
-    // SAFETY (all raw calls below): valid or deliberately NULL arguments; the emulator reads
-    // at most `PolicyLength` bytes.
-    unsafe {
+    // Raw calls (through `raw`) with valid or deliberately NULL/bogus arguments.
+    {
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(core::ptr::null_mut(), &good, 24)),
+            st(raw::ClfsMgmtInstallPolicy(core::ptr::null_mut(), &good, 24)),
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, core::ptr::null(), 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, core::ptr::null(), 24)),
             NtStatus::INVALID_PARAMETER_2
         );
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &good, 23)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &good, 23)),
             NtStatus::INVALID_PARAMETER_3
         );
         let mut bad = good;
         bad.Version = 2;
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &bad, 24)),
             NtStatus::INVALID_PARAMETER
         );
         let bad = raw_policy(sys::ClfsMgmtPolicyInvalid, 4, 0);
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &bad, 24)),
             NtStatus::INVALID_PARAMETER
         );
         // The documented flags conflict, decided: PERSIST (defined, unsupported) ->
         // NOT_SUPPORTED; an undefined flag -> INVALID_PARAMETER.
         let bad = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, sys::LOG_POLICY_PERSIST);
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &bad, 24)),
             NtStatus::NOT_SUPPORTED
         );
         let bad = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, 0x10);
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &bad, 24)),
             NtStatus::INVALID_PARAMETER
         );
         // GrowthRate with both fields set breaks "exactly one".
         let mut bad = raw_policy(sys::ClfsMgmtPolicyGrowthRate, 1, 0);
         bad.PolicyParameters.GrowthRate.RelativeGrowthPercentage = 5;
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &bad, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &bad, 24)),
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &good, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &good, 24)),
             NtStatus::SUCCESS
         );
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &good, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &good, 24)),
             NtStatus::LOG_POLICY_ALREADY_INSTALLED
         );
         let ovw = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 5, sys::LOG_POLICY_OVERWRITE);
         assert_eq!(
-            st(sys::ClfsMgmtInstallPolicy(lf, &ovw, 24)),
+            st(raw::ClfsMgmtInstallPolicy(lf, &ovw, 24)),
             NtStatus::SUCCESS
         );
 
         let mut out = sys::CLFS_MGMT_POLICY::default();
         let mut len = 24u32;
         assert_eq!(
-            st(sys::ClfsMgmtQueryPolicy(
+            st(raw::ClfsMgmtQueryPolicy(
                 core::ptr::null_mut(),
                 0,
                 &mut out,
@@ -203,38 +233,40 @@ fn install_query_remove_statuses() {
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtQueryPolicy(lf, 10, &mut out, &mut len)),
+            st(raw::ClfsMgmtQueryPolicy(lf, 10, &mut out, &mut len)),
             NtStatus::INVALID_PARAMETER
         );
         let mut short = 16u32;
         assert_eq!(
-            st(sys::ClfsMgmtQueryPolicy(lf, 0, &mut out, &mut short)),
+            st(raw::ClfsMgmtQueryPolicy(lf, 0, &mut out, &mut short)),
             NtStatus::INVALID_PARAMETER_2
         );
         assert_eq!(
-            st(sys::ClfsMgmtQueryPolicy(lf, 1, &mut out, &mut len)),
+            st(raw::ClfsMgmtQueryPolicy(lf, 1, &mut out, &mut len)),
             NtStatus::LOG_POLICY_NOT_INSTALLED
         );
         assert_eq!(
-            st(sys::ClfsMgmtQueryPolicy(lf, 0, &mut out, &mut len)),
+            st(raw::ClfsMgmtQueryPolicy(lf, 0, &mut out, &mut len)),
             NtStatus::SUCCESS
         );
-        assert_eq!((len, out.PolicyParameters.MaximumSize.Containers), (24, 5));
+        // SAFETY: every union member is plain integers; the emulator wrote a MaximumSize.
+        let containers = unsafe { out.PolicyParameters.MaximumSize.Containers };
+        assert_eq!((len, containers), (24, 5));
         assert_eq!(out.PolicyFlags, sys::LOG_POLICY_OVERWRITE);
 
         assert_eq!(
-            st(sys::ClfsMgmtRemovePolicy(core::ptr::null_mut(), 0)),
+            st(raw::ClfsMgmtRemovePolicy(core::ptr::null_mut(), 0)),
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtRemovePolicy(lf, -1)),
+            st(raw::ClfsMgmtRemovePolicy(lf, -1)),
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
-            st(sys::ClfsMgmtRemovePolicy(lf, 1)),
+            st(raw::ClfsMgmtRemovePolicy(lf, 1)),
             NtStatus::LOG_POLICY_NOT_INSTALLED
         );
-        assert_eq!(st(sys::ClfsMgmtRemovePolicy(lf, 0)), NtStatus::SUCCESS);
+        assert_eq!(st(raw::ClfsMgmtRemovePolicy(lf, 0)), NtStatus::SUCCESS);
     }
     // Injected faults reach every management routine.
     clfs_emu::faults::fail_call(
@@ -383,10 +415,10 @@ fn set_log_file_size_follows_the_documented_table() {
     let lf = log.as_raw();
     let one = 1u64;
     let mut out = 0u64;
-    // SAFETY: valid or deliberately NULL arguments.
-    unsafe {
+    // Raw calls (through `raw`) with valid or deliberately NULL/bogus arguments.
+    {
         assert_eq!(
-            st(sys::ClfsMgmtSetLogFileSize(
+            st(raw::ClfsMgmtSetLogFileSize(
                 lf,
                 &one,
                 &mut out,
@@ -396,7 +428,7 @@ fn set_log_file_size_follows_the_documented_table() {
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtSetLogFileSize(
+            st(raw::ClfsMgmtSetLogFileSize(
                 core::ptr::null_mut(),
                 &one,
                 &mut out,
@@ -406,7 +438,7 @@ fn set_log_file_size_follows_the_documented_table() {
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtSetLogFileSize(
+            st(raw::ClfsMgmtSetLogFileSize(
                 lf,
                 core::ptr::null(),
                 &mut out,
@@ -418,7 +450,7 @@ fn set_log_file_size_follows_the_documented_table() {
         let bogus: *const c_void = 0x1234 as *const c_void;
         let two = 2u64;
         assert_eq!(
-            st(sys::ClfsMgmtSetLogFileSizeAsClient(
+            st(raw::ClfsMgmtSetLogFileSizeAsClient(
                 lf,
                 &bogus,
                 &two,
@@ -481,7 +513,7 @@ fn new_containers_are_named_by_prefix_suffix_and_extension() {
 #[derive(Default)]
 struct Recorder {
     advance: Mutex<Vec<Lsn>>,
-    growth: Mutex<Vec<(Result<(), NtStatus>, bool, std::thread::ThreadId)>>,
+    growth: Growths,
     unpinned: AtomicU32,
     fail_advance: AtomicBool,
     /// Set while an AdvanceTail callback runs; it sleeps this long (ms).
@@ -569,10 +601,10 @@ fn client_routine_statuses() {
     };
     let mut cookie: *mut c_void = core::ptr::null_mut();
     let bogus = 0x4321 as *const c_void;
-    // SAFETY: valid or deliberately NULL/bogus arguments (cookies are never dereferenced).
-    unsafe {
+    // Raw calls (through `raw`) with valid or deliberately NULL/bogus arguments.
+    {
         assert_eq!(
-            st(sys::ClfsMgmtRegisterManagedClient(
+            st(raw::ClfsMgmtRegisterManagedClient(
                 core::ptr::null_mut(),
                 &reg,
                 &mut cookie
@@ -580,7 +612,7 @@ fn client_routine_statuses() {
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
-            st(sys::ClfsMgmtRegisterManagedClient(
+            st(raw::ClfsMgmtRegisterManagedClient(
                 lf,
                 core::ptr::null(),
                 &mut cookie
@@ -590,75 +622,75 @@ fn client_routine_statuses() {
         let mut bad = reg;
         bad.Version = 2;
         assert_eq!(
-            st(sys::ClfsMgmtRegisterManagedClient(lf, &bad, &mut cookie)),
+            st(raw::ClfsMgmtRegisterManagedClient(lf, &bad, &mut cookie)),
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
-            st(sys::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie)),
+            st(raw::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie)),
             NtStatus::SUCCESS
         );
         assert_eq!(sb.stats().live_clients, 1);
         assert_eq!(
-            st(sys::ClfsMgmtHandleLogFileFull(core::ptr::null_mut())),
+            st(raw::ClfsMgmtHandleLogFileFull(core::ptr::null_mut())),
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtHandleLogFileFull(bogus)),
+            st(raw::ClfsMgmtHandleLogFileFull(bogus)),
             NtStatus::INVALID_PARAMETER_1
         );
         // Space is free: SUCCESS, synchronously.
         assert_eq!(
-            st(sys::ClfsMgmtHandleLogFileFull(cookie)),
+            st(raw::ClfsMgmtHandleLogFileFull(cookie)),
             NtStatus::SUCCESS
         );
         assert_eq!(
-            st(sys::ClfsMgmtTailAdvanceFailure(
+            st(raw::ClfsMgmtTailAdvanceFailure(
                 core::ptr::null_mut(),
                 NtStatus::UNSUCCESSFUL.0
             )),
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
-            st(sys::ClfsMgmtTailAdvanceFailure(
+            st(raw::ClfsMgmtTailAdvanceFailure(
                 bogus,
                 NtStatus::UNSUCCESSFUL.0
             )),
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtTailAdvanceFailure(
+            st(raw::ClfsMgmtTailAdvanceFailure(
                 cookie,
                 NtStatus::UNSUCCESSFUL.0
             )),
             NtStatus::SUCCESS
         );
         assert_eq!(
-            st(sys::ClfsMgmtDeregisterManagedClient(core::ptr::null_mut())),
+            st(raw::ClfsMgmtDeregisterManagedClient(core::ptr::null_mut())),
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
-            st(sys::ClfsMgmtDeregisterManagedClient(bogus)),
+            st(raw::ClfsMgmtDeregisterManagedClient(bogus)),
             NtStatus::INVALID_PARAMETER_1
         );
         assert_eq!(
-            st(sys::ClfsMgmtDeregisterManagedClient(cookie)),
+            st(raw::ClfsMgmtDeregisterManagedClient(cookie)),
             NtStatus::SUCCESS
         );
         assert_eq!(
-            st(sys::ClfsMgmtDeregisterManagedClient(cookie)),
+            st(raw::ClfsMgmtDeregisterManagedClient(cookie)),
             NtStatus::INVALID_PARAMETER_1
         );
         // A client whose log object closed manages no log: INVALID_PARAMETER.
         assert_eq!(
-            st(sys::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie)),
+            st(raw::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie)),
             NtStatus::SUCCESS
         );
     }
     drop(log);
-    // SAFETY: as above.
-    unsafe {
+    // Raw calls (through `raw`) with valid or deliberately NULL/bogus arguments.
+    {
         assert_eq!(
-            st(sys::ClfsMgmtHandleLogFileFull(cookie)),
+            st(raw::ClfsMgmtHandleLogFileFull(cookie)),
             NtStatus::INVALID_PARAMETER
         );
         assert_eq!(
@@ -666,7 +698,7 @@ fn client_routine_statuses() {
             ["1 managed client(s) never deregistered"]
         );
         assert_eq!(
-            st(sys::ClfsMgmtDeregisterManagedClient(cookie)),
+            st(raw::ClfsMgmtDeregisterManagedClient(cookie)),
             NtStatus::SUCCESS
         );
     }

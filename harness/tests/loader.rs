@@ -303,10 +303,7 @@ fn every_missing_import_is_listed() {
         &[
             ("ntoskrnl.exe", &["ExAllocatePool2", "IoCreateDevice"]),
             ("HAL.dll", &["KeStallExecutionProcessor"]),
-            (
-                "clfs.sys",
-                &["ClfsMgmtRegisterManagedClient", "ClfsCreateLogFile"],
-            ),
+            ("clfs.sys", &["ClfsFinalize", "ClfsCreateLogFile"]),
         ],
     );
     let e = refuse(&pe.build());
@@ -315,7 +312,7 @@ fn every_missing_import_is_listed() {
         LoadError::MissingImports(vec![
             "ntoskrnl.exe!IoCreateDevice".into(),
             "HAL.dll!KeStallExecutionProcessor".into(),
-            "clfs.sys!ClfsMgmtRegisterManagedClient".into(),
+            "clfs.sys!ClfsFinalize".into(),
         ])
     );
     let msg = e.to_string();
