@@ -55,11 +55,17 @@ use crate::{sys, LogFile, Lsn, NtStatus};
 
 /// Longest container-name prefix or extension, in UTF-16 units, that [`PolicyBuf`] holds
 /// (`MAX_PATH`).
+///
+/// IRQL: any (plain data).
 pub const MAX_POLICY_STRING: usize = 260;
 /// Most containers a log can have ("at most 1,024", reference §1.9).
+///
+/// IRQL: any (plain data).
 pub const MAX_CONTAINERS: u32 = 1024;
 
 /// Which policy (`CLFS_MGMT_POLICY_TYPE`).
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PolicyKind {
@@ -100,7 +106,7 @@ impl PolicyKind {
         PolicyKind::NewContainerExtension,
     ];
 
-    /// The raw `CLFS_MGMT_POLICY_TYPE`.
+    /// The raw `CLFS_MGMT_POLICY_TYPE`. IRQL: any.
     pub const fn raw(self) -> sys::CLFS_MGMT_POLICY_TYPE {
         match self {
             PolicyKind::MaximumSize => sys::ClfsMgmtPolicyMaximumSize,
@@ -116,7 +122,7 @@ impl PolicyKind {
         }
     }
 
-    /// The name used in error messages, e.g. `"MaximumSize"`.
+    /// The name used in error messages, e.g. `"MaximumSize"`. IRQL: any.
     pub const fn name(self) -> &'static str {
         match self {
             PolicyKind::MaximumSize => "MaximumSize",
@@ -134,6 +140,8 @@ impl PolicyKind {
 }
 
 /// How a growth step is sized (`GrowthRate`: exactly one of the two C fields is non-zero).
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Growth {
     /// Add this many containers per step (`AbsoluteGrowthInContainers`, at least 1).
@@ -145,6 +153,8 @@ pub enum Growth {
 
 /// How much of the log must stay available before CLFS asks clients to advance their tails
 /// (`LogTail`: the two C fields are mutually exclusive).
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TailTarget {
     /// `MinimumAvailablePercentage` (0..=100).
@@ -158,6 +168,8 @@ pub enum TailTarget {
 /// Container names are built as `[prefix][suffix][.extension]`: the prefix includes the
 /// directory (e.g. `%BLF%\\grown` or a full path), the suffix is a decimal counter, the
 /// extension defaults to none.
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Policy<'a> {
@@ -211,6 +223,8 @@ const BUF_BYTES: usize = (HEADER + 2 + 2 * MAX_POLICY_STRING).div_ceil(8) * 8;
 
 /// Storage for one encoded `CLFS_MGMT_POLICY`, including the variable-length prefix and
 /// extension policies (544 bytes, 8-aligned: fits on a kernel stack).
+///
+/// IRQL: any (plain data).
 #[repr(C, align(8))]
 #[derive(Clone)]
 pub struct PolicyBuf {
@@ -392,6 +406,8 @@ impl Policy<'_> {
 }
 
 /// What to do when a policy of the same type is installed already.
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InstallMode {
     /// Fail with `STATUS_LOG_POLICY_ALREADY_INSTALLED`.
@@ -403,6 +419,8 @@ pub enum InstallMode {
 /// The target of [`LogFile::set_log_file_size`] (the documented `NewSizeInContainers`
 /// table, reference §1.9). The invalid value 1 cannot be expressed except through
 /// [`LogSize::Containers`], which refuses it before the call.
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogSize {
     /// 0: grow to the minimum-size policy (or to 2 containers without one); never shrinks.
@@ -429,6 +447,8 @@ impl LogSize {
 }
 
 /// What a resize did.
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Resize {
     /// Containers the log has now (`ResultingSizeInContainers`).
@@ -577,6 +597,8 @@ impl LogFile {
 
 /// A non-success NTSTATUS, for [`TailAdvance::Failed`] and
 /// [`ManagedClient::tail_advance_failure`]: it can never be STATUS_SUCCESS or PENDING.
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorStatus(NtStatus);
 
@@ -601,6 +623,8 @@ impl ErrorStatus {
 
 /// The answer of [`ManagementCallbacks::advance_tail`]: by construction never
 /// STATUS_SUCCESS, which the callback contract forbids even for a synchronous advance.
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TailAdvance {
     /// The advance is queued (`STATUS_PENDING`): the client will move its base (with
@@ -706,6 +730,8 @@ unsafe extern "system" fn unpinned_tramp<C: ManagementCallbacks>(
 }
 
 /// What [`ManagedClient::handle_log_full`] achieved (each maps from its documented status).
+///
+/// IRQL: any (plain data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFullOutcome {
     /// `STATUS_SUCCESS`: space is available now; retry the append. No callback follows.
@@ -720,6 +746,12 @@ pub enum LogFullOutcome {
 }
 
 /// A managed client registration (`ClfsMgmtRegisterManagedClient`): deregisters on drop.
+///
+/// IRQL: create, use and drop it at IRQL <= APC_LEVEL. Unlike the other handle types, a
+/// drop above APC_LEVEL still calls `ClfsMgmtDeregisterManagedClient` (which the kernel may
+/// answer with a bugcheck): leaking the registration would leave CLFS calling callbacks whose
+/// context is gone, which is worse. [`ManagedClient::deregister`] does the
+/// same.
 ///
 /// # Invariants
 /// `cookie` is a registered client of `log`, whose callbacks' contexts are `callbacks`.
@@ -791,7 +823,7 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     /// runs any more (callbacks running on other threads have finished). Dropping the client
     /// does the same and ignores the status.
     ///
-    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL. Not checked: see the IRQL note on [`ManagedClient`].
     pub fn deregister(self) -> Result<()> {
         let this = core::mem::ManuallyDrop::new(self);
         this.deregister_raw()
@@ -799,7 +831,6 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
 
     fn deregister_raw(&self) -> Result<()> {
         const ROUTINE: &str = "ClfsMgmtDeregisterManagedClient";
-        require_passive_or_apc(ROUTINE)?;
         // SAFETY: the cookie is registered (invariant) and deregistered only here, once.
         let status = unsafe { sys::ClfsMgmtDeregisterManagedClient(self.cookie.as_ptr()) };
         check(ROUTINE, status).map(drop)

@@ -1089,3 +1089,222 @@ fn stress_four_appenders_on_a_growing_recycling_log() {
     assert_no_leaks(&sb);
     let _ = Arc::new(()); // keep the import used across cfgs
 }
+
+// ---------------------------------------------------------------------------------------------
+// The seam's correction, fault injection, and the automatic policies
+
+#[test]
+fn the_seam_declares_log_is_pinned_as_a_boolean_byte() {
+    use std::any::TypeId;
+    type Documented = Option<
+        unsafe extern "system" fn(*const sys::FILE_OBJECT, sys::NTSTATUS, u8, *const c_void),
+    >;
+    type WindowsSys =
+        windows_sys::Wdk::System::SystemServices::PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK;
+    assert_ne!(
+        TypeId::of::<WindowsSys>(),
+        TypeId::of::<Documented>(),
+        "windows-sys declares LogIsPinned a Rust bool (the defect)"
+    );
+    assert_eq!(
+        TypeId::of::<sys::PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK>(),
+        TypeId::of::<Documented>()
+    );
+    assert_eq!(
+        core::mem::size_of::<sys::CLFS_MGMT_CLIENT_REGISTRATION>(),
+        56
+    );
+    assert_eq!(
+        core::mem::offset_of!(sys::CLFS_MGMT_CLIENT_REGISTRATION, LogUnpinnedCallbackData),
+        48
+    );
+    assert_eq!(core::mem::size_of::<sys::CLFS_MGMT_POLICY>(), 24);
+    assert_eq!(
+        core::mem::offset_of!(sys::CLFS_MGMT_POLICY, PolicyParameters),
+        16
+    );
+}
+
+#[test]
+fn every_management_routine_takes_injected_faults() {
+    use clfs_emu::faults::fail_call;
+    let sb = Sandbox::new();
+    let log = log_with("faults", 2);
+    let lf = log.as_raw();
+    let reg = sys::CLFS_MGMT_CLIENT_REGISTRATION {
+        Version: 1,
+        AdvanceTailCallback: None,
+        AdvanceTailCallbackData: core::ptr::null_mut(),
+        LogGrowthCompleteCallback: None,
+        LogGrowthCompleteCallbackData: core::ptr::null_mut(),
+        LogUnpinnedCallback: None,
+        LogUnpinnedCallbackData: core::ptr::null_mut(),
+    };
+    let mut cookie: *mut c_void = core::ptr::null_mut();
+    assert_eq!(raw::ClfsMgmtRegisterManagedClient(lf, &reg, &mut cookie), 0);
+    let injected = NtStatus::INSUFFICIENT_RESOURCES;
+    let policy = raw_policy(sys::ClfsMgmtPolicyMaximumSize, 4, 0);
+    let mut out = sys::CLFS_MGMT_POLICY::default();
+    let mut len = 24u32;
+    let (two, mut now) = (2u64, 0u64);
+    let (outp, lenp, nowp): (*mut sys::CLFS_MGMT_POLICY, *mut u32, *mut u64) =
+        (&mut out, &mut len, &mut now);
+    let c: *const c_void = cookie;
+    let calls: [(&'static str, &dyn Fn() -> i32); 9] = [
+        ("ClfsMgmtInstallPolicy", &|| {
+            raw::ClfsMgmtInstallPolicy(lf, &policy, 24)
+        }),
+        ("ClfsMgmtQueryPolicy", &|| {
+            raw::ClfsMgmtQueryPolicy(lf, 0, outp, lenp)
+        }),
+        ("ClfsMgmtRemovePolicy", &|| raw::ClfsMgmtRemovePolicy(lf, 0)),
+        ("ClfsMgmtSetLogFileSize", &|| {
+            raw::ClfsMgmtSetLogFileSize(lf, &two, nowp, None, core::ptr::null())
+        }),
+        ("ClfsMgmtSetLogFileSizeAsClient", &|| {
+            raw::ClfsMgmtSetLogFileSizeAsClient(lf, &c, &two, nowp, None, core::ptr::null())
+        }),
+        ("ClfsMgmtRegisterManagedClient", &|| {
+            let mut k: *mut c_void = core::ptr::null_mut();
+            let r = raw::ClfsMgmtRegisterManagedClient(lf, &reg, &mut k);
+            if r == 0 {
+                assert_eq!(raw::ClfsMgmtDeregisterManagedClient(k), 0);
+            }
+            r
+        }),
+        ("ClfsMgmtHandleLogFileFull", &|| {
+            raw::ClfsMgmtHandleLogFileFull(c)
+        }),
+        ("ClfsMgmtTailAdvanceFailure", &|| {
+            raw::ClfsMgmtTailAdvanceFailure(c, NtStatus::UNSUCCESSFUL.0)
+        }),
+        ("ClfsMgmtDeregisterManagedClient", &|| {
+            raw::ClfsMgmtDeregisterManagedClient(c)
+        }),
+    ];
+    for (name, call) in calls {
+        fail_call(name, 1, injected.0);
+        assert_eq!(st(call()), injected, "{name}");
+        assert_ne!(st(call()), injected, "{name}: the fault fires once");
+    }
+    assert_eq!(sb.stats().live_clients, 0, "the real deregistration ran");
+    assert_eq!(sb.stats().policies, 0);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn the_log_tail_policy_asks_for_the_tail_before_the_log_is_full() {
+    let sb = Sandbox::new();
+    let log = log_with("logtail", 4);
+    log.install_policy(
+        &Policy::LogTail(TailTarget::Containers(2)),
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    let data = [3u8; 8000];
+    let mut n = 0;
+    while rec.advance.lock().unwrap().is_empty() {
+        area.append(&[&data])
+            .expect("no append fails before the tail is asked for");
+        n += 1;
+        assert!(n < 1000, "AdvanceTail never came");
+    }
+    rec.wait(|r| r.advance_done.load(Ordering::SeqCst) >= 1);
+    assert!(log.info().unwrap().free_containers < 2);
+    assert_eq!(
+        sb.stats().log_full_requests,
+        0,
+        "no log-full handling was needed"
+    );
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn auto_shrink_gives_free_containers_back_after_the_tail_moves() {
+    let sb = Sandbox::new();
+    let log = log_with("shrink", 2);
+    log.install_policy(
+        &Policy::MaximumSize { containers: 6 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::MinimumSize { containers: 3 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    log.install_policy(
+        &Policy::AutoShrink { percent: 50 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    assert_eq!(
+        log.set_log_file_size(LogSize::Maximum).unwrap().containers,
+        6
+    );
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let data = [9u8; 8000];
+    for _ in 0..300 {
+        area.append(&[&data]).unwrap();
+    }
+    area.flush().unwrap();
+    // Not enough free yet: nothing shrinks.
+    let first = log.info().unwrap();
+    assert!(first.free_containers < 3, "{first:?}");
+    area.advance_base(first.base).unwrap();
+    assert_eq!(log.info().unwrap().containers, 6);
+    // Everything but the current container is free: shrink to the minimum.
+    area.advance_base(first.last).unwrap();
+    let after = log.info().unwrap();
+    assert_eq!(after.containers, 3);
+    assert_eq!(sb.stats().mgmt_containers_removed, 3);
+    area.append(&[b"still writable"]).unwrap();
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn the_archive_tail_pins_the_log_until_it_moves() {
+    let sb = Sandbox::new();
+    let log = LogFile::create(
+        &w("log:C:\\t\\archive"),
+        clfs::LogOptions::new().create_if_missing().archive(true),
+    )
+    .unwrap();
+    log.add_containers(&[&w("%BLF%\\a0"), &w("%BLF%\\a1")], 512 * 1024)
+        .unwrap();
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    let lsns = fill(&area);
+    area.advance_base(lsns[lsns.len() - 2]).unwrap();
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    {
+        let g = rec.growth.lock().unwrap();
+        assert_eq!(g.len(), 1, "reported before PENDING returned");
+        assert_eq!(
+            (g[0].0, g[0].1),
+            (Err(NtStatus::LOG_PINNED_ARCHIVE_TAIL), true)
+        );
+    }
+    log.set_archive_tail(lsns[lsns.len() - 2]).unwrap();
+    rec.wait(|r| r.unpinned.load(Ordering::SeqCst) == 1);
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}
