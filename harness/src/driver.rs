@@ -103,13 +103,31 @@ impl Driver {
         Driver::new(image, service)
     }
 
+    /// As [`Driver::load`], with the registry path `DriverEntry` gets given explicitly.
+    pub fn load_with_registry_path(
+        data: &[u8],
+        service: &str,
+        registry_path: &str,
+    ) -> Result<Driver, LoadError> {
+        let image = load_image(data)?;
+        Driver::with_registry_path(image, service, registry_path)
+    }
+
     /// Wraps a mapped image in a driver object.
     pub fn new(image: MappedImage, service: &str) -> Result<Driver, LoadError> {
+        let path = format!("\\Registry\\Machine\\System\\CurrentControlSet\\Services\\{service}");
+        Driver::with_registry_path(image, service, &path)
+    }
+
+    /// Wraps a mapped image in a driver object whose `DriverEntry` gets `registry_path`.
+    pub fn with_registry_path(
+        image: MappedImage,
+        service: &str,
+        registry_path: &str,
+    ) -> Result<Driver, LoadError> {
         let (name_buf, name) = unicode(&format!("\\Driver\\{service}"))?;
         let (key_buf, key) = unicode(service)?;
-        let (reg_buf, reg) = unicode(&format!(
-            "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\{service}"
-        ))?;
+        let (reg_buf, reg) = unicode(registry_path)?;
         let mut object: Box<DRIVER_OBJECT> = Box::default();
         let mut extension: Box<DRIVER_EXTENSION> = Box::default();
         extension.DriverObject = &mut *object;

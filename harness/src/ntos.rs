@@ -90,6 +90,12 @@ pub fn clear_faults() {
     });
 }
 
+/// Forgets every kernel handle of this thread without closing it (a simulated power loss:
+/// the handle table is gone with the machine).
+pub fn forget_handles() {
+    KERNEL.with(|k| k.borrow_mut().handles.clear());
+}
+
 /// Kernel file handles the driver opened on this thread and has not closed.
 pub fn open_handles() -> Vec<PathBuf> {
     KERNEL.with(|k| k.borrow().handles.values().cloned().collect())

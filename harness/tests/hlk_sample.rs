@@ -65,17 +65,19 @@ fn the_sample_driver_passes_the_hlk_tests() {
             }
         },
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_clfs-hlk"))
-        .arg(&image)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}{stderr}");
-    assert_eq!(
-        stdout.lines().last(),
-        Some("4 passed, 0 failed"),
-        "{stdout}"
-    );
-    assert!(out.status.success());
+    for (args, want) in [
+        (&[][..], "7 passed, 0 failed"),
+        (&["--generic"][..], "6 passed, 0 failed"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_clfs-hlk"))
+            .arg(&image)
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{stdout}{stderr}");
+        assert_eq!(stdout.lines().last(), Some(want), "{args:?}: {stdout}");
+        assert!(out.status.success());
+    }
 }

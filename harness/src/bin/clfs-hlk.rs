@@ -12,8 +12,14 @@
 //! exit code is non-zero on any failure.
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[path = "clfs-hlk/generic.rs"]
+mod generic;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[path = "clfs-hlk/hlk.rs"]
 mod hlk;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[path = "clfs-hlk/sample.rs"]
+mod sample;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn main() -> std::process::ExitCode {

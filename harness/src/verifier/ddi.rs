@@ -36,8 +36,12 @@ pub struct Routine {
     pub name: &'static str,
     /// The highest IRQL it may be called at.
     pub max_irql: u8,
-    /// Its parameter names, in order (variadic routines list the fixed ones).
+    /// Its parameter names, in order (variadic routines list the fixed ones). A name may
+    /// end in `:32`, `:16` or `:8`: the parameter's width in bits (64 otherwise); the upper
+    /// bits of a narrower argument's register are undefined in the win64 convention.
     pub params: &'static [&'static str],
+    /// The width in bits of each parameter, where known (else 64, or a `:bits` suffix).
+    pub bits: &'static [u8],
     /// What it returns.
     pub ret: Ret,
 }
@@ -47,7 +51,54 @@ const fn r(name: &'static str, max_irql: u8, params: &'static [&'static str], re
         name,
         max_irql,
         params,
+        bits: &[],
         ret,
+    }
+}
+
+/// True if `ty` (as written: a path) ends with `end`.
+const fn ends_with(ty: &str, end: &str) -> bool {
+    let (b, e) = (ty.as_bytes(), end.as_bytes());
+    if b.len() < e.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < e.len() {
+        if b[b.len() - e.len() + i] != e[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The width in bits of a parameter of type `ty` in the emulator's routine list.
+const fn type_bits(ty: &str) -> u8 {
+    if ends_with(ty, "u8") || ends_with(ty, "bool") {
+        8
+    } else if ends_with(ty, "u16") {
+        16
+    } else if ends_with(ty, "u32")
+        || ends_with(ty, "i32")
+        || ends_with(ty, "POOL_TYPE")
+        || ends_with(ty, "CLFS_CONTEXT_MODE")
+        || ends_with(ty, "CLS_LOG_INFORMATION_CLASS")
+    {
+        32
+    } else {
+        64
+    }
+}
+
+impl Routine {
+    /// Parameter `i`'s name and width in bits.
+    pub fn param(&self, i: usize) -> Option<(&'static str, u8)> {
+        let p = self.params.get(i)?;
+        let (name, bits) = match p.split_once(':') {
+            Some((n, b)) => (n, b.parse().unwrap_or(64)),
+            None => (*p, self.bits.get(i).copied().unwrap_or(64)),
+        };
+        Some((name, bits))
     }
 }
 
@@ -72,10 +123,10 @@ pub const NTOSKRNL: &[Routine] = &[
     r(
         "KeBugCheckEx",
         HIGH_LEVEL,
-        &["BugCheckCode", "P1", "P2", "P3", "P4"],
+        &["BugCheckCode:32", "P1", "P2", "P3", "P4"],
         Ret::Void,
     ),
-    r("KeBugCheck", HIGH_LEVEL, &["BugCheckCode"], Ret::Void),
+    r("KeBugCheck", HIGH_LEVEL, &["BugCheckCode:32"], Ret::Void),
     r(
         "RtlInitUnicodeString",
         DISPATCH,
@@ -85,7 +136,7 @@ pub const NTOSKRNL: &[Routine] = &[
     r(
         "RtlEqualUnicodeString",
         PASSIVE,
-        &["String1", "String2", "CaseInSensitive"],
+        &["String1", "String2", "CaseInSensitive:8"],
         Ret::Value,
     ),
     r(
@@ -124,14 +175,14 @@ pub const NTOSKRNL: &[Routine] = &[
     r(
         "ObCloseHandle",
         PASSIVE,
-        &["Handle", "PreviousMode"],
+        &["Handle", "PreviousMode:8"],
         Ret::Status,
     ),
     r("DbgPrint", HIGH_LEVEL, &["Format"], Ret::Value),
     r(
         "DbgPrintEx",
         HIGH_LEVEL,
-        &["ComponentId", "Level", "Format"],
+        &["ComponentId:32", "Level:32", "Format"],
         Ret::Value,
     ),
     r(
@@ -146,7 +197,12 @@ pub const NTOSKRNL: &[Routine] = &[
         &["dest", "src", "count"],
         Ret::Pointer,
     ),
-    r("memset", HIGH_LEVEL, &["dest", "c", "count"], Ret::Pointer),
+    r(
+        "memset",
+        HIGH_LEVEL,
+        &["dest", "c:32", "count"],
+        Ret::Pointer,
+    ),
     r(
         "memcmp",
         HIGH_LEVEL,
@@ -164,6 +220,7 @@ macro_rules! clfs_table {
                 name: stringify!($name),
                 max_irql: clfs_irql(stringify!($name)),
                 params: &[$(stringify!($arg)),*],
+                bits: &[$(type_bits(stringify!($ty))),*],
                 ret: clfs_ret(stringify!($ret)),
             }, )*
         ];
@@ -188,20 +245,11 @@ const fn clfs_irql(name: &str) -> u8 {
 }
 
 const fn clfs_ret(ty: &str) -> Ret {
-    let b = ty.as_bytes();
-    let p = b"NTSTATUS";
-    if b.len() < p.len() {
-        return Ret::Value;
+    if ends_with(ty, "NTSTATUS") {
+        Ret::Status
+    } else {
+        Ret::Value
     }
-    // The type is written as a path ending in NTSTATUS.
-    let mut i = 0;
-    while i < p.len() {
-        if b[b.len() - p.len() + i] != p[i] {
-            return Ret::Value;
-        }
-        i += 1;
-    }
-    Ret::Status
 }
 
 clfs_emu::clfs_routines!(clfs_table);

@@ -1,7 +1,7 @@
 //! Low-resources simulation (Driver Verifier's "Low resources simulation" /
 //! "Systematic low resources simulation"): while enabled on a thread, each pool allocation
 //! (`ExAllocatePool2`, `ExAllocatePoolWithTag`) and each CLFS call that returns an NTSTATUS
-//! (every `Clfs*` routine but the `ClfsLsn*` helpers) fails with a given probability, from a
+//! (every `Clfs*` routine but the `ClfsLsn*` helpers and the [`RELEASES`]) fails with a given probability, from a
 //! seeded generator: the same seed and the same driver give the same failures. A failed
 //! allocation returns NULL, a failed CLFS call `STATUS_INSUFFICIENT_RESOURCES`, without
 //! calling the routine.
@@ -62,10 +62,20 @@ pub fn disable() -> (Vec<&'static str>, u64) {
     })
 }
 
+/// The CLFS routines that release something: never failed. In the kernel they do not
+/// depend on resources, and a release that fails without releasing leaks by construction,
+/// whatever the driver does.
+pub const RELEASES: [&str; 3] = [
+    "ClfsCloseLogFileObject",
+    "ClfsDeleteMarshallingArea",
+    "ClfsTerminateReadLog",
+];
+
 /// The value a failed call of `name` returns, if it is one the simulation fails.
 fn failure(name: &str) -> Option<u64> {
     match name {
         "ExAllocatePool2" | "ExAllocatePoolWithTag" => Some(0),
+        _ if RELEASES.contains(&name) => None,
         _ if name.starts_with("Clfs") && !name.starts_with("ClfsLsn") => {
             match super::ddi::routine("clfs.sys", name).map(|r| r.ret) {
                 Some(Ret::Status) => Some(u64::from(STATUS_INSUFFICIENT_RESOURCES as u32)),

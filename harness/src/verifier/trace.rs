@@ -28,11 +28,17 @@ pub(crate) fn record(dll: &str, name: &str, call: &Call, ret: u64, injected: boo
     }
     let info = routine(dll, name);
     let args: Vec<String> = match info {
-        Some(r) => r
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{p}={:#x}", call.arg(i)))
+        Some(r) => (0..r.params.len())
+            .filter_map(|i| {
+                let (name, bits) = r.param(i)?;
+                let v = call.arg(i);
+                let v = if bits < 64 {
+                    v & ((1u64 << bits) - 1)
+                } else {
+                    v
+                };
+                Some(format!("{name}={v:#x}"))
+            })
             .collect(),
         None => (0..4).map(|i| format!("{:#x}", call.arg(i))).collect(),
     };
