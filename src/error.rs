@@ -274,6 +274,68 @@ impl Error {
         }
     }
 
+    /// The NTSTATUS a dispatch routine can return for this error: Clfs.sys's own status when it
+    /// refused ([`Error::Status`]), otherwise the status Clfs.sys documents (or the emulator
+    /// returns) for the same broken rule, so that a driver reports the same code whether the
+    /// library or Clfs.sys caught the mistake. No value passes `NT_SUCCESS`, so an `Err` can
+    /// never complete an IRP as a success.
+    ///
+    /// | variant | NTSTATUS |
+    /// |---|---|
+    /// | `Status` | the status Clfs.sys returned |
+    /// | `IrqlTooHigh` | `STATUS_INVALID_DEVICE_STATE` (Clfs.sys would bugcheck; no status exists) |
+    /// | `NameTooLong` | `STATUS_NAME_TOO_LONG` |
+    /// | `EmptyName` | `STATUS_OBJECT_NAME_INVALID` |
+    /// | `TooManyContainers` | `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED` |
+    /// | `NotEnoughContainers` | `STATUS_LOG_NOT_ENOUGH_CONTAINERS` |
+    /// | `LsnNotInLog` | `STATUS_LOG_RECORD_NONEXISTENT` |
+    /// | `Reservation`, `ReservationInUse` | `STATUS_LOG_RESERVATION_INVALID` |
+    /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
+    /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
+    /// | every other variant (bad sizes, counts, alignments, LSN and geometry arguments) | `STATUS_INVALID_PARAMETER` |
+    ///
+    /// ```
+    /// use clfs::{Error, NtStatus};
+    /// // In a dispatch routine: `Err(e) => return e.ntstatus().0` (an NTSTATUS is an i32).
+    /// assert_eq!(Error::ZeroBufferSize.ntstatus(), NtStatus::INVALID_PARAMETER);
+    /// assert_eq!(NtStatus::from(Error::NotEnoughContainers { containers: 1 }), NtStatus::LOG_NOT_ENOUGH_CONTAINERS);
+    /// let status: i32 = Error::ReservationInUse.into();
+    /// assert_eq!(status, 0xC01A_0010_u32 as i32); // STATUS_LOG_RESERVATION_INVALID
+    /// ```
+    ///
+    /// IRQL: any.
+    pub const fn ntstatus(&self) -> NtStatus {
+        // Exhaustive on purpose: a new variant must choose its status here (and in the table).
+        match self {
+            Error::Status { status, .. } => *status,
+            Error::IrqlTooHigh { .. } => NtStatus::INVALID_DEVICE_STATE,
+            Error::NameTooLong { .. } => NtStatus::NAME_TOO_LONG,
+            Error::EmptyName { .. } => NtStatus::OBJECT_NAME_INVALID,
+            Error::TooManyContainers { .. } => NtStatus::LOG_CONTAINER_LIMIT_EXCEEDED,
+            Error::NotEnoughContainers { .. } => NtStatus::LOG_NOT_ENOUGH_CONTAINERS,
+            Error::LsnNotInLog { .. } => NtStatus::LOG_RECORD_NONEXISTENT,
+            Error::Reservation { .. } | Error::ReservationInUse => {
+                NtStatus::LOG_RESERVATION_INVALID
+            }
+            Error::BaseOutOfRange { .. } | Error::BasePastRestart { .. } => {
+                NtStatus::LOG_TAIL_INVALID
+            }
+            Error::LsnDifferenceOverflow { .. } => NtStatus::INTEGER_OVERFLOW,
+            Error::ZeroBufferSize
+            | Error::BufferNotSectorMultiple { .. }
+            | Error::ZeroBufferCount { .. }
+            | Error::RecordTooLarge { .. }
+            | Error::TooManyEntries { .. }
+            | Error::NoEntries
+            | Error::EmptyRestartArea
+            | Error::ZeroAlignment
+            | Error::InvalidLsn { .. }
+            | Error::BadLogGeometry { .. }
+            | Error::LsnBeyondContainer { .. }
+            | Error::RestartTooLarge { .. } => NtStatus::INVALID_PARAMETER,
+        }
+    }
+
     /// True when the library refused before calling Clfs.sys.
     pub const fn refused_before_call(&self) -> bool {
         !matches!(self, Error::Status { .. })
@@ -291,5 +353,20 @@ pub(crate) fn check(routine: &'static str, raw: i32) -> Result<NtStatus> {
         Ok(status)
     } else {
         Err(Error::Status { routine, status })
+    }
+}
+
+impl From<Error> for NtStatus {
+    /// [`Error::ntstatus`].
+    fn from(e: Error) -> NtStatus {
+        e.ntstatus()
+    }
+}
+
+impl From<Error> for i32 {
+    /// The raw `NTSTATUS` of [`Error::ntstatus`], the type a dispatch routine returns (`wdk-sys`
+    /// and windows-sys both define `NTSTATUS` as `i32`).
+    fn from(e: Error) -> i32 {
+        e.ntstatus().0
     }
 }

@@ -238,9 +238,46 @@ impl LogFile {
         check(ROUTINE, status).map(drop)
     }
 
-    /// The raw `PLOG_FILE_OBJECT`, for routines this crate does not wrap.
+    /// The raw `PLOG_FILE_OBJECT`, for routines this crate does not wrap. The object stays
+    /// owned by this `LogFile`.
+    ///
+    /// IRQL: any.
     pub fn as_raw(&self) -> sys::PLOG_FILE_OBJECT {
         self.raw.as_ptr()
+    }
+
+    /// Takes ownership of a log file object that `ClfsCreateLogFile` returned, e.g. one a
+    /// `wdk-sys` driver opened itself (`docs/wdk-sys.md` shows the casts). The `LogFile`
+    /// closes it on drop, like one from [`LogFile::create`].
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// `raw` is an open log file object from `ClfsCreateLogFile` that nothing else closes:
+    /// its ownership moves into the returned `LogFile`, which closes it exactly once.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::{wide, LogFile, LogOptions};
+    /// let log = LogFile::create(wide!("log:C:\\doc\\raw"), LogOptions::new().create_if_missing())?;
+    /// let raw = log.into_raw(); // now the caller's to close
+    /// // SAFETY: `raw` came from `into_raw` and is closed only by the new owner.
+    /// let log = unsafe { LogFile::from_raw(raw) };
+    /// log.close()?; // ClfsCloseLogFileObject, once
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub unsafe fn from_raw(raw: NonNull<sys::FILE_OBJECT>) -> LogFile {
+        // INVARIANT: the caller hands over an open log file object it no longer closes.
+        LogFile { raw }
+    }
+
+    /// Gives up ownership of the log file object without closing it: the caller must close
+    /// it (`ClfsCloseLogFileObject`) or hand it back with [`LogFile::from_raw`].
+    ///
+    /// IRQL: any (nothing is called).
+    #[must_use = "the log file object leaks unless it is closed or given back to LogFile::from_raw"]
+    pub fn into_raw(self) -> NonNull<sys::FILE_OBJECT> {
+        ManuallyDrop::new(self).raw
     }
 
     /// `ClfsCloseLogFileObject`, returning its status. Dropping the log does the same and

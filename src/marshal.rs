@@ -249,9 +249,65 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         })
     }
 
-    /// The raw marshalling context, for routines this crate does not wrap.
+    /// The raw marshalling context, for routines this crate does not wrap. The area stays
+    /// owned by this `MarshallingArea`.
+    ///
+    /// IRQL: any.
     pub fn as_raw(&self) -> *mut c_void {
         self.raw.as_ptr()
+    }
+
+    /// Takes ownership of a marshalling context that `ClfsCreateMarshallingArea` returned for
+    /// `log`, e.g. one a `wdk-sys` driver created itself. The area is deleted on drop, like
+    /// one from [`MarshallingArea::create`].
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// - `raw` is a live marshalling context created for `log` (the same log file object) that
+    ///   nothing else deletes: its ownership moves into the returned area;
+    /// - its block callbacks are those `B` passes (`B::CALLBACKS`: NULL/NULL for
+    ///   [`ClfsAllocator`], the trampolines of a [`BlockAllocator`](crate::BlockAllocator)),
+    ///   so that the blocks are freed by the allocator that allocated them;
+    /// - it was created with `config`'s buffer size (the record-size checks use it);
+    /// - no reserved records are left in it that the caller still accounts for.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// # use clfs::*;
+    /// # let log = LogFile::create(wide!("log:C:\\doc\\raw-area"), LogOptions::new().create_if_missing())?;
+    /// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+    /// let config = MarshallingConfig::new(4096);
+    /// let raw = MarshallingArea::<ClfsAllocator>::create(&log, config)?.into_raw();
+    /// // SAFETY: from `into_raw` on an area of `log` with CLFS's allocator and `config`.
+    /// let area = unsafe { MarshallingArea::<ClfsAllocator>::from_raw(raw, &log, config) };
+    /// area.append(&[b"still works"])?;
+    /// area.delete()?; // ClfsDeleteMarshallingArea, once
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub unsafe fn from_raw(
+        raw: NonNull<c_void>,
+        log: &'log LogFile,
+        config: MarshallingConfig,
+    ) -> Self {
+        // INVARIANT: the caller hands over a live context of `log` that it no longer deletes.
+        MarshallingArea {
+            raw,
+            log,
+            config,
+            reservation_live: AtomicBool::new(false),
+            _blocks: PhantomData,
+        }
+    }
+
+    /// Gives up ownership of the marshalling context without deleting it: the caller must
+    /// delete it (`ClfsDeleteMarshallingArea`, before the log is closed) or hand it back with
+    /// [`MarshallingArea::from_raw`].
+    ///
+    /// IRQL: any (nothing is called).
+    #[must_use = "the marshalling area leaks unless it is deleted or given back to MarshallingArea::from_raw"]
+    pub fn into_raw(self) -> NonNull<c_void> {
+        ManuallyDrop::new(self).raw
     }
 
     /// The log this area belongs to.

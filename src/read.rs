@@ -390,7 +390,51 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     }
 }
 
-impl ReadContext<'_> {
+impl<'a> ReadContext<'a> {
+    /// The raw read context, for routines this crate does not wrap. It stays owned by this
+    /// `ReadContext`.
+    ///
+    /// IRQL: any.
+    pub fn as_raw(&self) -> *mut c_void {
+        self.raw.as_ptr()
+    }
+
+    /// Takes ownership of a read context that `ClfsReadLogRecord` or `ClfsReadRestartArea`
+    /// returned on `area`. It is terminated on drop (`ClfsTerminateReadLog`). The first
+    /// [`next`](Self::next) steps from the context's position (the record the opening call
+    /// returned is not handed out again); only data records are returned, as after
+    /// [`MarshallingArea::read`].
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// `raw` is a live read context of `area`'s marshalling context that nothing else
+    /// terminates or uses: its ownership moves into the returned `ReadContext`, which
+    /// terminates it exactly once.
+    pub unsafe fn from_raw<B: Blocks>(
+        raw: NonNull<c_void>,
+        area: &'a MarshallingArea<'_, B>,
+    ) -> Self {
+        let _ = area;
+        // INVARIANT: the caller hands over a live context of `area`; nothing is pending.
+        ReadContext {
+            raw,
+            filter: sys::ClfsDataRecord,
+            pending: None,
+            _area: PhantomData,
+        }
+    }
+
+    /// Gives up ownership of the read context without terminating it: the caller must
+    /// terminate it (`ClfsTerminateReadLog`, before the area is deleted) or hand it back with
+    /// [`ReadContext::from_raw`].
+    ///
+    /// IRQL: any (nothing is called).
+    #[must_use = "the read context leaks unless it is terminated or given back to ReadContext::from_raw"]
+    pub fn into_raw(self) -> NonNull<c_void> {
+        core::mem::ManuallyDrop::new(self).raw
+    }
+
     /// Also return restart records while stepping (by default only data records are).
     pub fn with_restart_records(mut self) -> Self {
         self.filter = sys::ClfsClientRecord;
@@ -560,6 +604,49 @@ impl core::fmt::Debug for RestartContext<'_> {
 }
 
 impl<'a> RestartContext<'a> {
+    /// The raw read context, for routines this crate does not wrap. It stays owned by this
+    /// `RestartContext`; a read on it through the raw pointer ends the validity of
+    /// [`current`](Self::current)'s area, which the borrow of `&self` cannot see, so read
+    /// through [`previous`](Self::previous) instead.
+    ///
+    /// IRQL: any.
+    pub fn as_raw(&self) -> *mut c_void {
+        self.raw.as_ptr()
+    }
+
+    /// Takes ownership of a read context that `ClfsReadRestartArea` returned on `area`. It is
+    /// terminated on drop. [`current`](Self::current) is `None` until the first successful
+    /// [`previous`](Self::previous) (the buffer the opening call returned is not known here).
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// `raw` is a live read context of `area`'s marshalling context, positioned on the
+    /// restart chain, that nothing else terminates or uses: its ownership moves into the
+    /// returned `RestartContext`, which terminates it exactly once.
+    pub unsafe fn from_raw<B: Blocks>(
+        raw: NonNull<c_void>,
+        area: &'a MarshallingArea<'_, B>,
+    ) -> Self {
+        let _ = area;
+        // INVARIANT: a live context of `area`; no buffer is known to be current.
+        RestartContext {
+            raw,
+            current: None,
+            _area: PhantomData,
+        }
+    }
+
+    /// Gives up ownership of the read context without terminating it: the caller must
+    /// terminate it (`ClfsTerminateReadLog`, before the area is deleted) or hand it back with
+    /// [`RestartContext::from_raw`].
+    ///
+    /// IRQL: any (nothing is called).
+    #[must_use = "the read context leaks unless it is terminated or given back to RestartContext::from_raw"]
+    pub fn into_raw(self) -> NonNull<c_void> {
+        core::mem::ManuallyDrop::new(self).raw
+    }
+
     /// The restart area the last read on this context returned: the latest one after
     /// [`read_restart`](MarshallingArea::read_restart), then the one the last successful
     /// [`previous`](Self::previous) returned. `None` once a step failed or reached the start of

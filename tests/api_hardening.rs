@@ -293,3 +293,111 @@ fn one_log_serves_several_threads() {
     }
     assert_no_leaks(&sb);
 }
+
+/// Item 13: `into_raw` then `from_raw` hands each handle over without closing it, and the new
+/// owner closes it exactly once (the emulator counts the release calls and shows no leak).
+#[test]
+fn raw_handles_round_trip_and_close_exactly_once() {
+    let sb = Sandbox::new();
+    {
+        let log = log_with("raw-roundtrip", 2);
+        let raw_log = log.into_raw();
+        assert_eq!(sb.stats().calls("ClfsCloseLogFileObject"), 0);
+        // SAFETY: from `into_raw` just above; nothing else closes it.
+        let log = unsafe { clfs::LogFile::from_raw(raw_log) };
+        assert_eq!(log.as_raw(), raw_log.as_ptr());
+        let config = MarshallingConfig::new(4096);
+        let area = MarshallingArea::<ClfsAllocator>::create(&log, config).unwrap();
+        let first = area.append(&[b"one"]).unwrap();
+        area.write_restart(b"checkpoint").unwrap();
+        let raw_area = area.into_raw();
+        assert_eq!(sb.stats().calls("ClfsDeleteMarshallingArea"), 0);
+        // SAFETY: from `into_raw` on an area of `log` with CLFS's allocator and `config`.
+        let area = unsafe { MarshallingArea::<ClfsAllocator>::from_raw(raw_area, &log, config) };
+        assert_eq!(area.as_raw(), raw_area.as_ptr());
+        {
+            let cx = area.read(first, ReadMode::Forward).unwrap();
+            let raw_cx = cx.into_raw();
+            // SAFETY: from `into_raw` on a context of `area`.
+            let mut cx = unsafe { clfs::ReadContext::from_raw(raw_cx, &area) };
+            assert_eq!(cx.as_raw(), raw_cx.as_ptr());
+            // The opening record is not handed out again: the walk continues after it.
+            assert!(cx.next().unwrap().is_none());
+            let rc = area.read_restart().unwrap().unwrap();
+            let raw_rc = rc.into_raw();
+            // SAFETY: from `into_raw` on a restart context of `area`.
+            let mut rc = unsafe { clfs::RestartContext::from_raw(raw_rc, &area) };
+            assert_eq!(rc.as_raw(), raw_rc.as_ptr());
+            assert!(
+                rc.current().is_none(),
+                "the opening buffer is not known after from_raw"
+            );
+            assert!(rc.previous().unwrap().is_none());
+        }
+        assert_eq!(
+            sb.stats().calls("ClfsTerminateReadLog"),
+            2,
+            "each context once"
+        );
+        area.delete().unwrap();
+        log.close().unwrap();
+    }
+    let stats = sb.stats();
+    assert_eq!(stats.calls("ClfsDeleteMarshallingArea"), 1);
+    assert_eq!(stats.calls("ClfsCloseLogFileObject"), 1);
+    assert_no_leaks(&sb);
+}
+
+/// Item 13: a handle given away with `into_raw` is the caller's to close; the emulator's
+/// accounts show it open until the caller closes it through the raw routine.
+#[test]
+fn into_raw_gives_up_ownership() {
+    let sb = Sandbox::new();
+    let raw = log_with("raw-owned", 2).into_raw();
+    assert_eq!(sb.stats().open_logs, 1, "not closed by into_raw");
+    // SAFETY: an open log file object that nothing else closes.
+    let status = unsafe { clfs::sys::ClfsCloseLogFileObject(raw.as_ptr()) };
+    assert_eq!(status, 0);
+    assert_no_leaks(&sb);
+}
+
+/// Item 13: every library-refused error maps to the status Clfs.sys documents for the same
+/// rule, never to a success, and a Clfs.sys failure keeps its own status.
+#[test]
+fn errors_map_to_a_failure_ntstatus() {
+    let cases = [
+        (Error::ZeroBufferSize, NtStatus::INVALID_PARAMETER),
+        (
+            Error::NotEnoughContainers { containers: 1 },
+            NtStatus::LOG_NOT_ENOUGH_CONTAINERS,
+        ),
+        (Error::ReservationInUse, NtStatus::LOG_RESERVATION_INVALID),
+        (
+            Error::IrqlTooHigh {
+                routine: "ClfsFlushToLsn",
+                irql: 2,
+            },
+            NtStatus::INVALID_DEVICE_STATE,
+        ),
+        (
+            Error::NameTooLong {
+                what: "log name",
+                len: 40_000,
+            },
+            NtStatus::NAME_TOO_LONG,
+        ),
+        (
+            Error::Status {
+                routine: "ClfsFlushToLsn",
+                status: NtStatus::LOG_FULL,
+            },
+            NtStatus::LOG_FULL,
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(e.ntstatus(), want, "{e}");
+        assert!(!e.ntstatus().is_success(), "{e}");
+        assert_eq!(i32::from(e.clone()), want.0);
+        assert_eq!(NtStatus::from(e), want);
+    }
+}
