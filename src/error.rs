@@ -292,7 +292,7 @@ impl Error {
     /// | `Reservation`, `ReservationInUse` | `STATUS_LOG_RESERVATION_INVALID` |
     /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
-    /// | every other variant (bad sizes, counts, alignments, LSN and geometry arguments) | `STATUS_INVALID_PARAMETER` |
+    /// | every other variant (bad sizes, counts, alignments, LSN, geometry and policy arguments) | `STATUS_INVALID_PARAMETER` |
     ///
     /// ```
     /// use clfs::{Error, NtStatus};
@@ -332,7 +332,9 @@ impl Error {
             | Error::InvalidLsn { .. }
             | Error::BadLogGeometry { .. }
             | Error::LsnBeyondContainer { .. }
-            | Error::RestartTooLarge { .. } => NtStatus::INVALID_PARAMETER,
+            | Error::RestartTooLarge { .. }
+            | Error::InvalidPolicy { .. }
+            | Error::InvalidLogSize { .. } => NtStatus::INVALID_PARAMETER,
         }
     }
 
