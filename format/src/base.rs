@@ -871,7 +871,7 @@ impl BaseRecord {
     /// `cActiveContainers` are computed; the symbols and offsets of `self` are ignored.
     ///
     /// Errors: a client id of 124 or more, a physical container id of 1024 or more, or a
-    /// duplicate of either.
+    /// duplicate client id, physical or logical container id.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let loc = &ENCODER;
         let mut zone = BASE_RECORD_HEADER_SIZE;
@@ -964,6 +964,18 @@ impl BaseRecord {
                 return Err(loc.err(
                     "CLFS_CONTAINER_CONTEXT.cidContainer",
                     Rule::Invalid("two containers have the same physical id"),
+                ));
+            }
+            if self
+                .containers
+                .iter()
+                .filter(|d| d.context.logical_id == c.context.logical_id)
+                .count()
+                > 1
+            {
+                return Err(loc.err(
+                    "CLFS_CONTAINER_CONTEXT.cidQueue",
+                    Rule::Invalid("two containers have the same logical id"),
                 ));
             }
             put_u32(b, off::CONTAINERS + 4 * id, it.ctx as u32);

@@ -233,8 +233,8 @@ pub enum ChecksumPolicy {
 ///
 /// Rules, in order (the first broken one is returned): the header fits; `MajorVersion` is
 /// 0x15; `TotalSectorCount` is at least 1 and the block fits in `buf`; `ValidSectorCount` is
-/// at most `TotalSectorCount`; the fixup array lies after the header and ends before the last
-/// sector's signature; `RecordOffsets[0]` lies after the header and before the fixup array;
+/// at most `TotalSectorCount`; the fixup array lies in the last sector, after the header, and
+/// ends before the last sector's signature; `RecordOffsets[0]` lies after the header and before the fixup array;
 /// the checksum; every signature.
 pub fn decode_block(
     buf: &mut [u8],
@@ -343,12 +343,15 @@ pub fn check_header(buf: &[u8], loc: &Loc<'_>) -> Result<BlockHeader> {
     let fix = h.signatures_offset as usize;
     // The array holds 2 bytes per sector and must end before the last sector's own signature.
     let fix_max = h.size() - 2 - 2 * n;
-    if fix < BLOCK_HEADER_SIZE {
+    // The array lies in the last sector [ION], so it never covers a signature: restoring and
+    // re-stamping are then exact inverses.
+    let fix_min = BLOCK_HEADER_SIZE.max((n - 1) * SECTOR_SIZE);
+    if fix < fix_min {
         return Err(loc.err(
             "CLFS_LOG_BLOCK_HEADER.SignaturesOffset",
             Rule::TooSmall {
                 found: fix as u64,
-                min: BLOCK_HEADER_SIZE as u64,
+                min: fix_min as u64,
             },
         ));
     }
@@ -555,6 +558,18 @@ mod tests {
             check_header(&blk, &LOC).unwrap_err().field,
             "CLFS_LOG_BLOCK_HEADER.SignaturesOffset"
         );
+        // Two sectors with the fixup array in the first: it would cover sector 0's signature.
+        let mut two = vec![0u8; 2 * SECTOR_SIZE];
+        let mut h2 = BlockHeader::new(2, 1);
+        h2.signatures_offset = 0x1f0;
+        h2.encode_into(&mut two);
+        assert!(matches!(
+            check_header(&two, &LOC).unwrap_err().rule,
+            Rule::TooSmall {
+                found: 0x1f0,
+                min: 0x200
+            }
+        ));
         h.signatures_offset = 0x1f8;
         h.record_offsets[0] = 0x10;
         h.encode_into(&mut blk);

@@ -1,0 +1,73 @@
+//! The seed corpus of the clfs-format fuzz targets (fuzz/corpus/format_*) is written by the
+//! encoder, never taken from Windows files. This test checks that the checked-in seeds are
+//! what the encoder writes today; `CLFS_WRITE_FUZZ_SEEDS=1 cargo test -p clfs-dump --test
+//! fuzz_seeds` rewrites them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+mod common;
+
+use std::path::PathBuf;
+
+use clfs_format::{
+    BaseFile, BaseRecord, ClientContext, ContainerContext, ControlRecord, LogId, Lsn,
+    TruncateRecord, LOG_STATE_MULTIPLEXED,
+};
+
+fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let dir = common::scratch("fuzz-seeds");
+    let blf = common::write_log(&dir, false);
+    let dedicated = std::fs::read(&blf).unwrap();
+    // A multiplexed log: three streams and thirteen containers (hash-bucket collisions).
+    let mut b = BaseRecord::new(LogId([0x42; 16]));
+    b.log_state |= LOG_STATE_MULTIPLEXED;
+    for id in 0..3u8 {
+        let mut c = ClientContext::new(id);
+        c.base = Lsn::new(id as u32, 0, 0);
+        c.restart = Lsn::INVALID;
+        b.add_client(c, &format!("stream{id}"));
+    }
+    for i in 0..13u32 {
+        b.add_container(
+            ContainerContext::new(i, i, 0x80000),
+            &format!("%BLF%\\muxContainer{i}"),
+        );
+    }
+    let mux =
+        BaseFile::encode_image(&ControlRecord::new(2), &b, &TruncateRecord::default(), 2).unwrap();
+    // Container seeds: logical id 0, no shortfall, then the first blocks of the test log.
+    let c0 = std::fs::read(dir.join("ledgerContainer0")).unwrap();
+    let mut container = vec![0u8, 0u8];
+    container.extend_from_slice(&c0[..0xc00]);
+    let mut torn = container.clone();
+    torn[2 + 0x200 + 1023] = 0; // sector 1 of the 3-sector block from an older write
+    vec![
+        ("format_base_file", "seed-dedicated", dedicated),
+        ("format_base_file", "seed-multiplexed", mux),
+        ("format_container", "seed-blocks", container),
+        ("format_container", "seed-torn", torn),
+    ]
+}
+
+#[test]
+fn checked_in_seeds_are_what_the_encoder_writes() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let write = std::env::var_os("CLFS_WRITE_FUZZ_SEEDS").is_some();
+    for (target, name, bytes) in seeds() {
+        let path = root.join(target).join(name);
+        if write {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let on_disk = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (CLFS_WRITE_FUZZ_SEEDS=1 writes it)",
+                path.display()
+            )
+        });
+        assert!(
+            on_disk == bytes,
+            "{} is stale: rerun with CLFS_WRITE_FUZZ_SEEDS=1",
+            path.display()
+        );
+    }
+}
