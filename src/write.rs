@@ -456,12 +456,14 @@ impl<B: Blocks> Reservation<'_, '_, B> {
         self.len as u32
     }
 
+    /// The live slots (`slots[..len]`), without an index that could panic.
+    fn live(&self) -> &[i64] {
+        self.slots.get(..self.len).unwrap_or(&[])
+    }
+
     /// Bytes still reserved, headers and alignment included.
     pub fn bytes(&self) -> i64 {
-        self.slots[..self.len]
-            .iter()
-            .copied()
-            .fold(0, i64::saturating_add)
+        self.live().iter().copied().fold(0, i64::saturating_add)
     }
 
     /// Appends one record into the reserved space. Refused before the call when every
@@ -486,7 +488,8 @@ impl<B: Blocks> Reservation<'_, '_, B> {
         let share = self
             .area
             .reservation_size(u32::try_from(total).unwrap_or(u32::MAX))?;
-        let slot = self.slots[..self.len]
+        let slot = self
+            .live()
             .iter()
             .enumerate()
             .filter(|(_, &s)| s >= share)
@@ -496,8 +499,15 @@ impl<B: Blocks> Reservation<'_, '_, B> {
                 rule: "the record is larger than every record still reserved",
             })?;
         let lsn = self.area.append_raw(entries, None, &options, true)?;
-        self.slots[slot] = self.slots[self.len - 1];
-        self.len -= 1;
+        // Swap-remove the used slot (`len >= 1` was checked above); `get` keeps the kernel
+        // image free of bounds-check panics.
+        let last = self.len - 1;
+        if let Some(&moved) = self.slots.get(last) {
+            if let Some(used) = self.slots.get_mut(slot) {
+                *used = moved;
+            }
+        }
+        self.len = last;
         Ok(lsn)
     }
 
@@ -513,7 +523,7 @@ impl<B: Blocks> Reservation<'_, '_, B> {
         }
         require_passive_or_apc(ROUTINE)?;
         let mut entries = [0i64; MAX_RESERVED_RECORDS];
-        for (e, s) in entries.iter_mut().zip(&self.slots[..self.len]) {
+        for (e, s) in entries.iter_mut().zip(self.live()) {
             *e = -*s;
         }
         let count = self.len as u32;
