@@ -10,6 +10,11 @@
 #      "undefined symbol: a_panic_path_survived_into_the_driver_image"
 #   6. negative build `trap-dbgprint` (windows-sys's DbgPrint, an ntdll.dll import): it links,
 #      and clfs-imgcheck must FAIL kernel-imports-only naming ntdll.dll!DbgPrint
+#   7. the stack-budget probe `stack-probe` (one exported function per public clfs routine,
+#      src/stack_probe.rs): clfs-imgcheck must pass, stack-frames included (budget 4096 bytes
+#      per function), and its report of the largest frames is printed
+#   8. negative build `prove-stack-check` (the probe plus issue 11's 32 KiB container-set
+#      frame): clfs-imgcheck must FAIL stack-frames naming clfs_probe_old_container_set
 #
 # Usage: samples/build-driver.sh            (from anywhere; exits non-zero on any failure)
 # Env:   CARGO_TARGET_DIR  target directory (default: <workspace>/target). The negative builds
@@ -26,6 +31,7 @@ target=x86_64-pc-windows-msvc
 target_dir="${CARGO_TARGET_DIR:-$workspace/target}"
 out="$target_dir/$target/release"
 negative_dir="$target_dir/negative"
+probe_dir="$target_dir/stack-probe"
 host_dir="$target_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -79,6 +85,30 @@ grep -q "^FAIL kernel-imports-only: .*ntdll.dll!DbgPrint" "$report" \
     || { cat "$report" >&2; die "clfs-imgcheck failed the trap image, but not on ntdll.dll!DbgPrint"; }
 grep "^FAIL" "$report" | sed 's/^/  /'
 echo "OK: the ntdll.dll DbgPrint import is rejected"
+
+step "stack budget: the probe image instantiates every public clfs routine"
+CARGO_TARGET_DIR="$probe_dir" "$cargo" build -q -p clfs-sample-driver --release \
+    --target "$target" --features stack-probe
+probe_out="$probe_dir/$target/release"
+report="$probe_dir/stack-probe.imgcheck.txt"
+"$imgcheck" "$probe_out/clfs_sample_driver.dll" --map "$probe_out/deps/clfs_sample_driver.map" \
+    >"$report" 2>&1 || { cat "$report" >&2; die "clfs-imgcheck rejected the stack-probe image"; }
+grep -E "^PASS (stack-frames|no-panic-path)" "$report" | sed 's/^/  /'
+echo "OK: every public routine's frame is within the budget"
+
+step "negative build 3: prove-stack-check must be rejected by clfs-imgcheck"
+CARGO_TARGET_DIR="$negative_dir" "$cargo" build -q -p clfs-sample-driver --release \
+    --target "$target" --features prove-stack-check
+report="$negative_dir/prove-stack-check.imgcheck.txt"
+if "$imgcheck" "$neg_out/clfs_sample_driver.dll" --map "$neg_out/deps/clfs_sample_driver.map" \
+    >"$report" 2>&1; then
+    cat "$report"
+    die "clfs-imgcheck accepted an image with a 32 KiB stack frame"
+fi
+grep -q "^FAIL stack-frames: clfs_probe_old_container_set [0-9]* bytes, via __chkstk exceeds" "$report" \
+    || { cat "$report" >&2; die "clfs-imgcheck failed the prove-stack-check image, but not on its frame"; }
+grep "^FAIL" "$report" | sed 's/^/  /'
+echo "OK: a 32 KiB frame is rejected"
 
 step "done"
 echo "driver image: $out/clfs_sample_driver.sys ($(wc -c <"$out/clfs_sample_driver.sys") bytes)"

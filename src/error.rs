@@ -83,6 +83,20 @@ pub enum Error {
         max: usize,
     },
 
+    /// An empty container set.
+    #[error("a container set needs at least one path, got none")]
+    NoContainers,
+
+    /// Pool for the library's own transient memory (a large container set's `UNICODE_STRING`
+    /// array) could not be allocated; nothing was called.
+    #[error("could not allocate {bytes} bytes of pool for {what}")]
+    PoolExhausted {
+        /// What the memory was for.
+        what: &'static str,
+        /// The size asked for.
+        bytes: usize,
+    },
+
     /// `cbMarshallingBuffer` of zero.
     #[error("marshalling buffer size must not be zero")]
     ZeroBufferSize,

@@ -139,7 +139,8 @@ impl LogOptions {
 }
 
 /// The most containers one `ClfsAddLogContainerSet` / `ClfsRemoveLogContainerSet` call takes
-/// here: a log holds at most 1024 (reference §2.13).
+/// here: a log holds at most 1024 (reference §2.13). Larger sets are refused before anything is
+/// allocated or called ([`Error::TooManyContainers`]).
 pub const MAX_CONTAINERS_PER_SET: usize = 1024;
 
 /// An open CLFS log file object: one open instance of a dedicated log's stream.
@@ -340,19 +341,41 @@ impl LogFile {
         check(ROUTINE, status).map(drop)
     }
 
-    /// `ClfsAddLogContainerSet`: adds `N` containers atomically. Returns their actual size.
-    pub fn add_containers<const N: usize>(&self, paths: &[&[u16]; N], size: u64) -> Result<u64> {
+    /// `ClfsAddLogContainerSet`: adds the containers at `paths` atomically, in one call: all
+    /// of them or none. Returns their actual size. IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    ///
+    /// `paths` may be built at run time. A set holds 1 to [`MAX_CONTAINERS_PER_SET`] paths;
+    /// more are refused with [`Error::TooManyContainers`], an empty set with
+    /// [`Error::NoContainers`], both before anything is allocated or called. The
+    /// `UNICODE_STRING` array CLFS reads lives on the stack for up to
+    /// [`STACK_CONTAINER_SET`] paths and in paged pool (tag [`CONTAINER_SET_TAG`], freed before
+    /// the call returns) for larger sets, so this call's stack frame stays small whatever the
+    /// set size; a failed pool allocation is [`Error::PoolExhausted`].
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// # use clfs::{wide, LogFile, LogOptions};
+    /// # let log = LogFile::create(wide!("log:C:\\doc\\set"), LogOptions::new().create_if_missing())?;
+    /// // Names built at run time: a Vec of UTF-16 paths, lent as slices.
+    /// let names: Vec<Vec<u16>> = (0..3).map(|i| format!("%BLF%\\c{i}").encode_utf16().collect()).collect();
+    /// let paths: Vec<&[u16]> = names.iter().map(Vec::as_slice).collect();
+    /// assert_eq!(log.add_containers(&paths, 512 * 1024)?, 512 * 1024);
+    /// assert_eq!(log.info()?.containers, 3);
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub fn add_containers(&self, paths: &[&[u16]], size: u64) -> Result<u64> {
         const ROUTINE: &str = "ClfsAddLogContainerSet";
         require_passive_or_apc(ROUTINE)?;
-        let (strings, count) = container_set(paths)?;
         let mut size = size;
         // In/out through a `*const` parameter: derive the pointer from a mutable place.
         let size_ptr = core::ptr::addr_of_mut!(size).cast_const();
-        // SAFETY: the object is open; `strings` holds `count` valid UNICODE_STRINGs over
-        // slices that outlive the call; `size_ptr` points to a writable u64.
-        let status = unsafe {
-            sys::ClfsAddLogContainerSet(self.raw.as_ptr(), count, size_ptr, strings.as_ptr())
-        };
+        let log = self.raw.as_ptr();
+        let status = with_container_set(paths, |strings, count| {
+            // SAFETY: the object is open (type invariant); `strings` points to `count` valid
+            // UNICODE_STRINGs over slices that outlive the call (with_container_set's
+            // contract); `size_ptr` points to a writable u64.
+            unsafe { sys::ClfsAddLogContainerSet(log, count, size_ptr, strings) }
+        })?;
         check(ROUTINE, status)?;
         Ok(size)
     }
@@ -369,19 +392,20 @@ impl LogFile {
         check(ROUTINE, status).map(drop)
     }
 
-    /// `ClfsRemoveLogContainerSet`: removes `N` containers atomically.
-    pub fn remove_containers<const N: usize>(
-        &self,
-        paths: &[&[u16]; N],
-        force: bool,
-    ) -> Result<()> {
+    /// `ClfsRemoveLogContainerSet`: removes the containers at `paths` atomically, in one call.
+    /// `force` as in [`remove_container`](Self::remove_container). IRQL: PASSIVE_LEVEL or
+    /// APC_LEVEL.
+    ///
+    /// The set rules, errors and memory are those of [`add_containers`](Self::add_containers).
+    pub fn remove_containers(&self, paths: &[&[u16]], force: bool) -> Result<()> {
         const ROUTINE: &str = "ClfsRemoveLogContainerSet";
         require_passive_or_apc(ROUTINE)?;
-        let (strings, count) = container_set(paths)?;
-        // SAFETY: the object is open; `strings` holds `count` valid UNICODE_STRINGs.
-        let status = unsafe {
-            sys::ClfsRemoveLogContainerSet(self.raw.as_ptr(), count, strings.as_ptr(), force)
-        };
+        let log = self.raw.as_ptr();
+        let status = with_container_set(paths, |strings, count| {
+            // SAFETY: the object is open; `strings` points to `count` valid UNICODE_STRINGs
+            // over slices that outlive the call (with_container_set's contract).
+            unsafe { sys::ClfsRemoveLogContainerSet(log, count, strings, force) }
+        })?;
         check(ROUTINE, status).map(drop)
     }
 
@@ -416,27 +440,112 @@ impl Drop for LogFile {
     }
 }
 
-fn container_set<const N: usize>(paths: &[&[u16]; N]) -> Result<([sys::UNICODE_STRING; N], u16)> {
-    if N > MAX_CONTAINERS_PER_SET {
+/// Container sets of up to this many paths pass their `UNICODE_STRING` array from the stack
+/// (16 bytes each on x64, so 128 bytes); larger ones from pool.
+pub const STACK_CONTAINER_SET: usize = 8;
+
+/// The pool tag of the `UNICODE_STRING` arrays of container sets larger than
+/// [`STACK_CONTAINER_SET`] (`"ClSt"`, as poolmon shows it). Paged pool, freed before the
+/// call returns.
+pub const CONTAINER_SET_TAG: u32 = crate::pool::pool_tag(*b"ClSt");
+
+const EMPTY_STRING: sys::UNICODE_STRING = sys::UNICODE_STRING {
+    Length: 0,
+    MaximumLength: 0,
+    Buffer: core::ptr::null_mut(),
+};
+
+/// Checks a container set, lays its `UNICODE_STRING`s out in one array and runs `call` with the
+/// array and its length; returns what `call` returned.
+///
+/// The count is checked first (1 to [`MAX_CONTAINERS_PER_SET`]), then every path, before any
+/// allocation; `call` then gets a pointer valid for the call to `count` `UNICODE_STRING`s
+/// over `paths` (which outlive it). Sets larger than [`STACK_CONTAINER_SET`] use a paged-pool
+/// array, freed when `call` returns: this function's frame holds at most the small array.
+#[inline]
+fn with_container_set(
+    paths: &[&[u16]],
+    call: impl FnOnce(*const sys::UNICODE_STRING, u16) -> sys::NTSTATUS,
+) -> Result<sys::NTSTATUS> {
+    let count = paths.len();
+    if count > MAX_CONTAINERS_PER_SET {
         return Err(Error::TooManyContainers {
-            count: N,
+            count,
             max: MAX_CONTAINERS_PER_SET,
         });
     }
-    let count = u16::try_from(N).map_err(|_| Error::TooManyContainers {
-        count: N,
-        max: MAX_CONTAINERS_PER_SET,
-    })?;
-    let empty = sys::UNICODE_STRING {
-        Length: 0,
-        MaximumLength: 0,
-        Buffer: core::ptr::null_mut(),
+    let Ok(count16 @ 1..) = u16::try_from(count) else {
+        return Err(Error::NoContainers);
     };
-    let mut strings = [empty; N];
-    for (slot, path) in strings.iter_mut().zip(paths.iter()) {
+    for path in paths {
+        unicode_string("container path", path)?;
+    }
+    if count <= STACK_CONTAINER_SET {
+        let mut strings = [EMPTY_STRING; STACK_CONTAINER_SET];
+        fill(&mut strings, paths)?;
+        Ok(call(strings.as_ptr(), count16))
+    } else {
+        let mut strings = PoolStrings::new(count)?;
+        fill(strings.as_mut_slice(), paths)?;
+        Ok(call(strings.as_ptr(), count16))
+    }
+}
+
+/// Writes the `UNICODE_STRING` of each path into the slots (the paths are checked already).
+fn fill(slots: &mut [sys::UNICODE_STRING], paths: &[&[u16]]) -> Result<()> {
+    for (slot, path) in slots.iter_mut().zip(paths) {
         *slot = unicode_string("container path", path)?;
     }
-    Ok((strings, count))
+    Ok(())
+}
+
+/// A paged-pool array of `UNICODE_STRING`s, freed on drop.
+///
+/// # Invariants
+/// `ptr` is an `ExAllocatePool2` allocation with tag [`CONTAINER_SET_TAG`] of `len` zeroed or
+/// written `UNICODE_STRING`s, owned by this value.
+struct PoolStrings {
+    ptr: NonNull<sys::UNICODE_STRING>,
+    len: usize,
+}
+
+impl PoolStrings {
+    fn new(len: usize) -> Result<PoolStrings> {
+        // At most 1024 × 16 bytes: no overflow (the caller checked the count).
+        let bytes = len * size_of::<sys::UNICODE_STRING>();
+        // SAFETY: one pool type flag, a non-zero tag, a non-zero size; the caller runs at
+        // IRQL <= APC_LEVEL (checked by every public entry point), where paged pool may be
+        // allocated.
+        let raw = unsafe { sys::ExAllocatePool2(sys::POOL_FLAG_PAGED, bytes, CONTAINER_SET_TAG) };
+        let ptr = NonNull::new(raw.cast::<sys::UNICODE_STRING>()).ok_or(Error::PoolExhausted {
+            what: "the container set's UNICODE_STRING array",
+            bytes,
+        })?;
+        // SAFETY: `ptr` is a fresh allocation of `bytes` bytes, 16-byte aligned (ExAllocatePool2
+        // on x64; at least the 8 that UNICODE_STRING needs); all-zero bytes are a valid
+        // UNICODE_STRING, so the array is initialised before a slice is formed over it.
+        unsafe { ptr.as_ptr().write_bytes(0, len) };
+        // INVARIANT: a zeroed array of `len` strings, owned here.
+        Ok(PoolStrings { ptr, len })
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [sys::UNICODE_STRING] {
+        // SAFETY: by the invariant, `len` initialised strings owned by `self`, borrowed
+        // mutably for the slice's lifetime.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn as_ptr(&self) -> *const sys::UNICODE_STRING {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for PoolStrings {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant the allocation came from ExAllocatePool2 with this tag and
+        // is freed exactly once, here; IRQL <= APC_LEVEL as for the allocation.
+        unsafe { sys::ExFreePoolWithTag(self.ptr.as_ptr().cast(), CONTAINER_SET_TAG) }
+    }
 }
 
 /// A typed view of `CLFS_INFORMATION` (reference §2.4).

@@ -1082,7 +1082,9 @@ pub unsafe extern "system" fn KeGetCurrentIrql() -> u8 {
     crate::irql::current_irql()
 }
 
-/// `ExAllocatePool2`: real, zeroed, 16-aligned memory, accounted per tag.
+/// `ExAllocatePool2`: real, zeroed, 16-aligned memory, accounted per tag. A call fault armed
+/// with [`crate::faults::fail_call`]`("ExAllocatePool2", ..)` makes that allocation return NULL
+/// (the status is not used), as the kernel does when pool is exhausted.
 ///
 /// # Safety
 /// None beyond the kernel contract (bugchecks on misuse).
@@ -1091,7 +1093,9 @@ pub unsafe extern "system" fn ExAllocatePool2(
     numberofbytes: usize,
     tag: u32,
 ) -> *mut c_void {
-    let _ = count_call!("ExAllocatePool2");
+    if count_call!("ExAllocatePool2").is_some() {
+        return core::ptr::null_mut();
+    }
     crate::pool::ex_allocate(flags, numberofbytes, tag)
 }
 

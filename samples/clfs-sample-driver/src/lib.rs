@@ -21,3 +21,6 @@ pub mod logic;
 
 #[cfg(all(driver_image, not(test)))]
 mod driver;
+
+#[cfg(all(driver_image, not(test), feature = "stack-probe"))]
+pub mod stack_probe;

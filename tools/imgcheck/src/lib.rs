@@ -11,10 +11,19 @@
 //! | `kernel-imports-only` | imports only from clfs.sys and ntoskrnl.exe (hal.dll only if allowed) |
 //! | `clfs-imports-known` | every imported `Clfs*` / `CLFS_*` name is a Clfs.sys export ([`KNOWN_CLFS_EXPORTS`]) |
 //! | `no-panic-path` | no panic machinery (`rust_begin_unwind`, `core::panicking::*`, …) in the map |
+//! | `stack-frames` | every function's stack frame (from `.pdata` unwind data, cross-checked with its prologue: `sub rsp, N` or `mov eax, N; call __chkstk`) is within the budget ([`DEFAULT_STACK_BUDGET`]); reports the largest |
 //! | `size` | always passes; reports the image size and what the `clfs` crate contributes |
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub mod frames;
+pub use frames::{Frame, PrologAlloc, Unwind};
+
+/// The default per-function stack budget of the `stack-frames` check, in bytes (pushes and
+/// allocation): a sixth of the 24 KiB x64 kernel stack, so that a driver's own frames, CLFS's
+/// and the I/O manager's fit above it.
+pub const DEFAULT_STACK_BUDGET: u32 = 4096;
 
 /// The routines and data Clfs.sys exports, as far as this project knows them.
 ///
@@ -145,7 +154,7 @@ impl Import {
 }
 
 /// What the checks need to know about a PE image.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageFacts {
     /// Optional-header magic: 0x20B for PE32+, 0x10B for PE32.
     pub optional_magic: u16,
@@ -167,6 +176,26 @@ pub struct ImageFacts {
     pub imports: Vec<Import>,
     /// `(name, RVA)` of every export by name that is an address (not a forwarder).
     pub exports: Vec<(String, u32)>,
+    /// The frame of every function with unwind data (`.pdata`), or why it could not be read.
+    pub frames: Result<Vec<Frame>, String>,
+}
+
+impl Default for ImageFacts {
+    fn default() -> Self {
+        ImageFacts {
+            optional_magic: 0,
+            machine: 0,
+            subsystem: 0,
+            dll_characteristics: 0,
+            entry_rva: 0,
+            image_base: 0,
+            file_size: 0,
+            sections: Vec::new(),
+            imports: Vec::new(),
+            exports: Vec::new(),
+            frames: Ok(Vec::new()),
+        }
+    }
 }
 
 /// Why an image could not be read at all.
@@ -255,6 +284,7 @@ pub fn image_facts(data: &[u8]) -> Result<ImageFacts, ParseError> {
             }
         }
     }
+    facts.frames = read_frames(&file, data);
     if let Some(table) = file.export_table()? {
         for export in table.exports()? {
             if let (Some(name), object::read::pe::ExportTarget::Address(rva)) =
@@ -267,6 +297,18 @@ pub fn image_facts(data: &[u8]) -> Result<ImageFacts, ParseError> {
         }
     }
     Ok(facts)
+}
+
+/// The frames of every function in the exception directory (none if the image has none).
+fn read_frames(file: &object::read::pe::PeFile64<'_>, data: &[u8]) -> Result<Vec<Frame>, String> {
+    let sections = file.section_table();
+    let Some(dir) = file.data_directory(object::pe::IMAGE_DIRECTORY_ENTRY_EXCEPTION) else {
+        return Ok(Vec::new());
+    };
+    let pdata = dir
+        .data(data, &sections)
+        .map_err(|e| format!("exception directory: {e}"))?;
+    frames::frames(pdata, &|rva| sections.pe_data_at(data, rva))
 }
 
 /// One symbol line of a map file.
@@ -459,10 +501,21 @@ impl fmt::Display for Outcome {
 }
 
 /// Options of the checks.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Options {
     /// Accept imports from hal.dll (off: the sample needs nothing from the HAL).
     pub allow_hal: bool,
+    /// The largest stack frame a function may have, in bytes ([`DEFAULT_STACK_BUDGET`]).
+    pub stack_budget: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            allow_hal: false,
+            stack_budget: DEFAULT_STACK_BUDGET,
+        }
+    }
 }
 
 /// Runs every check.
@@ -474,6 +527,7 @@ pub fn check(image: &ImageFacts, map: Option<&MapFacts>, options: Options) -> Ve
         check_kernel_imports(image, options),
         check_clfs_imports_known(image),
         check_no_panic_path(map),
+        check_stack_frames(image, map, options.stack_budget),
         report_size(image, map),
     ]
 }
@@ -679,6 +733,74 @@ pub fn check_no_panic_path(map: Option<&MapFacts>) -> Outcome {
             NAME,
             format!("panic machinery in the map: {}", panicky.join(", ")),
         )
+    }
+}
+
+/// The name of the function that starts at `rva`, from the map (demangled, without the hash);
+/// `fn@<rva>` when the map has no symbol there.
+pub fn function_name(map: Option<&MapFacts>, rva: u32) -> String {
+    let found = map.and_then(|map| {
+        let base = map.preferred_base?;
+        map.symbols.iter().find(|s| {
+            s.address.wrapping_sub(base) == u64::from(rva) && !s.name.starts_with("__imp_")
+        })
+    });
+    match found {
+        Some(sym) => format!("{:#}", rustc_demangle::demangle(&sym.name)),
+        None => format!("fn@{rva:#x}"),
+    }
+}
+
+/// `stack-frames`: no function's frame exceeds `budget` bytes, and the unwind data and the
+/// prologue agree on each frame they both describe. Reports the five largest frames.
+pub fn check_stack_frames(image: &ImageFacts, map: Option<&MapFacts>, budget: u32) -> Outcome {
+    const NAME: &str = "stack-frames";
+    let frames = match &image.frames {
+        Ok(frames) => frames,
+        Err(e) => return Outcome::fail(NAME, format!("cannot read the unwind data: {e}")),
+    };
+    let describe = |f: &Frame| {
+        let how = match f.prolog {
+            Some(PrologAlloc::Chkstk { .. }) => ", via __chkstk",
+            _ => "",
+        };
+        format!("{} {} bytes{how}", function_name(map, f.begin), f.bytes())
+    };
+    let mut problems = Vec::new();
+    for f in frames {
+        if let Some(p) = f.prolog {
+            if p.size() != f.unwind.alloc {
+                problems.push(format!(
+                    "{}: the prologue allocates {} bytes, its unwind data says {}",
+                    function_name(map, f.begin),
+                    p.size(),
+                    f.unwind.alloc
+                ));
+            }
+        }
+        if f.bytes() > budget {
+            problems.push(format!("{} exceeds the {budget}-byte budget", describe(f)));
+        }
+    }
+    let mut largest: Vec<&Frame> = frames.iter().collect();
+    largest.sort_by_key(|f| std::cmp::Reverse(f.bytes()));
+    let top: Vec<String> = largest.iter().take(5).map(|f| describe(f)).collect();
+    if problems.is_empty() {
+        Outcome::pass(
+            NAME,
+            format!(
+                "{} functions with frames ({} prologues decoded and agreeing), budget {budget} bytes; largest: {}",
+                frames.len(),
+                frames.iter().filter(|f| f.prolog.is_some()).count(),
+                if top.is_empty() {
+                    "none".to_owned()
+                } else {
+                    top.join(", ")
+                }
+            ),
+        )
+    } else {
+        Outcome::fail(NAME, problems.join("; "))
     }
 }
 

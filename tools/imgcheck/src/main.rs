@@ -1,11 +1,12 @@
-//! `clfs-imgcheck <image.sys> [--map <map file>] [--allow-hal]`
+//! `clfs-imgcheck <image.sys> [--map <map file>] [--allow-hal] [--stack-budget <bytes>]`
 //!
 //! Checks a driver image of the clfs sample and prints one line per check, `PASS name` or
 //! `FAIL name: why`. Exits 1 if any check failed, 2 on a usage or read error.
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: clfs-imgcheck <image.sys> [--map <map file>] [--allow-hal]";
+const USAGE: &str =
+    "usage: clfs-imgcheck <image.sys> [--map <map file>] [--allow-hal] [--stack-budget <bytes>]";
 
 fn main() -> ExitCode {
     let mut image = None;
@@ -19,6 +20,10 @@ fn main() -> ExitCode {
                 None => return usage("--map needs a file"),
             },
             "--allow-hal" => options.allow_hal = true,
+            "--stack-budget" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => options.stack_budget = n,
+                None => return usage("--stack-budget needs a number of bytes"),
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

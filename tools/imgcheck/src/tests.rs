@@ -22,6 +22,17 @@ fn good_image() -> ImageFacts {
             Import::named("ntoskrnl.exe", "memcpy"),
         ],
         exports: vec![("DriverEntry".into(), 0x1000)],
+        frames: Ok(vec![Frame {
+            begin: 0x1000,
+            end: 0x15d6,
+            unwind: Unwind {
+                prolog_size: 17,
+                pushes: 7,
+                alloc: 672,
+                chained: None,
+            },
+            prolog: Some(PrologAlloc::SubRsp(672)),
+        }]),
     }
 }
 
@@ -60,7 +71,7 @@ fn clean_image_passes_every_check() {
     for o in &outcomes {
         assert!(o.passed(), "{o}");
     }
-    assert_eq!(outcomes.len(), 7);
+    assert_eq!(outcomes.len(), 8);
 }
 
 #[test]
@@ -95,7 +106,14 @@ fn any_user_mode_dll_is_rejected_and_hal_only_when_allowed() {
         .imports
         .push(Import::named("HAL.dll", "KeStallExecutionProcessor"));
     assert!(!check_kernel_imports(&image, Options::default()).passed());
-    assert!(check_kernel_imports(&image, Options { allow_hal: true }).passed());
+    assert!(check_kernel_imports(
+        &image,
+        Options {
+            allow_hal: true,
+            ..Options::default()
+        }
+    )
+    .passed());
     // Case does not matter for the kernel DLLs.
     let mut image = good_image();
     image
@@ -481,5 +499,176 @@ fn a_synthetic_console_pe_fails_the_subsystem_check() {
     assert_eq!(
         check_subsystem(&facts).to_string(),
         "FAIL subsystem-native: subsystem 3, expected 1 (native)"
+    );
+}
+
+// ---- stack frames: the decoders on hand-made bytes ----
+
+/// The sample's DriverEntry unwind info (as llvm-readobj-14 --unwind shows it): version 1,
+/// prolog 17 bytes, 9 slots: ALLOC_LARGE(672) at 0x11, seven PUSH_NONVOL.
+const DRIVER_ENTRY_UNWIND: [u8; 4 + 2 * 10] = [
+    0x01, 0x11, 0x09, 0x00, //
+    0x11, 0x01, 0x54, 0x00, // ALLOC_LARGE, op info 0: next slot × 8 = 84 × 8 = 672
+    0x0A, 0x30, 0x09, 0x50, 0x08, 0x70, 0x07, 0x60, 0x06, 0xC0, 0x04, 0xE0, 0x02, 0xF0, //
+    0x00, 0x00, // padding to an even slot count
+];
+
+#[test]
+fn unwind_info_gives_pushes_and_allocation() {
+    let u = frames::decode_unwind(&DRIVER_ENTRY_UNWIND).unwrap();
+    assert_eq!(
+        u,
+        Unwind {
+            prolog_size: 17,
+            pushes: 7,
+            alloc: 672,
+            chained: None
+        }
+    );
+    assert_eq!(u.frame(), 728);
+}
+
+#[test]
+fn unwind_info_large_small_and_chained_forms() {
+    // ALLOC_LARGE with op info 1: a 32-bit size in the next two slots (0x8048 = 32,840, the
+    // frame issue 11 found), then ALLOC_SMALL op info 3 (3 × 8 + 8 = 32), PUSH_NONVOL, SET_FPREG,
+    // SAVE_NONVOL (2 slots, no allocation).
+    let info = [
+        0x01, 0x20, 0x08, 0x00, //
+        0x20, 0x11, 0x48, 0x80, 0x00, 0x00, // ALLOC_LARGE/1, low 0x8048, high 0
+        0x0C, 0x32, // ALLOC_SMALL, op info 3
+        0x08, 0x30, // PUSH_NONVOL rbx
+        0x06, 0x03, // SET_FPREG
+        0x04, 0x64, 0x10, 0x00, // SAVE_NONVOL rsi at 0x10 × 8
+    ];
+    let u = frames::decode_unwind(&info).unwrap();
+    assert_eq!(
+        (u.pushes, u.alloc, u.frame()),
+        (1, 0x8048 + 32, 8 + 0x8048 + 32)
+    );
+    // Chained: flags 0x4, no codes, then the parent RUNTIME_FUNCTION.
+    let chained = [
+        0x21, 0x00, 0x00, 0x00, // version 1, UNW_FLAG_CHAININFO
+        0x00, 0x10, 0x00, 0x00, 0x80, 0x10, 0x00, 0x00, 0xA0, 0x25, 0x00, 0x00,
+    ];
+    let u = frames::decode_unwind(&chained).unwrap();
+    assert_eq!(u.chained, Some((0x1000, 0x1080, 0x25A0)));
+    assert!(
+        frames::decode_unwind(&[0x01, 0x00, 0x02, 0x00, 0x04]).is_err(),
+        "truncated"
+    );
+    assert!(
+        frames::decode_unwind(&[0x03, 0, 0, 0]).is_err(),
+        "version 3"
+    );
+}
+
+#[test]
+fn prologue_sub_rsp_and_chkstk_are_decoded() {
+    // push r15; push r14; push r12; push rsi; push rdi; push rbp; push rbx; sub rsp, 0x2a0
+    let sample = [
+        0x41, 0x57, 0x41, 0x56, 0x41, 0x54, 0x56, 0x57, 0x55, 0x53, 0x48, 0x81, 0xEC, 0xA0, 0x02,
+        0x00, 0x00,
+    ];
+    assert_eq!(
+        frames::prologue_alloc(&sample, 0x1000),
+        Some(PrologAlloc::SubRsp(672))
+    );
+    // push rsi; sub rsp, 0x28
+    assert_eq!(
+        frames::prologue_alloc(&[0x56, 0x48, 0x83, 0xEC, 0x28], 0x2000),
+        Some(PrologAlloc::SubRsp(40))
+    );
+    // push rbp; mov eax, 0x8048; call __chkstk (rel32 = 0x100); sub rsp, rax
+    let chkstk = [
+        0x55, 0xB8, 0x48, 0x80, 0x00, 0x00, 0xE8, 0x00, 0x01, 0x00, 0x00, 0x48, 0x29, 0xC4,
+    ];
+    assert_eq!(
+        frames::prologue_alloc(&chkstk, 0x3000),
+        Some(PrologAlloc::Chkstk {
+            size: 0x8048,
+            call: 0x3000 + 11 + 0x100
+        })
+    );
+    // A prologue that starts with something else, or that is cut short, is not guessed at.
+    assert_eq!(
+        frames::prologue_alloc(&[0x48, 0x89, 0x5C, 0x24, 0x08], 0),
+        None
+    );
+    assert_eq!(frames::prologue_alloc(&[0x48, 0x81, 0xEC, 0xA0], 0), None);
+}
+
+#[test]
+fn pdata_entries_are_read_and_chains_folded() {
+    // Two RUNTIME_FUNCTIONs: DriverEntry, and a fragment chained to it.
+    let mut pdata = Vec::new();
+    for (b, e, u) in [(0x1000u32, 0x15d6u32, 0x25A0u32), (0x15d6, 0x1600, 0x2600)] {
+        pdata.extend_from_slice(&b.to_le_bytes());
+        pdata.extend_from_slice(&e.to_le_bytes());
+        pdata.extend_from_slice(&u.to_le_bytes());
+    }
+    let chained = [
+        0x21u8, 0, 0, 0, 0x00, 0x10, 0, 0, 0xd6, 0x15, 0, 0, 0xA0, 0x25, 0, 0,
+    ];
+    let code = [
+        0x41u8, 0x57, 0x41, 0x56, 0x41, 0x54, 0x56, 0x57, 0x55, 0x53, 0x48, 0x81, 0xEC, 0xA0, 0x02,
+        0x00, 0x00,
+    ];
+    let at = |rva: u32| -> Option<&[u8]> {
+        match rva {
+            0x25A0 => Some(&DRIVER_ENTRY_UNWIND[..]),
+            0x2600 => Some(&chained[..]),
+            0x1000 => Some(&code[..]),
+            _ => None,
+        }
+    };
+    let frames = frames::frames(&pdata, &at).unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0].bytes(), 728);
+    assert_eq!(frames[0].prolog, Some(PrologAlloc::SubRsp(672)));
+    assert_eq!(
+        frames[1].bytes(),
+        728,
+        "a fragment runs in its parent's frame"
+    );
+}
+
+#[test]
+fn a_frame_over_the_budget_fails_and_names_the_function() {
+    let mut image = good_image();
+    let map = parse_map(MAP);
+    assert!(check_stack_frames(&image, Some(&map), 4096).passed());
+    image.frames = Ok(vec![Frame {
+        begin: 0x15d0,
+        end: 0x1700,
+        unwind: Unwind {
+            prolog_size: 16,
+            pushes: 1,
+            alloc: 0x8048,
+            chained: None,
+        },
+        prolog: Some(PrologAlloc::Chkstk {
+            size: 0x8048,
+            call: 0x1a50,
+        }),
+    }]);
+    let o = check_stack_frames(&image, Some(&map), 4096);
+    assert_eq!(
+        o.to_string(),
+        "FAIL stack-frames: clfs_sample_driver::driver::driver_unload 32848 bytes, via __chkstk exceeds the 4096-byte budget"
+    );
+    assert!(check_stack_frames(&image, Some(&map), 40_000).passed());
+}
+
+#[test]
+fn unwind_data_and_prologue_must_agree() {
+    let mut image = good_image();
+    if let Ok(frames) = &mut image.frames {
+        frames[0].prolog = Some(PrologAlloc::SubRsp(64));
+    }
+    let o = check_stack_frames(&image, Some(&parse_map(MAP)), 4096);
+    assert_eq!(
+        o.to_string(),
+        "FAIL stack-frames: DriverEntry: the prologue allocates 64 bytes, its unwind data says 672"
     );
 }

@@ -1,0 +1,156 @@
+//! The stack-budget probe (feature `stack-probe`): one exported function per public `clfs`
+//! routine, each calling exactly that routine with inputs the caller supplies (so nothing is
+//! folded away and the count-dependent routines are instantiated for any size up to their
+//! limits: 1024 container paths, `MAX_WRITE_ENTRIES` write entries, any number of reservation
+//! sizes). LTO inlines each routine into its probe, so the probe's frame is the routine's frame.
+//! `samples/build-driver.sh` builds this image and has `clfs-imgcheck` check every frame
+//! against the budget (docs/kernel-build.md, "Stack budget"). Never part of the real driver.
+//!
+//! With `prove-stack-check` it also exports a function with the pre-issue-11 container-set
+//! frame (two 1024-entry `UNICODE_STRING` arrays on the stack): the check must fail on it.
+#![allow(missing_docs, clippy::missing_safety_doc)]
+
+use clfs::{
+    Append, ClfsAllocator, LogFile, LogOptions, Lsn, MarshallingArea, MarshallingConfig,
+    ReadContext, ReadMode, Reservation, RestartContext, TaggedPool,
+};
+
+type Area<'l> = MarshallingArea<'l, ClfsAllocator>;
+type Pool = TaggedPool<{ clfs::pool_tag(*b"Prb0") }>;
+
+macro_rules! probe {
+    ($($name:ident $(<$lt:lifetime>)? ($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block)*) => {$(
+        #[unsafe(no_mangle)]
+        #[inline(never)]
+        pub fn $name $(<$lt>)? ($($arg: $ty),*) -> $ret $body
+    )*};
+}
+
+probe! {
+    clfs_probe_log_create(name: &[u16], options: LogOptions) -> clfs::Result<LogFile> {
+        LogFile::create(name, options)
+    }
+    clfs_probe_log_delete_named(name: &[u16]) -> clfs::Result<()> { LogFile::delete_named(name) }
+    clfs_probe_log_close(log: LogFile) -> clfs::Result<()> { log.close() }
+    clfs_probe_log_delete(log: LogFile) -> clfs::Result<()> { log.delete() }
+    clfs_probe_log_drop(log: LogFile) -> () { drop(log) }
+    clfs_probe_add_container(log: &LogFile, path: &[u16], size: u64) -> clfs::Result<u64> {
+        log.add_container(path, size)
+    }
+    clfs_probe_add_container_of_existing_size(log: &LogFile, path: &[u16]) -> clfs::Result<()> {
+        log.add_container_of_existing_size(path)
+    }
+    clfs_probe_add_containers(log: &LogFile, paths: &[&[u16]], size: u64) -> clfs::Result<u64> {
+        log.add_containers(paths, size)
+    }
+    clfs_probe_remove_container(log: &LogFile, path: &[u16], force: bool) -> clfs::Result<()> {
+        log.remove_container(path, force)
+    }
+    clfs_probe_remove_containers(log: &LogFile, paths: &[&[u16]], force: bool) -> clfs::Result<()> {
+        log.remove_containers(paths, force)
+    }
+    clfs_probe_info(log: &LogFile) -> clfs::Result<clfs::LogInfo> { log.info() }
+    clfs_probe_area_create(log: &LogFile, config: MarshallingConfig) -> clfs::Result<Area<'_>> {
+        MarshallingArea::create(log, config)
+    }
+    clfs_probe_area_create_pool(
+        log: &LogFile,
+        config: MarshallingConfig
+    ) -> clfs::Result<MarshallingArea<'_, Pool>> {
+        MarshallingArea::create(log, config)
+    }
+    clfs_probe_area_delete(area: Area<'_>) -> clfs::Result<()> { area.delete() }
+    clfs_probe_area_drop(area: MarshallingArea<'_, Pool>) -> () { drop(area) }
+    clfs_probe_append(area: &Area<'_>, entries: &[&[u8]]) -> clfs::Result<Lsn> {
+        area.append(entries)
+    }
+    clfs_probe_append_with(area: &Area<'_>, entries: &[&[u8]], options: Append) -> clfs::Result<Lsn> {
+        area.append_with(entries, options)
+    }
+    clfs_probe_append_aligned(
+        area: &Area<'_>,
+        entries: &[&[u8]],
+        alignment: u32,
+        options: Append
+    ) -> clfs::Result<Lsn> {
+        area.append_aligned(entries, alignment, options)
+    }
+    clfs_probe_flush(area: &Area<'_>) -> clfs::Result<Lsn> { area.flush() }
+    clfs_probe_flush_to(area: &Area<'_>, lsn: Lsn) -> clfs::Result<Lsn> { area.flush_to(lsn) }
+    clfs_probe_advance_base(area: &Area<'_>, lsn: Lsn) -> clfs::Result<()> { area.advance_base(lsn) }
+    clfs_probe_set_archive_tail(log: &LogFile, lsn: Lsn) -> clfs::Result<()> {
+        log.set_archive_tail(lsn)
+    }
+    clfs_probe_reserve<'a>(area: &'a Area<'a>, sizes: &[u32]) -> clfs::Result<Reservation<'a, 'a, ClfsAllocator>> {
+        area.reserve(sizes)
+    }
+    clfs_probe_reservation_size(area: &Area<'_>, size: u32) -> clfs::Result<i64> {
+        area.reservation_size(size)
+    }
+    clfs_probe_reservation_append(
+        r: &mut Reservation<'_, '_, ClfsAllocator>,
+        entries: &[&[u8]],
+        options: Append
+    ) -> clfs::Result<Lsn> {
+        r.append(entries, options)
+    }
+    clfs_probe_reservation_release(r: Reservation<'_, '_, ClfsAllocator>) -> clfs::Result<()> {
+        r.release()
+    }
+    clfs_probe_reservation_drop(r: Reservation<'_, '_, ClfsAllocator>) -> () { drop(r) }
+    clfs_probe_read<'a>(area: &'a Area<'a>, lsn: Lsn, mode: ReadMode) -> clfs::Result<ReadContext<'a>> {
+        area.read(lsn, mode)
+    }
+    clfs_probe_read_next(cx: &mut ReadContext<'_>) -> clfs::Result<usize> {
+        cx.next().map(|r| r.map_or(0, |r| r.data.len()))
+    }
+    clfs_probe_read_jump(cx: &mut ReadContext<'_>, lsn: Lsn) -> clfs::Result<usize> {
+        cx.jump(lsn).map(|r| r.map_or(0, |r| r.data.len()))
+    }
+    clfs_probe_read_drop(cx: ReadContext<'_>) -> () { drop(cx) }
+    clfs_probe_read_restart<'a>(area: &'a Area<'a>) -> clfs::Result<Option<RestartContext<'a>>> {
+        area.read_restart()
+    }
+    clfs_probe_restart_previous(cx: &mut RestartContext<'_>) -> clfs::Result<usize> {
+        cx.previous().map(|a| a.map_or(0, |a| a.data.len()))
+    }
+    clfs_probe_write_restart(area: &Area<'_>, data: &[u8]) -> clfs::Result<Lsn> {
+        area.write_restart(data)
+    }
+    clfs_probe_write_restart_with_base(area: &Area<'_>, data: &[u8], base: Lsn) -> clfs::Result<Lsn> {
+        area.write_restart_with_base(data, base)
+    }
+}
+
+/// The frame issue 11 found: `add_containers::<1024>` built two 1024-entry `UNICODE_STRING`
+/// arrays (16 KiB each) on the stack. `samples/build-driver.sh` builds this with
+/// `prove-stack-check` and `clfs-imgcheck` must reject the image.
+#[cfg(feature = "prove-stack-check")]
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub fn clfs_probe_old_container_set(paths: &[&[u16]]) -> usize {
+    let mut first = [core::ptr::null::<u16>(); 2048];
+    let mut second = [0usize; 2048];
+    for (i, p) in paths.iter().enumerate().take(2048) {
+        first[i] = p.as_ptr();
+        second[i] = p.len();
+    }
+    let first = core::hint::black_box(&mut first);
+    let second = core::hint::black_box(&mut second);
+    first
+        .iter()
+        .zip(second.iter())
+        .filter(|(p, n)| !p.is_null() && **n > 0)
+        .count()
+}
+
+// A frame of a page or more calls `__chkstk` to probe the guard page. This image links no
+// runtime library (/NODEFAULTLIB), so without this import such a frame does not even link,
+// which is a second guard; ntoskrnl.exe exports `__chkstk` (as WDK-built drivers use it), so
+// the negative image links and the budget check is what must reject it.
+#[cfg(feature = "prove-stack-check")]
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "C" {
+    #[allow(dead_code)]
+    fn __chkstk();
+}
