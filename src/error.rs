@@ -306,6 +306,7 @@ impl Error {
     /// | `Reservation`, `ReservationInUse` | `STATUS_LOG_RESERVATION_INVALID` |
     /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
+    /// | `PoolExhausted` | `STATUS_INSUFFICIENT_RESOURCES` |
     /// | every other variant (bad sizes, counts, alignments, LSN, geometry and policy arguments) | `STATUS_INVALID_PARAMETER` |
     ///
     /// ```
@@ -335,7 +336,9 @@ impl Error {
                 NtStatus::LOG_TAIL_INVALID
             }
             Error::LsnDifferenceOverflow { .. } => NtStatus::INTEGER_OVERFLOW,
-            Error::ZeroBufferSize
+            Error::PoolExhausted { .. } => NtStatus::INSUFFICIENT_RESOURCES,
+            Error::NoContainers
+            | Error::ZeroBufferSize
             | Error::BufferNotSectorMultiple { .. }
             | Error::ZeroBufferCount { .. }
             | Error::RecordTooLarge { .. }
