@@ -578,9 +578,11 @@ pub struct LogInfo {
     pub min_archive_tail: Lsn,
     /// The oldest record still needed.
     pub base: Lsn,
-    /// The last flushed LSN.
+    /// The last flushed LSN. An empty log reports [`Lsn::NULL`] here, which is also the LSN
+    /// of a log's first record: read the log to tell the two apart.
     pub last_flushed: Lsn,
-    /// The youngest record.
+    /// The youngest record ([`Lsn::NULL`] on an empty log, as for a log whose only record is
+    /// the first one).
     pub last: Lsn,
     /// The last restart record, `None` if the stream has none (`CLFS_LSN_INVALID`).
     pub restart: Option<Lsn>,

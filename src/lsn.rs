@@ -28,6 +28,10 @@ pub struct Lsn(u64);
 
 impl Lsn {
     /// `CLFS_LSN_NULL`: container 0, offset 0, record 0; a valid LSN and the smallest one.
+    ///
+    /// It is also the LSN of a new log's first record (Windows starts a log at 0:0x0:0, and so
+    /// does the emulator), so it never means "no record": use `Option<Lsn>` or
+    /// [`Lsn::INVALID`] for that.
     pub const NULL: Lsn = Lsn(sys::CLFS_LSN_NULL);
     /// `CLFS_LSN_INVALID`: not a valid LSN; greater than all valid ones.
     pub const INVALID: Lsn = Lsn(sys::CLFS_LSN_INVALID);

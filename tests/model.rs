@@ -171,13 +171,29 @@ fn crash(sb: &Sandbox, log: &LogFile, area: MarshallingArea<'_, ClfsAllocator>, 
     sb.crash();
     drop(area);
     let before = model.records.len();
-    model.records.retain(|(lsn, _)| *lsn <= flushed);
+    // `last_flushed` is NULL both when nothing was flushed and when the first record
+    // (0:0x0:0 = CLFS_LSN_NULL) was: only a read tells which.
+    let first_survived = !flushed.is_null() || first_record_exists();
+    model
+        .records
+        .retain(|(lsn, _)| *lsn <= flushed && first_survived);
     assert!(
         model.records.len() >= model.durable,
         "records known to be flushed survive ({} of {before})",
         model.durable
     );
     model.durable = model.records.len();
+}
+
+/// Reopens the model's log and reads record 0:0x0:0 (`Lsn::NULL`, a valid LSN).
+fn first_record_exists() -> bool {
+    let log = LogFile::create(&w("log:C:\\p\\model"), LogOptions::new()).expect("open");
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(8192)).expect("area");
+    let found = area.read(Lsn::NULL, ReadMode::Forward).is_ok();
+    area.delete().expect("delete");
+    log.close().expect("close");
+    found
 }
 
 proptest! {

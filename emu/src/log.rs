@@ -50,6 +50,8 @@ pub(crate) struct QBlock {
     pub off: u32,
     pub used: u32,
     pub nrec: u32,
+    /// Offset of the last record's header (its type gets the last-in-block flag when sealed).
+    pub last_pos: u32,
     pub first: u64,
     pub open: bool,
     pub buf: BlockBuf,
@@ -107,7 +109,8 @@ pub(crate) struct PhysLog {
     pub queue: VecDeque<QBlock>,
     pub vcid: u32,
     pub voff: u32,
-    pub last: u64,
+    /// The last record appended (`None` while the log has none).
+    pub last: Option<u64>,
     pub opens: Vec<(usize, u32, u32)>,
     pub delete_pending: bool,
     pub reserved_bytes: u64,
@@ -162,12 +165,10 @@ impl PhysLog {
         let f = std::fs::File::open(&c.path).map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?;
         let mut buf = Vec::new();
         // The last block the base file knows of (it holds the last flushed record).
-        let (fcid, foff) = (
-            (log.meta.flushed >> 32) as u32,
-            log.meta.flushed as u32 & !0x1FF,
-        );
+        let flushed = log.meta.flushed.unwrap_or(0);
+        let (fcid, foff) = ((flushed >> 32) as u32, flushed as u32 & !0x1FF);
         let mut crc = 0;
-        if log.meta.flushed != 0 && fcid == ccid {
+        if log.meta.flushed.is_some() && fcid == ccid {
             let h =
                 persist::read_block(&f, fcid, foff, &mut buf).ok_or(STATUS_LOG_BLOCK_INVALID)?;
             crc = h.crc;
@@ -189,8 +190,8 @@ impl PhysLog {
         if let Some(l) = last {
             log.meta.cursor_off = off;
             log.voff = off;
-            log.meta.flushed = l;
-            log.last = l;
+            log.meta.flushed = Some(l);
+            log.last = Some(l);
         }
         log.last_crc = crc;
         Ok(log)
@@ -331,6 +332,10 @@ impl PhysLog {
         let mut new_meta = self.meta.clone();
         for b in self.queue.iter_mut().take(k) {
             let (cid, off, used, nrec) = (b.cid, b.off, b.used, b.nrec);
+            if nrec > 0 {
+                let at = b.last_pos as usize;
+                persist::mark_last(b.image_mut(), at);
+            }
             crc = persist::seal_block(b.image_mut(), cid, off, used, nrec, crc);
             let len = (round_sector(u64::from(b.used)) as usize).min(b.image().len());
             let f = match files.entry(b.cid) {
@@ -357,7 +362,7 @@ impl PhysLog {
             new_meta.cursor_cid = b.cid;
             new_meta.cursor_off = b.off.saturating_add(len as u32);
             if b.nrec > 0 {
-                new_meta.flushed = b.first + u64::from(b.nrec - 1);
+                new_meta.flushed = Some(b.first + u64::from(b.nrec - 1));
             }
         }
         for f in files.values() {
@@ -501,16 +506,17 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
             identity: persist::random_guid(),
             attributes: a.attributes,
             container_size: 0,
-            base: 0,
+            // The first record gets LSN 0:0x0:0 (= CLFS_LSN_NULL), as on Windows.
+            base: crate::CLFS_LSN_NULL,
             archive_tail: if a.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
                 0
             } else {
                 CLFS_LSN_INVALID
             },
             restart: CLFS_LSN_INVALID,
-            flushed: 0,
+            flushed: None,
             cursor_cid: 0,
-            cursor_off: SECTOR as u32,
+            cursor_off: 0,
             next_phys: 0,
             containers: Vec::new(),
         };
@@ -819,10 +825,14 @@ pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
         BaseLsn: crate::types::CLS_LSN {
             Internal: log.meta.base,
         },
+        // An empty log reports CLFS_LSN_NULL for both, the same values as a log whose only
+        // record is the first one (0:0x0:0).
         LastFlushedLsn: crate::types::CLS_LSN {
-            Internal: log.meta.flushed,
+            Internal: log.meta.flushed.unwrap_or(crate::CLFS_LSN_NULL),
         },
-        LastLsn: crate::types::CLS_LSN { Internal: log.last },
+        LastLsn: crate::types::CLS_LSN {
+            Internal: log.last.unwrap_or(log.meta.base),
+        },
         RestartLsn: crate::types::CLS_LSN {
             Internal: log.meta.restart,
         },
@@ -848,11 +858,11 @@ pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
     if log.meta.attributes & FILE_ATTRIBUTE_ARCHIVE == 0 {
         return STATUS_LOG_EPHEMERAL;
     }
-    if t > log.last || t < log.meta.archive_tail {
+    if t > log.last.unwrap_or(log.meta.base) || t < log.meta.archive_tail {
         return STATUS_LOG_TAIL_INVALID;
     }
     // Like the base, the archive tail never passes the durable end.
-    if t > log.meta.flushed {
+    if log.meta.flushed.is_none_or(|f| t > f) {
         if let Err(st) = log.flush(areas, Some(t)) {
             return st;
         }

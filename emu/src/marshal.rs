@@ -6,7 +6,6 @@ use crate::pool::{Allocator, BlockMem};
 use crate::state::{emu, with_stats, Emu};
 use crate::status::*;
 use crate::types::NTSTATUS;
-use crate::CLFS_LSN_INVALID;
 
 /// `INFINITE` for buffer counts.
 pub(crate) const INFINITE: u32 = 0xFFFF_FFFF;
@@ -331,6 +330,7 @@ pub(crate) fn append_locked(
             off,
             used: BLOCK_HDR as u32,
             nrec: 0,
+            last_pos: BLOCK_HDR as u32,
             first: lsn(cid, off, 0),
             open: true,
             buf: BlockBuf::Mem(mem),
@@ -340,7 +340,7 @@ pub(crate) fn append_locked(
         return Err(STATUS_INVALID_HANDLE);
     };
     let l = lsn(b.cid, b.off, b.nrec);
-    let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty);
+    let hdr = persist::record_header(l, r.undo, r.prev, r.data.len() as u32, r.ty, b.nrec == 0);
     let at = b.used as usize;
     let need_us = need as usize;
     let Some(dst) = b.image_mut().get_mut(at..at + need_us) else {
@@ -355,14 +355,10 @@ pub(crate) fn append_locked(
     }
     let (d_dst, _pad) = rest.split_at_mut(r.data.len());
     r.data.copy_to(d_dst);
+    b.last_pos = b.used;
     b.used += need as u32;
     b.nrec += 1;
-    log.last = log.last.max(l);
-    // The base LSN is set to the first record when the stream is first written (reference
-    // §4.7); until then it is CLFS_LSN_NULL.
-    if log.meta.base == 0 {
-        log.meta.base = l;
-    }
+    log.last = Some(log.last.map_or(l, |x| x.max(l)));
     if let (Some(i), Some(area)) = (consumed, areas.get_mut(&h)) {
         let e = area.reservations.remove(i);
         log.reserved_bytes = log.reserved_bytes.saturating_sub(e);
@@ -626,16 +622,18 @@ pub(crate) fn write_restart(
     {
         let (log, _) = parts(&mut emu, h)?;
         if let Some(b) = base {
-            if b < log.meta.base || b > log.last {
+            if b < log.meta.base || b > log.last.unwrap_or(log.meta.base) {
                 return Err(STATUS_LOG_TAIL_INVALID);
             }
         }
     }
+    // As on Windows: `previous` chains to the prior restart record (CLFS_LSN_INVALID for the
+    // first), undo-next is CLFS_LSN_NULL.
     let prev = parts(&mut emu, h)?.0.meta.restart;
     let rec = Append {
         data: Data::Bytes(data),
         ty: 2,
-        undo: CLFS_LSN_INVALID,
+        undo: crate::CLFS_LSN_NULL,
         prev,
         flags: FORCE_APPEND,
     };
@@ -665,12 +663,12 @@ pub(crate) fn advance_base(h: usize, b: u64) -> NTSTATUS {
         Ok(p) => p,
         Err(st) => return st,
     };
-    if b < log.meta.base || b > log.last {
+    if b < log.meta.base || b > log.last.unwrap_or(log.meta.base) {
         return STATUS_LOG_TAIL_INVALID;
     }
     // The base never passes the durable end: a crash must not leave a base above the last
     // flushed record (new records would get LSNs below it). Flush through it first.
-    if b > log.meta.flushed {
+    if log.meta.flushed.is_none_or(|f| b > f) {
         if let Err(st) = log.flush(areas, Some(b)) {
             return st;
         }

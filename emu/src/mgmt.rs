@@ -315,7 +315,7 @@ fn view_of_object(h: usize) -> Result<View, NTSTATUS> {
         containers: l.meta.containers.len() as u32,
         free: l.free_containers(),
         tail: l.tail(),
-        last: l.last,
+        last: l.last.unwrap_or(l.meta.base),
         archive_pins: l.meta.archive_tail != crate::CLFS_LSN_INVALID
             && l.meta.archive_tail < l.meta.base,
         stem: l

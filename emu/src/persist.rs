@@ -7,8 +7,7 @@
 //! Log block (at a 512-byte-aligned offset of a container): a 32-byte header
 //! (`BLOCK_MAGIC`, logical container id, offset, used bytes, record count, CRC-32C of bytes
 //! 32..used, CRC-32C of the block written before it, 4 reserved), then records: a 40-byte
-//! header (own LSN, undo-next LSN, previous LSN, data length `u32`, record type `u8`, 11
-//! reserved) and the data, 8-byte aligned. A block occupies its used size rounded up to 512
+//! header laid out as Windows writes it ([`record_header`]) and the data, 8-byte aligned. A block occupies its used size rounded up to 512
 //! bytes (the padding is zero).
 
 use std::fs::{File, OpenOptions};
@@ -21,8 +20,9 @@ use crate::status::*;
 use crate::types::NTSTATUS;
 
 const MAGIC: &[u8; 8] = b"CLFSEMU\0";
-/// 2: CRC-32C (version 1 used CRC-32/IEEE).
-const VERSION: u32 = 2;
+/// 3: the first block is at offset 0 and "no flushed record" is `CLFS_LSN_INVALID` (2 used
+/// 0, when no record had LSN 0; 1 used CRC-32/IEEE).
+const VERSION: u32 = 3;
 /// Log block magic (`"CBLK"`).
 pub(crate) const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"CBLK");
 /// Log block header size.
@@ -216,8 +216,8 @@ pub(crate) struct Meta {
     pub base: u64,
     pub archive_tail: u64,
     pub restart: u64,
-    /// LSN of the last flushed record (`CLFS_LSN_NULL` if none).
-    pub flushed: u64,
+    /// LSN of the last flushed record (`None` if none; `CLFS_LSN_NULL` is the first record).
+    pub flushed: Option<u64>,
     /// Where the block after the last flushed block goes.
     pub cursor_cid: u32,
     pub cursor_off: u32,
@@ -272,7 +272,7 @@ impl Meta {
         w.u64(self.base);
         w.u64(self.archive_tail);
         w.u64(self.restart);
-        w.u64(self.flushed);
+        w.u64(self.flushed.unwrap_or(crate::CLFS_LSN_INVALID));
         w.u32(self.cursor_cid);
         w.u32(self.cursor_off);
         w.u32(self.next_phys);
@@ -319,7 +319,7 @@ impl Meta {
             base: r.u64()?,
             archive_tail: r.u64()?,
             restart: r.u64()?,
-            flushed: r.u64()?,
+            flushed: Some(r.u64()?).filter(|&l| l != crate::CLFS_LSN_INVALID),
             cursor_cid: r.u32()?,
             cursor_off: r.u32()?,
             next_phys: r.u32()?,
@@ -396,15 +396,45 @@ impl Meta {
     }
 }
 
-/// Encodes a record header.
-pub(crate) fn record_header(lsn: u64, undo: u64, prev: u64, len: u32, ty: u8) -> [u8; REC_HDR] {
+/// Record type bit: a data record (`ClfsDataRecord`).
+pub(crate) const REC_DATA: u32 = 0x01;
+/// Record type bit: a restart record (`ClfsRestartRecord`).
+pub(crate) const REC_RESTART: u32 = 0x02;
+/// Record type flag: the first record of its log block (seen on Windows-made logs).
+pub(crate) const REC_FIRST: u32 = 0x04;
+/// Record type flag: the last record of its log block (seen on Windows-made logs).
+pub(crate) const REC_LAST: u32 = 0x20;
+/// Offset of the record type (`u32`) in a record header.
+const REC_TYPE_AT: usize = 36;
+
+/// Encodes a 40-byte record header as Windows writes it: own LSN, undo-next, previous,
+/// `DataSize` (`u32`, header included), a `u32` (0), record flags (`u16`, 0), the offset of
+/// the data (`u16`, 0x28) and the record type (`u32`: `ty` plus [`REC_FIRST`] when `first`).
+pub(crate) fn record_header(
+    lsn: u64,
+    undo: u64,
+    prev: u64,
+    len: u32,
+    ty: u8,
+    first: bool,
+) -> [u8; REC_HDR] {
     let mut h = [0u8; REC_HDR];
     h[0..8].copy_from_slice(&lsn.to_le_bytes());
     h[8..16].copy_from_slice(&undo.to_le_bytes());
     h[16..24].copy_from_slice(&prev.to_le_bytes());
-    h[24..28].copy_from_slice(&len.to_le_bytes());
-    h[28] = ty;
+    h[24..28].copy_from_slice(&len.saturating_add(REC_HDR as u32).to_le_bytes());
+    h[34..36].copy_from_slice(&(REC_HDR as u16).to_le_bytes());
+    let ty = u32::from(ty) | if first { REC_FIRST } else { 0 };
+    h[REC_TYPE_AT..REC_HDR].copy_from_slice(&ty.to_le_bytes());
     h
+}
+
+/// Sets [`REC_LAST`] in the type of the record whose header is at `pos` of `image`.
+pub(crate) fn mark_last(image: &mut [u8], pos: usize) {
+    if let Some(t) = image.get_mut(pos + REC_TYPE_AT..pos + REC_HDR) {
+        let ty = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) | REC_LAST;
+        t.copy_from_slice(&ty.to_le_bytes());
+    }
 }
 
 /// Fills in the block header of `image` (whose first `used` bytes are the block); `prev` is
@@ -559,12 +589,13 @@ pub(crate) struct RecView {
 }
 
 /// The record whose header is at `pos` of block image `blk` (first `used` bytes valid).
+/// `DataSize` includes the header; `ty` is the client-visible type (data/restart bits only).
 pub(crate) fn rec_at(blk: &[u8], used: usize, pos: usize) -> Option<RecView> {
     let used = used.min(blk.len());
     if pos.checked_add(REC_HDR)? > used {
         return None;
     }
-    let len = rd_u32(blk, pos + 24) as usize;
+    let len = (rd_u32(blk, pos + 24) as usize).checked_sub(REC_HDR)?;
     let data = pos + REC_HDR;
     if data.checked_add(len)? > used {
         return None;
@@ -573,7 +604,7 @@ pub(crate) fn rec_at(blk: &[u8], used: usize, pos: usize) -> Option<RecView> {
         lsn: rd_u64(blk, pos),
         undo: rd_u64(blk, pos + 8),
         prev: rd_u64(blk, pos + 16),
-        ty: blk[pos + 28],
+        ty: (rd_u32(blk, pos + REC_TYPE_AT) & (REC_DATA | REC_RESTART)) as u8,
         data,
         len,
         next: data + align8(len as u64) as usize,

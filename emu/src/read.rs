@@ -4,7 +4,7 @@ use std::fs::File;
 
 use crate::log::{lsn, PhysLog};
 use crate::marshal::{Area, INFINITE};
-use crate::persist::{self, round_sector, BlockHdr, RecView, BLOCK_HDR, SECTOR};
+use crate::persist::{self, round_sector, BlockHdr, RecView, BLOCK_HDR};
 use crate::pool::BlockMem;
 use crate::state::{emu, with_stats, Emu};
 use crate::status::*;
@@ -301,7 +301,7 @@ fn first_ge(log: &PhysLog, cache: &mut BlockCache, area: usize, t: u64) -> Resul
         };
     }
     // `t` is not in a block start: walk the container's blocks from its start.
-    let mut o = if cid == 0 { SECTOR as u32 } else { 0 };
+    let mut o = 0;
     while on_disk(log, cid, o) {
         let Some(h) = peek_hdr(log, cache, cid, o) else {
             break;

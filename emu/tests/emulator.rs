@@ -381,11 +381,12 @@ fn restart_chain() {
     let s = unsafe { ClfsReadRestartArea(a, &mut buf, &mut cb, &mut l, &mut c) };
     assert_eq!(s, STATUS_LOG_NO_RESTART);
     assert!(c.is_null());
+    let d0 = append(a, b"first");
     let d = append(a, b"data");
     let r1 = restart(a, b"r1", None).unwrap();
     let r2 = restart(a, b"r2", Some(d)).unwrap();
     assert_eq!(
-        restart(a, b"r3", Some(0)).err(),
+        restart(a, b"r3", Some(d0)).err(),
         Some(STATUS_LOG_TAIL_INVALID)
     );
     assert_eq!(info(h).RestartLsn.Internal, r2);
@@ -417,6 +418,74 @@ fn restart_chain() {
     assert_eq!(next(c, 1).err(), Some(STATUS_LOG_READ_CONTEXT_INVALID));
     assert_eq!(term(c), 0);
     assert_eq!(sb.stats().live_areas, 0);
+    close(h);
+    no_leaks(&sb);
+}
+
+/// What a Windows-made log shows (docs/emulator.md, "Fidelity"): the first record is
+/// 0:0x0:0 (= CLFS_LSN_NULL), absent links are CLFS_LSN_INVALID, restart records chain through
+/// `previous` (INVALID for the first) with undo-next CLFS_LSN_NULL; an empty log and a log
+/// whose only record is the first report the same NULL LSNs.
+#[test]
+fn first_lsn_is_null_and_links_as_on_windows() {
+    let sb = Sandbox::new();
+    let h = log_with_containers("log:fid", 2);
+    let empty = info(h);
+    assert_eq!(
+        (
+            empty.BaseLsn.Internal,
+            empty.LastLsn.Internal,
+            empty.LastFlushedLsn.Internal
+        ),
+        (CLFS_LSN_NULL, CLFS_LSN_NULL, CLFS_LSN_NULL)
+    );
+    let a = area(h, 4096, 2, 2).unwrap();
+    let first = append(a, b"first");
+    assert_eq!(first, CLFS_LSN_NULL, "the first record is 0:0x0:0");
+    // (`append_ex` passes the same LSN as undo-next and previous.)
+    let second = append_ex(a, b"second", first, 0).unwrap();
+    assert_eq!(second, 1);
+    assert_eq!(flush(a), 0);
+    let i = info(h);
+    assert_eq!(
+        (
+            i.BaseLsn.Internal,
+            i.LastFlushedLsn.Internal,
+            i.LastLsn.Internal
+        ),
+        (0, 1, 1)
+    );
+    let r1 = restart(a, b"r1", None).unwrap();
+    let r2 = restart(a, b"r2", None).unwrap();
+    del_area(a);
+    close(h);
+    let h = create("log:fid", RW, 0, 1).unwrap();
+    let a = area(h, 4096, 2, 2).unwrap();
+    let (c, r) = read(a, CLFS_LSN_NULL, 3).unwrap();
+    assert_eq!(
+        (r.lsn, r.data.as_slice(), r.ty, r.undo, r.prev),
+        (0, &b"first"[..], 1, CLFS_LSN_INVALID, CLFS_LSN_INVALID)
+    );
+    let r = next(c, 3).unwrap();
+    assert_eq!((r.lsn, r.undo, r.prev), (second, first, first));
+    let r = next(c, 3).unwrap();
+    assert_eq!(
+        (r.lsn, r.ty, r.undo, r.prev),
+        (r1, 2, CLFS_LSN_NULL, CLFS_LSN_INVALID)
+    );
+    let r = next(c, 3).unwrap();
+    assert_eq!((r.lsn, r.ty, r.undo, r.prev), (r2, 2, CLFS_LSN_NULL, r1));
+    assert_eq!(next(c, 3).err(), Some(STATUS_END_OF_FILE));
+    term(c);
+    // The previous and undo-next chains from the second record reach record 0:0x0:0 and end
+    // there (its links are INVALID).
+    for mode in [1, 2] {
+        let (c, _) = read(a, second, mode).unwrap();
+        assert_eq!(next(c, 1).unwrap().lsn, CLFS_LSN_NULL);
+        assert_eq!(next(c, 1).err(), Some(STATUS_END_OF_FILE));
+        term(c);
+    }
+    del_area(a);
     close(h);
     no_leaks(&sb);
 }

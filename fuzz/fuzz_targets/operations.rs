@@ -113,10 +113,16 @@ struct Model {
     /// Container names added so far, and whether each is still in the log.
     containers: Vec<bool>,
     next_container: u32,
+    /// `Stats::blocks_written` when the record at 0:0x0:0 was appended (`None`: no such
+    /// record since the log was created or last lost everything).
+    first_written_mark: Option<u64>,
 }
 
 impl Model {
-    fn note_lsn(&mut self, lsn: Lsn) {
+    fn note_lsn(&mut self, sb: &Sandbox, lsn: Lsn) {
+        if lsn.is_null() {
+            self.first_written_mark = Some(sb.stats().blocks_written);
+        }
         if let Some(prev) = self.last {
             assert!(lsn > prev, "LSNs strictly increase: {prev} then {lsn}");
         }
@@ -169,17 +175,28 @@ fn check_restart(area: &MarshallingArea<'_, ClfsAllocator>, model: &Model) {
     }
 }
 
+/// The fuzzed log's name.
+const LOG: &str = "log:C:\\fuzz\\ops";
+
 fn crash(sb: &Sandbox, log: &LogFile, model: &mut Model) {
     let flushed = log.info().expect("info").last_flushed;
+    // LastFlushedLsn is NULL both when nothing was flushed and when only the first record
+    // (0:0x0:0, which equals CLFS_LSN_NULL) was. Flushes write log-wide prefixes and that
+    // record is the log's first, so it is durable iff it is known durable (a forced flush or
+    // a restart area wrote it in the appending call) or a block was written after it was
+    // appended (the emulator's account; a read cannot tell when the log has too few
+    // containers left for a marshalling area).
+    let first_survived = !flushed.is_null()
+        || model.durable > 0
+        || model
+            .first_written_mark
+            .is_some_and(|m| sb.stats().blocks_written > m);
     sb.crash();
     let before = model.records.len();
-    // LastFlushedLsn is 0 when nothing was flushed, and 0 is also the first record's LSN:
-    // `durable` decides for that record.
     let keep = model
         .records
         .iter()
-        .enumerate()
-        .take_while(|(i, (lsn, ..))| *lsn <= flushed && (!flushed.is_null() || *i < model.durable))
+        .take_while(|(lsn, ..)| *lsn <= flushed && first_survived)
         .count();
     model.records.truncate(keep);
     assert!(
@@ -190,11 +207,14 @@ fn crash(sb: &Sandbox, log: &LogFile, model: &mut Model) {
     );
     model.durable = model.records.len();
     // What was lost was never in the log: LSNs go on from the durable end.
-    model.last = if flushed.is_null() {
-        model.records.last().map(|r| r.0)
-    } else {
+    model.last = if first_survived {
         Some(flushed).max(model.records.last().map(|r| r.0))
+    } else {
+        None
     };
+    if !first_survived {
+        model.first_written_mark = None;
+    }
 }
 
 enum Next {
@@ -264,7 +284,7 @@ fn with_area(
                 match area.append_with(&refs, opts) {
                     Ok(lsn) => {
                         assert!(refs.len() <= MAX_WRITE_ENTRIES && total <= max);
-                        model.note_lsn(lsn);
+                        model.note_lsn(sb, lsn);
                         model.records.push((lsn, bufs.concat(), prev));
                         if flush {
                             model.durable = model.records.len();
@@ -296,7 +316,7 @@ fn with_area(
                 match area.append_aligned(&refs, alignment, Append::new()) {
                     Ok(lsn) => {
                         assert!(alignment > 0 && padded.len() <= max);
-                        model.note_lsn(lsn);
+                        model.note_lsn(sb, lsn);
                         model.records.push((lsn, padded, None));
                     }
                     Err(Error::ZeroAlignment) => assert_eq!(alignment, 0),
@@ -332,7 +352,7 @@ fn with_area(
                 let d = data(usize::from(len) % 6000, seed);
                 match r.append(&[&d], Append::new()) {
                     Ok(lsn) => {
-                        model.note_lsn(lsn);
+                        model.note_lsn(sb, lsn);
                         model.records.push((lsn, d, None));
                     }
                     Err(Error::Reservation { .. }) => {}
@@ -401,7 +421,7 @@ fn with_area(
                 let d = data(usize::from(len) % 4096, seed);
                 match area.write_restart(&d) {
                     Ok(lsn) => {
-                        model.note_lsn(lsn);
+                        model.note_lsn(sb, lsn);
                         model.restart = Some(d);
                         model.restart_lsn = Some(lsn);
                         model.durable = model.records.len();
@@ -536,7 +556,7 @@ fn container_op(log: &LogFile, model: &mut Model, op: &Op) {
 
 fn run(input: Input) {
     let sb = Sandbox::new();
-    let name = w("log:C:\\fuzz\\ops");
+    let name = w(LOG);
     let buffer = (u32::from(input.setup.buffer_sectors) % 32 + 1) * 512;
     let mut config = MarshallingConfig::new(buffer);
     if input.setup.max_write % 4 != 0 {

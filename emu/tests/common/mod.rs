@@ -138,6 +138,7 @@ pub fn flush(a: *mut c_void) -> NTSTATUS {
 pub struct Rec {
     pub data: Vec<u8>,
     pub ty: u8,
+    pub undo: u64,
     pub prev: u64,
     pub lsn: u64,
 }
@@ -162,6 +163,7 @@ pub fn read(a: *mut c_void, lsn: u64, mode: i32) -> Result<(*mut c_void, Rec), N
         Rec {
             data,
             ty,
+            undo: u.Internal,
             prev: p.Internal,
             lsn: l.Internal,
         },
@@ -196,6 +198,7 @@ pub fn next(ctx: *mut c_void, filter: u8) -> Result<Rec, NTSTATUS> {
     Ok(Rec {
         data,
         ty,
+        undo: u.Internal,
         prev: p.Internal,
         lsn: l.Internal,
     })

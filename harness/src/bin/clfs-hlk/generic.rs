@@ -360,16 +360,19 @@ fn read_log(name: &str, restarts: bool) -> Result<LogContents, String> {
             }
         }
     }
-    if info.last.valid().is_some_and(|l| !l.is_null()) {
-        let mut cx = area
-            .read(info.base, ReadMode::Forward)
-            .map_err(e("ClfsReadLogRecord"))?;
-        while let Some(rec) = cx.next().map_err(e("ClfsReadNextLogRecord"))? {
-            c.records.push((rec.lsn.raw(), rec.data.to_vec()));
-            if c.records.len() > 10_000_000 {
-                return Err(format!("{name}: the record chain does not end"));
+    // The first record's LSN is 0:0x0:0 (= CLFS_LSN_NULL), so `info.last` cannot tell an
+    // empty log from a one-record log: read from the base, and take "no such record" as empty.
+    match area.read(info.base, ReadMode::Forward) {
+        Ok(mut cx) => {
+            while let Some(rec) = cx.next().map_err(e("ClfsReadNextLogRecord"))? {
+                c.records.push((rec.lsn.raw(), rec.data.to_vec()));
+                if c.records.len() > 10_000_000 {
+                    return Err(format!("{name}: the record chain does not end"));
+                }
             }
         }
+        Err(err) if err.status() == Some(clfs::NtStatus::LOG_RECORD_NONEXISTENT) => {}
+        Err(err) => return Err(e("ClfsReadLogRecord")(err)),
     }
     area.delete().map_err(e("delete the area"))?;
     log.close().map_err(e("close"))?;
