@@ -176,6 +176,14 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// A container index at or past the log's container count.
+    #[error("container index {index} is out of range: the log has {containers} container{}", if *containers == 1 { "" } else { "s" })]
+    ContainerIndexOutOfRange {
+        /// The index passed.
+        index: u32,
+        /// `TotalContainers` of the log.
+        containers: u32,
+    },
     /// A log geometry that `ClfsLsnDifference` cannot use.
     #[error("container size {container_size} and maximum block size {max_block} must both be non-zero multiples of 512, with the block no larger than the container")]
     BadLogGeometry {

@@ -84,6 +84,7 @@ compile_error!(
 #[cfg(test)]
 extern crate std;
 
+pub mod container;
 pub mod error;
 pub mod irql;
 pub mod log;
@@ -97,6 +98,9 @@ pub mod sys;
 mod wide;
 pub mod write;
 
+pub use container::{
+    ContainerInfo, ContainerName, ContainerScan, ContainerState, ScanContext, ScanDirection,
+};
 pub use error::{BufferKind, Error, Result};
 pub use log::{Access, Disposition, LogFile, LogInfo, LogOptions, Share};
 pub use lsn::Lsn;

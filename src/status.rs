@@ -68,6 +68,7 @@ statuses! {
     SHARING_VIOLATION = 0xC000_0043, "STATUS_SHARING_VIOLATION", "A file cannot be opened because the share access flags are incompatible.";
     DELETE_PENDING = 0xC000_0056, "STATUS_DELETE_PENDING", "A non close operation has been requested of a file object with a delete pending.";
     INSUFFICIENT_RESOURCES = 0xC000_009A, "STATUS_INSUFFICIENT_RESOURCES", "Insufficient system resources exist to complete the API.";
+    INTEGER_OVERFLOW = 0xC000_0095, "STATUS_INTEGER_OVERFLOW", "Integer Overflow.";
     NOT_SUPPORTED = 0xC000_00BB, "STATUS_NOT_SUPPORTED", "The request is not supported.";
     INTEGER_OVERFLOW = 0xC000_0095, "STATUS_INTEGER_OVERFLOW", "{EXCEPTION} Integer overflow.";
     NAME_TOO_LONG = 0xC000_0106, "STATUS_NAME_TOO_LONG", "A specified name string is too long for its intended use.";
@@ -75,6 +76,7 @@ statuses! {
     INVALID_PARAMETER_2 = 0xC000_00F0, "STATUS_INVALID_PARAMETER_2", "An invalid parameter was passed to a service or function as the second argument.";
     INVALID_PARAMETER_3 = 0xC000_00F1, "STATUS_INVALID_PARAMETER_3", "An invalid parameter was passed to a service or function as the third argument.";
     INVALID_DEVICE_STATE = 0xC000_0184, "STATUS_INVALID_DEVICE_STATE", "The device is not in a valid state to perform this request.";
+    NOT_FOUND = 0xC000_0225, "STATUS_NOT_FOUND", "The object was not found.";
     LOG_FILE_FULL = 0xC000_0188, "STATUS_LOG_FILE_FULL", "Log file space is insufficient to support this operation.";
     LOG_RESIZE_INVALID_SIZE = 0xC019_000B, "STATUS_LOG_RESIZE_INVALID_SIZE", "The requested log size for the file system resource manager is invalid.";
     LOG_GROWTH_FAILED = 0xC019_0019, "STATUS_LOG_GROWTH_FAILED", "An attempt to create space in the transactional resource manager's log failed.";

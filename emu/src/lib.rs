@@ -13,6 +13,7 @@
 
 pub mod types;
 
+pub mod client_exports;
 pub mod exports;
 pub mod faults;
 pub mod irql;
@@ -25,9 +26,11 @@ mod pool;
 mod raw;
 mod read;
 pub mod routines;
+mod scan;
 mod state;
 pub mod status;
 
+pub use client_exports::*;
 pub use exports::*;
 pub use irql::{
     bugcheck, current_irql, raise_irql, set_irql, IrqlGuard, APC_LEVEL, DISPATCH_LEVEL,

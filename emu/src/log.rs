@@ -212,6 +212,31 @@ impl PhysLog {
             .is_none_or(|l| l < tail_cid.min(self.vcid) || l > self.vcid)
     }
 
+    /// `CLFS_CONTAINER_STATE` of `c` (reference §2.8): never used or outside the active
+    /// region → Inactive; holding records at or after the base → Active (ActivePendingDelete
+    /// once marked for removal); holding only records between the archive tail and the base
+    /// → PendingArchive (PendingArchiveAndDelete once marked).
+    pub fn container_state(&self, c: &ContainerMeta) -> u32 {
+        const INACTIVE: u32 = 0x02;
+        const ACTIVE: u32 = 0x04;
+        const ACTIVE_PENDING_DELETE: u32 = 0x08;
+        const PENDING_ARCHIVE: u32 = 0x10;
+        const PENDING_ARCHIVE_AND_DELETE: u32 = 0x20;
+        let Some(l) = c.logical else {
+            return INACTIVE;
+        };
+        if self.is_free(c) {
+            return INACTIVE;
+        }
+        let base_cid = (self.meta.base >> 32) as u32;
+        match (l >= base_cid.min(self.vcid), c.pending_delete) {
+            (true, false) => ACTIVE,
+            (true, true) => ACTIVE_PENDING_DELETE,
+            (false, false) => PENDING_ARCHIVE,
+            (false, true) => PENDING_ARCHIVE_AND_DELETE,
+        }
+    }
+
     /// Containers not in the active region.
     pub fn free_containers(&self) -> u32 {
         self.meta
@@ -925,10 +950,12 @@ pub(crate) fn crash_sandbox(sandbox: u64) {
     }
     drop(emu);
     crate::mgmt::crash_sandbox(sandbox);
+    crate::scan::forget_sandbox(sandbox);
     with_stats(sandbox, |s| {
         s.open_logs = 0;
         s.live_areas = 0;
         s.live_read_contexts = 0;
+        s.live_scan_contexts = 0;
         s.reserved_records = 0;
         s.reserved_bytes = 0;
     });

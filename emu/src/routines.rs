@@ -226,6 +226,23 @@ macro_rules! clfs_routines {
             ) -> bool;
             ClfsLsnNull(plsn: *const $crate::types::CLS_LSN) -> bool;
             ClfsLsnInvalid(plsn: *const $crate::types::CLS_LSN) -> bool;
+            ClfsCreateScanContext(
+                plfolog: *const $crate::types::FILE_OBJECT,
+                cfromcontainer: u32,
+                ccontainers: u32,
+                escanmode: u8,
+                pcxscan: *mut $crate::types::CLFS_SCAN_CONTEXT,
+            ) -> $crate::types::NTSTATUS;
+            ClfsScanLogContainers(
+                pcxscan: *mut $crate::types::CLFS_SCAN_CONTEXT,
+                escanmode: u8,
+            ) -> $crate::types::NTSTATUS;
+            ClfsGetContainerName(
+                plfolog: *const $crate::types::FILE_OBJECT,
+                cidlogicalcontainer: u32,
+                puszcontainername: *mut $crate::types::UNICODE_STRING,
+                pcactuallencontainername: *mut u32,
+            ) -> $crate::types::NTSTATUS;
             ClfsLsnIncrement(plsn: *const $crate::types::CLS_LSN) -> $crate::types::CLS_LSN;
             ClfsLaterLsn(plsn: *const $crate::types::CLS_LSN) -> $crate::types::CLS_LSN;
             ClfsEarlierLsn(plsn: *const $crate::types::CLS_LSN) -> $crate::types::CLS_LSN;

@@ -35,6 +35,8 @@ pub struct Stats {
     pub live_areas: u64,
     /// Read contexts not yet terminated.
     pub live_read_contexts: u64,
+    /// Scan contexts (`ClfsCreateScanContext`) not yet closed with `CLFS_SCAN_CLOSE`.
+    pub live_scan_contexts: u64,
     /// Log I/O blocks held by marshalling areas, per (pool type, tag).
     pub blocks: BTreeMap<(i32, u32), Outstanding>,
     /// `ExAllocatePool2` allocations not yet freed, per tag.
@@ -96,6 +98,12 @@ impl Stats {
             v.push(format!(
                 "{} marshalling area(s) still live",
                 self.live_areas
+            ));
+        }
+        if self.live_scan_contexts != 0 {
+            v.push(format!(
+                "{} scan context(s) not closed (CLFS_SCAN_CLOSE)",
+                self.live_scan_contexts
             ));
         }
         if self.live_read_contexts != 0 {

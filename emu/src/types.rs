@@ -1,6 +1,6 @@
 //! The raw types the emulator's routines take: windows-sys's, plus the corrections that
 //! `clfs::sys` also makes (design.md, "Known defects").
-#![allow(non_camel_case_types)]
+#![allow(non_camel_case_types, non_snake_case)]
 
 pub use windows_sys::Wdk::Foundation::{FILE_OBJECT, POOL_TYPE};
 pub use windows_sys::Wdk::System::SystemServices::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK;
@@ -65,3 +65,58 @@ pub struct CLFS_MGMT_CLIENT_REGISTRATION {
     /// Its context.
     pub LogUnpinnedCallbackData: *mut core::ffi::c_void,
 }
+
+pub use windows_sys::Win32::Storage::FileSystem::{CLFS_NODE_ID, CLS_CONTAINER_INFORMATION};
+
+/// `CLS_SCAN_CONTEXT`, kernel variant, with the header's per-member `align(8)` written out as
+/// padding (reference §0.1 item 1, §2.10): 56 bytes. windows-sys's copy is 40 bytes, into
+/// which CLFS would write 56; `clfs::sys` declares the same layout.
+#[cfg(target_pointer_width = "64")]
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+#[allow(missing_docs)]
+pub struct CLFS_SCAN_CONTEXT {
+    pub cidNode: CLFS_NODE_ID,
+    pub plfoLog: *mut FILE_OBJECT,
+    pub cIndex: u32,
+    pub _pad0: u32,
+    pub cContainers: u32,
+    pub _pad1: u32,
+    pub cContainersReturned: u32,
+    pub _pad2: u32,
+    pub eScanMode: u8,
+    pub _pad3: [u8; 7],
+    pub pinfoContainer: *mut CLS_CONTAINER_INFORMATION,
+}
+
+/// `CLS_SCAN_CONTEXT` for 32-bit targets: same offsets, 4-byte pointers (reference §2.10,
+/// inferred).
+#[cfg(target_pointer_width = "32")]
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+#[allow(missing_docs)]
+pub struct CLFS_SCAN_CONTEXT {
+    pub cidNode: CLFS_NODE_ID,
+    pub plfoLog: *mut FILE_OBJECT,
+    pub _pad_ptr: u32,
+    pub cIndex: u32,
+    pub _pad0: u32,
+    pub cContainers: u32,
+    pub _pad1: u32,
+    pub cContainersReturned: u32,
+    pub _pad2: u32,
+    pub eScanMode: u8,
+    pub _pad3: [u8; 7],
+    pub pinfoContainer: *mut CLS_CONTAINER_INFORMATION,
+    pub _pad_ptr2: u32,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<CLFS_SCAN_CONTEXT>() == 56);
+    assert!(core::mem::align_of::<CLFS_SCAN_CONTEXT>() == 8);
+    assert!(core::mem::offset_of!(CLFS_SCAN_CONTEXT, cIndex) == 16);
+    assert!(core::mem::offset_of!(CLFS_SCAN_CONTEXT, cContainers) == 24);
+    assert!(core::mem::offset_of!(CLFS_SCAN_CONTEXT, cContainersReturned) == 32);
+    assert!(core::mem::offset_of!(CLFS_SCAN_CONTEXT, eScanMode) == 40);
+    assert!(core::mem::offset_of!(CLFS_SCAN_CONTEXT, pinfoContainer) == 48);
+};

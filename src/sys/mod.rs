@@ -83,45 +83,77 @@ pub const ClfsRestartRecord: u8 = 0x02;
 /// `ClfsClientRecord` is 0x03 in wdm.h; the Win32 docs' 0x3F is the internal mask (§2.6).
 pub const ClfsClientRecord: u8 = 0x03;
 
-/// `CLS_SCAN_CONTEXT`, kernel variant, with the header's per-member `align(8)` written out as
-/// explicit padding (reference §0.1 item 1, §2.10). windows-sys's copy is 40 bytes; this is 56.
-#[cfg(target_pointer_width = "64")]
-#[repr(C, align(8))]
-#[derive(Clone, Copy)]
-pub struct CLFS_SCAN_CONTEXT {
-    pub cidNode: CLFS_NODE_ID,
-    pub plfoLog: PLOG_FILE_OBJECT,
-    pub cIndex: u32,
-    pub _pad0: u32,
-    pub cContainers: u32,
-    pub _pad1: u32,
-    pub cContainersReturned: u32,
-    pub _pad2: u32,
-    pub eScanMode: u8,
-    pub _pad3: [u8; 7],
-    pub pinfoContainer: *mut CLFS_CONTAINER_INFORMATION,
+pub use windows_sys::Win32::Storage::FileSystem::{
+    ClfsContainerActive, ClfsContainerActivePendingDelete, ClfsContainerInactive,
+    ClfsContainerInitializing, ClfsContainerPendingArchive, ClfsContainerPendingArchiveAndDelete,
+    CLFS_SCAN_BACKWARD, CLFS_SCAN_CLOSE, CLFS_SCAN_FORWARD, CLFS_SCAN_INIT,
+};
+
+/// The corrected `CLS_SCAN_CONTEXT` layouts (reference §0.1 item 1, §2.10).
+pub mod layout {
+    use super::{CLFS_CONTAINER_INFORMATION, CLFS_NODE_ID, PLOG_FILE_OBJECT};
+
+    /// `CLS_SCAN_CONTEXT`, kernel variant, with the header's per-member `align(8)` written out as
+    /// explicit padding (reference §0.1 item 1, §2.10). windows-sys's copy is 40 bytes; this is 56.
+    #[cfg(target_pointer_width = "64")]
+    #[repr(C, align(8))]
+    #[derive(Clone, Copy)]
+    pub struct CLFS_SCAN_CONTEXT {
+        pub cidNode: CLFS_NODE_ID,
+        pub plfoLog: PLOG_FILE_OBJECT,
+        pub cIndex: u32,
+        pub _pad0: u32,
+        pub cContainers: u32,
+        pub _pad1: u32,
+        pub cContainersReturned: u32,
+        pub _pad2: u32,
+        pub eScanMode: u8,
+        pub _pad3: [u8; 7],
+        pub pinfoContainer: *mut CLFS_CONTAINER_INFORMATION,
+    }
+
+    /// `CLS_SCAN_CONTEXT` for 32-bit targets: same offsets, 4-byte pointers (reference §2.10,
+    /// inferred, not verified against MSVC).
+    #[cfg(target_pointer_width = "32")]
+    #[repr(C, align(8))]
+    #[derive(Clone, Copy)]
+    pub struct CLFS_SCAN_CONTEXT {
+        pub cidNode: CLFS_NODE_ID,
+        pub plfoLog: PLOG_FILE_OBJECT,
+        pub _pad_ptr: u32,
+        pub cIndex: u32,
+        pub _pad0: u32,
+        pub cContainers: u32,
+        pub _pad1: u32,
+        pub cContainersReturned: u32,
+        pub _pad2: u32,
+        pub eScanMode: u8,
+        pub _pad3: [u8; 7],
+        pub pinfoContainer: *mut CLFS_CONTAINER_INFORMATION,
+        pub _pad_ptr2: u32,
+    }
 }
 
-/// `CLS_SCAN_CONTEXT` for 32-bit targets: same offsets, 4-byte pointers (reference §2.10,
-/// inferred, not verified against MSVC).
-#[cfg(target_pointer_width = "32")]
-#[repr(C, align(8))]
-#[derive(Clone, Copy)]
-pub struct CLFS_SCAN_CONTEXT {
-    pub cidNode: CLFS_NODE_ID,
-    pub plfoLog: PLOG_FILE_OBJECT,
-    pub _pad_ptr: u32,
-    pub cIndex: u32,
-    pub _pad0: u32,
-    pub cContainers: u32,
-    pub _pad1: u32,
-    pub cContainersReturned: u32,
-    pub _pad2: u32,
-    pub eScanMode: u8,
-    pub _pad3: [u8; 7],
-    pub pinfoContainer: *mut CLFS_CONTAINER_INFORMATION,
-    pub _pad_ptr2: u32,
-}
+/// `CLS_SCAN_CONTEXT` with the header's alignment: [`layout::CLFS_SCAN_CONTEXT`] in a kernel
+/// build; with the `emulator` feature, the emulator's copy of the same layout (asserted equal
+/// below), so that the seam's type check of `ClfsCreateScanContext` holds.
+#[cfg(not(feature = "emulator"))]
+pub use self::layout::CLFS_SCAN_CONTEXT;
+#[cfg(feature = "emulator")]
+pub use clfs_emu::types::CLFS_SCAN_CONTEXT;
+
+#[cfg(feature = "emulator")]
+const _: () = {
+    type K = layout::CLFS_SCAN_CONTEXT;
+    type E = clfs_emu::types::CLFS_SCAN_CONTEXT;
+    assert!(size_of::<K>() == size_of::<E>() && align_of::<K>() == align_of::<E>());
+    assert!(offset_of!(K, plfoLog) == offset_of!(E, plfoLog));
+    assert!(offset_of!(K, cIndex) == offset_of!(E, cIndex));
+    assert!(offset_of!(K, cContainers) == offset_of!(E, cContainers));
+    assert!(offset_of!(K, cContainersReturned) == offset_of!(E, cContainersReturned));
+    assert!(offset_of!(K, eScanMode) == offset_of!(E, eScanMode));
+    assert!(offset_of!(K, pinfoContainer) == offset_of!(E, pinfoContainer));
+};
 
 // ---- CLFS management (reference §1.9, §2.11) ----
 
@@ -269,13 +301,13 @@ pub mod kernel {
         ClfsAddLogContainer, ClfsAddLogContainerSet, ClfsAdvanceLogBase, ClfsAlignReservedLog,
         ClfsAllocReservedLog, ClfsCloseLogFileObject, ClfsCreateLogFile, ClfsDeleteLogByPointer,
         ClfsDeleteLogFile, ClfsDeleteMarshallingArea, ClfsFlushBuffers, ClfsFlushToLsn,
-        ClfsFreeReservedLog, ClfsLsnBlockOffset, ClfsLsnContainer, ClfsLsnCreate, ClfsLsnEqual,
-        ClfsLsnGreater, ClfsLsnInvalid, ClfsLsnLess, ClfsLsnNull, ClfsLsnRecordSequence,
-        ClfsQueryLogFileInformation, ClfsReadLogRecord, ClfsReadNextLogRecord,
-        ClfsReadPreviousRestartArea, ClfsReadRestartArea, ClfsRemoveLogContainer,
-        ClfsRemoveLogContainerSet, ClfsReserveAndAppendLog, ClfsReserveAndAppendLogAligned,
-        ClfsSetArchiveTail, ClfsSetEndOfLog, ClfsTerminateReadLog, ClfsWriteRestartArea,
-        ExAllocatePool2, ExFreePoolWithTag,
+        ClfsFreeReservedLog, ClfsGetContainerName, ClfsLsnBlockOffset, ClfsLsnContainer,
+        ClfsLsnCreate, ClfsLsnEqual, ClfsLsnGreater, ClfsLsnInvalid, ClfsLsnLess, ClfsLsnNull,
+        ClfsLsnRecordSequence, ClfsQueryLogFileInformation, ClfsReadLogRecord,
+        ClfsReadNextLogRecord, ClfsReadPreviousRestartArea, ClfsReadRestartArea,
+        ClfsRemoveLogContainer, ClfsRemoveLogContainerSet, ClfsReserveAndAppendLog,
+        ClfsReserveAndAppendLogAligned, ClfsSetArchiveTail, ClfsSetEndOfLog, ClfsTerminateReadLog,
+        ClfsWriteRestartArea, ExAllocatePool2, ExFreePoolWithTag,
     };
     pub use windows_sys::Wdk::System::SystemServices::{
         ClfsMgmtDeregisterManagedClient, ClfsMgmtHandleLogFileFull, ClfsMgmtInstallPolicy,
@@ -351,6 +383,20 @@ pub mod kernel {
             registrationdata: *const CLFS_MGMT_CLIENT_REGISTRATION,
             clientcookie: *mut *mut c_void,
         ) -> NTSTATUS;
+
+        /// `ClfsCreateScanContext` with the 56-byte [`CLFS_SCAN_CONTEXT`] (reference §1.2,
+        /// §2.10). windows-sys's declaration takes its 40-byte struct, into which CLFS would
+        /// write 56 bytes.
+        pub fn ClfsCreateScanContext(
+            plfolog: *const FILE_OBJECT,
+            cfromcontainer: u32,
+            ccontainers: u32,
+            escanmode: u8,
+            pcxscan: *mut CLFS_SCAN_CONTEXT,
+        ) -> NTSTATUS;
+
+        /// `ClfsScanLogContainers` with the 56-byte [`CLFS_SCAN_CONTEXT`].
+        pub fn ClfsScanLogContainers(pcxscan: *mut CLFS_SCAN_CONTEXT, escanmode: u8) -> NTSTATUS;
     }
 }
 
@@ -399,6 +445,9 @@ seam! {
     ClfsAdvanceLogBase,
     ClfsSetArchiveTail,
     ClfsSetEndOfLog,
+    ClfsCreateScanContext,
+    ClfsScanLogContainers,
+    ClfsGetContainerName,
     ClfsLsnCreate,
     ClfsLsnContainer,
     ClfsLsnBlockOffset,

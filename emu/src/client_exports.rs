@@ -1,0 +1,184 @@
+//! The rest of the `clfs.sys` client surface: container scans and names (more to come in
+//! this file: information classes, I/O statistics, `ClfsCreateMarshallingAreaEx`,
+//! `ClfsCloseAndResetLogFile`).
+//!
+//! Same conventions as [`crate::exports`]: every routine counts its call, bugchecks above
+//! `APC_LEVEL`, answers an unknown handle with `STATUS_INVALID_HANDLE` and a NULL required
+//! pointer with `STATUS_INVALID_PARAMETER`.
+#![allow(non_snake_case)]
+
+use crate::raw::{rd, wr};
+use crate::scan::{self, Scanned};
+use crate::state::count_call;
+use crate::status::*;
+use crate::types::{CLFS_SCAN_CONTEXT, FILE_OBJECT, NTSTATUS, UNICODE_STRING};
+
+/// Counts the call, checks the IRQL, and returns an injected fault status if one is armed.
+macro_rules! enter {
+    ($name:literal) => {
+        let fault = count_call!($name);
+        crate::irql::check_clfs_irql($name);
+        if let Some(st) = fault {
+            return st;
+        }
+    };
+}
+
+/// `ClfsCreateScanContext`: initialises the caller's 56-byte `CLFS_SCAN_CONTEXT` for a scan
+/// of `ccontainers` containers per call, starting at index `cfromcontainer`.
+///
+/// `escanmode`: on first use exactly one of `CLFS_SCAN_FORWARD`/`CLFS_SCAN_BACKWARD`; to
+/// re-initialise a context that was not closed, `CLFS_SCAN_INIT` plus one direction. The
+/// emulator allocates `pinfoContainer` (`ccontainers` entries) and frees it at
+/// `CLFS_SCAN_CLOSE`. `STATUS_INVALID_PARAMETER` for a NULL context, a bad mode,
+/// `ccontainers` of 0 or above 1024, or `cfromcontainer` not below the container count.
+///
+/// # Safety
+/// `pcxscan` must be NULL or valid for reads and writes of a `CLFS_SCAN_CONTEXT`, and stay
+/// at that address until the scan is closed.
+pub unsafe extern "system" fn ClfsCreateScanContext(
+    plfolog: *const FILE_OBJECT,
+    cfromcontainer: u32,
+    ccontainers: u32,
+    escanmode: u8,
+    pcxscan: *mut CLFS_SCAN_CONTEXT,
+) -> NTSTATUS {
+    enter!("ClfsCreateScanContext");
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = crate::log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    if pcxscan.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    match scan::create(
+        plfolog as usize,
+        pcxscan as usize,
+        cfromcontainer,
+        ccontainers,
+        escanmode,
+    ) {
+        Ok((info, mode)) => {
+            let cx = CLFS_SCAN_CONTEXT {
+                cidNode: scan::node_id(),
+                plfoLog: scan::object_ptr(plfolog as usize),
+                cIndex: cfromcontainer,
+                _pad0: 0,
+                cContainers: ccontainers,
+                _pad1: 0,
+                cContainersReturned: 0,
+                _pad2: 0,
+                eScanMode: mode,
+                _pad3: [0; 7],
+                pinfoContainer: info,
+            };
+            // SAFETY: checked non-null; the caller's context is writable.
+            unsafe { wr(pcxscan, cx) };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
+    }
+}
+
+/// `ClfsScanLogContainers`: fills `pinfoContainer[0..cContainersReturned)` with the next
+/// containers in direction `escanmode` (`CLFS_SCAN_FORWARD` or `CLFS_SCAN_BACKWARD`), or
+/// closes the context (`CLFS_SCAN_CLOSE`, which frees the array and sets `pinfoContainer`
+/// to NULL). After the last container: `STATUS_NO_MORE_ENTRIES` (a warning) with
+/// `cContainersReturned` = 0. The first scan returns the start container in either
+/// direction; later ones continue from the container returned last (`cIndex`).
+///
+/// # Safety
+/// `pcxscan` must be NULL or a context initialised by [`ClfsCreateScanContext`] at the
+/// same address.
+pub unsafe extern "system" fn ClfsScanLogContainers(
+    pcxscan: *mut CLFS_SCAN_CONTEXT,
+    escanmode: u8,
+) -> NTSTATUS {
+    enter!("ClfsScanLogContainers");
+    if pcxscan.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: non-null; the caller's context is readable.
+    let Some(mut cx) = (unsafe { rd(pcxscan.cast_const()) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let st = match scan::scan(pcxscan as usize, escanmode) {
+        Ok(Scanned::Some { n, index }) => {
+            cx.cContainersReturned = n;
+            cx.cIndex = index;
+            STATUS_SUCCESS
+        }
+        Ok(Scanned::End) => {
+            cx.cContainersReturned = 0;
+            STATUS_NO_MORE_ENTRIES
+        }
+        Ok(Scanned::Closed) => {
+            cx.cContainersReturned = 0;
+            cx.pinfoContainer = core::ptr::null_mut();
+            cx.eScanMode = scan::SCAN_CLOSE;
+            STATUS_SUCCESS
+        }
+        Err(s) => return s,
+    };
+    // SAFETY: non-null; the caller's context is writable.
+    unsafe { wr(pcxscan, cx) };
+    st
+}
+
+/// `ClfsGetContainerName`: the full path (`X:\...`, in the caller's namespace) of the
+/// container whose *logical* id is `cidlogicalcontainer`.
+///
+/// `MaximumLength` is taken in bytes. The path is copied into `Buffer` (no terminating NUL)
+/// and `Length` set; if it does not fit, as many whole characters as fit are copied and
+/// `STATUS_BUFFER_OVERFLOW` (a warning) is returned. `*pcactuallencontainername` (optional)
+/// receives the full length in characters in both cases. `STATUS_NOT_FOUND` if no container
+/// has that logical id; `STATUS_INVALID_PARAMETER` for a NULL string, or a NULL `Buffer`
+/// with a non-zero `MaximumLength`.
+///
+/// # Safety
+/// `puszcontainername` must be NULL or valid, its `Buffer` writable for `MaximumLength`
+/// bytes; `pcactuallencontainername` NULL or writable.
+pub unsafe extern "system" fn ClfsGetContainerName(
+    plfolog: *const FILE_OBJECT,
+    cidlogicalcontainer: u32,
+    puszcontainername: *mut UNICODE_STRING,
+    pcactuallencontainername: *mut u32,
+) -> NTSTATUS {
+    enter!("ClfsGetContainerName");
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = crate::log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    let Some(mut us) = (unsafe { rd(puszcontainername.cast_const()) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if us.Buffer.is_null() && us.MaximumLength != 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let name = match scan::container_name(plfolog as usize, cidlogicalcontainer) {
+        Ok(n) => n,
+        Err(s) => return s,
+    };
+    let room = usize::from(us.MaximumLength / 2);
+    let n = name.len().min(room);
+    if n > 0 {
+        // SAFETY: `Buffer` is writable for `MaximumLength` bytes (caller), and
+        // `n * 2 <= MaximumLength`; the source is a separate Rust allocation.
+        unsafe { core::ptr::copy_nonoverlapping(name.as_ptr(), us.Buffer, n) };
+    }
+    us.Length = (n * 2) as u16;
+    // SAFETY: non-null (read above).
+    unsafe { wr(puszcontainername, us) };
+    // SAFETY: optional output; NULL is skipped.
+    unsafe { wr(pcactuallencontainername, name.len() as u32) };
+    if n < name.len() {
+        STATUS_BUFFER_OVERFLOW
+    } else {
+        STATUS_SUCCESS
+    }
+}

@@ -1,0 +1,489 @@
+//! Containers of a log: scans (`ClfsCreateScanContext`, `ClfsScanLogContainers`) and names
+//! (`ClfsGetContainerName`).
+//!
+//! A scan lives in a caller-provided [`ScanContext`] (the 56-byte `CLFS_SCAN_CONTEXT`), which
+//! the [`ContainerScan`] iterator borrows mutably: the context cannot move while Clfs.sys
+//! holds it, and the scan is closed (`CLFS_SCAN_CLOSE`) when the iterator drops.
+//!
+//! ```
+//! # let _sandbox = clfs_emu::Sandbox::new();
+//! use clfs::{wide, ContainerState, LogFile, LogOptions, ScanContext, ScanDirection};
+//! let log = LogFile::create(wide!("log:C:\\logs\\doc-scan"), LogOptions::new().create_if_missing())?;
+//! log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+//! let mut cx = ScanContext::new();
+//! let mut names = Vec::new();
+//! for c in log.containers(&mut cx)? {
+//!     let c = c?;
+//!     assert_eq!(c.size(), 512 * 1024);
+//!     names.push(String::from_utf16_lossy(c.name()));
+//! }
+//! assert_eq!(names, ["C:\\logs\\c0", "C:\\logs\\c1"]);
+//! // Backward from the last container.
+//! let ids: Vec<u32> = log
+//!     .scan_containers(&mut cx, 1, ScanDirection::Backward)?
+//!     .map(|c| c.map(|c| c.physical_id()))
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(ids, [1, 0]);
+//! # Ok::<(), clfs::Error>(())
+//! ```
+
+use core::marker::PhantomData;
+
+use crate::error::{check, Error, Result};
+use crate::irql::require_passive_or_apc;
+use crate::log::LogFile;
+use crate::status::NtStatus;
+use crate::sys;
+
+/// The direction of a container scan (`CLFS_SCAN_FORWARD` / `CLFS_SCAN_BACKWARD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanDirection {
+    /// Increasing container index.
+    Forward,
+    /// Decreasing container index.
+    Backward,
+}
+
+impl ScanDirection {
+    const fn raw(self) -> u8 {
+        match self {
+            ScanDirection::Forward => sys::CLFS_SCAN_FORWARD,
+            ScanDirection::Backward => sys::CLFS_SCAN_BACKWARD,
+        }
+    }
+
+    /// The other direction.
+    pub const fn reversed(self) -> ScanDirection {
+        match self {
+            ScanDirection::Forward => ScanDirection::Backward,
+            ScanDirection::Backward => ScanDirection::Forward,
+        }
+    }
+}
+
+/// `CLFS_CONTAINER_STATE` (reference §2.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerState {
+    /// `ClfsContainerInitializing`: not initialised yet.
+    Initializing,
+    /// `ClfsContainerInactive`: initialised, holds no active records.
+    Inactive,
+    /// `ClfsContainerActive`: holds active records.
+    Active,
+    /// `ClfsContainerActivePendingDelete`: marked for removal, still active.
+    ActivePendingDelete,
+    /// `ClfsContainerPendingArchive`: waiting to be archived.
+    PendingArchive,
+    /// `ClfsContainerPendingArchiveAndDelete`: marked for removal, waiting to be archived.
+    PendingArchiveAndDelete,
+    /// A value the header does not define.
+    Other(u32),
+}
+
+impl ContainerState {
+    /// The state of a raw `CLFS_CONTAINER_STATE` value.
+    pub const fn from_raw(raw: u32) -> ContainerState {
+        match raw {
+            sys::ClfsContainerInitializing => ContainerState::Initializing,
+            sys::ClfsContainerInactive => ContainerState::Inactive,
+            sys::ClfsContainerActive => ContainerState::Active,
+            sys::ClfsContainerActivePendingDelete => ContainerState::ActivePendingDelete,
+            sys::ClfsContainerPendingArchive => ContainerState::PendingArchive,
+            sys::ClfsContainerPendingArchiveAndDelete => ContainerState::PendingArchiveAndDelete,
+            other => ContainerState::Other(other),
+        }
+    }
+}
+
+/// One container, as a scan returns it: a typed view of `CLFS_CONTAINER_INFORMATION`
+/// (576 bytes, copied out of the scan's array).
+#[derive(Clone, Copy)]
+pub struct ContainerInfo {
+    raw: sys::CLFS_CONTAINER_INFORMATION,
+}
+
+impl ContainerInfo {
+    /// The container's file name as CLFS reports it (UTF-16, no terminating NUL), at most
+    /// 256 characters. [`name_truncated`](Self::name_truncated) tells whether the full name
+    /// was longer; [`LogFile::container_name`] returns the whole of it.
+    ///
+    /// IRQL: any level.
+    pub fn name(&self) -> &[u16] {
+        let cap = self.raw.FileName.len();
+        let n = (self.raw.FileNameLength as usize).min(cap);
+        let name = &self.raw.FileName[..n];
+        // Be lenient about a terminating NUL counted in the length.
+        let end = name.iter().position(|&c| c == 0).unwrap_or(n);
+        &name[..end]
+    }
+
+    /// True if the name in [`name`](Self::name) is shorter than the container's full name.
+    ///
+    /// IRQL: any level.
+    pub fn name_truncated(&self) -> bool {
+        self.raw.FileNameActualLength as usize > self.name().len()
+    }
+
+    /// `ContainerSize` in bytes (0 if CLFS reports a negative size).
+    ///
+    /// IRQL: any level.
+    pub fn size(&self) -> u64 {
+        u64::try_from(self.raw.ContainerSize).unwrap_or(0)
+    }
+
+    /// `State`.
+    ///
+    /// IRQL: any level.
+    pub fn state(&self) -> ContainerState {
+        ContainerState::from_raw(self.raw.State)
+    }
+
+    /// `PhysicalContainerId`: fixed for the log's life.
+    ///
+    /// IRQL: any level.
+    pub fn physical_id(&self) -> u32 {
+        self.raw.PhysicalContainerId
+    }
+
+    /// `LogicalContainerId`: the id inside LSNs, which changes each time the container is
+    /// recycled. `None` when CLFS reports `0xFFFFFFFF`, the emulator's value for a container
+    /// that never held a record (docs/decisions.md).
+    ///
+    /// IRQL: any level.
+    pub fn logical_id(&self) -> Option<u32> {
+        match self.raw.LogicalContainerId {
+            u32::MAX => None,
+            id => Some(id),
+        }
+    }
+
+    /// `FileAttributes`.
+    ///
+    /// IRQL: any level.
+    pub fn attributes(&self) -> u32 {
+        self.raw.FileAttributes
+    }
+
+    /// `CreationTime`, `LastAccessTime`, `LastWriteTime`: system times (100 ns since 1601).
+    ///
+    /// IRQL: any level.
+    pub fn times(&self) -> (u64, u64, u64) {
+        (
+            self.raw.CreationTime,
+            self.raw.LastAccessTime,
+            self.raw.LastWriteTime,
+        )
+    }
+
+    /// The raw `CLFS_CONTAINER_INFORMATION`.
+    ///
+    /// IRQL: any level.
+    pub fn as_raw(&self) -> &sys::CLFS_CONTAINER_INFORMATION {
+        &self.raw
+    }
+}
+
+impl core::fmt::Debug for ContainerInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        struct Utf16<'a>(&'a [u16]);
+        impl core::fmt::Debug for Utf16<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("\"")?;
+                for c in char::decode_utf16(self.0.iter().copied()) {
+                    write!(f, "{}", c.unwrap_or(char::REPLACEMENT_CHARACTER))?;
+                }
+                f.write_str("\"")
+            }
+        }
+        f.debug_struct("ContainerInfo")
+            .field("name", &Utf16(self.name()))
+            .field("size", &self.size())
+            .field("state", &self.state())
+            .field("physical_id", &self.physical_id())
+            .field("logical_id", &self.logical_id())
+            .finish()
+    }
+}
+
+/// Storage for one container scan: the 56-byte `CLFS_SCAN_CONTEXT` (reference §2.10).
+///
+/// A [`ContainerScan`] borrows it mutably for the whole scan, so it stays at one address
+/// while Clfs.sys uses it. It can be reused for another scan once the previous one is
+/// dropped. Keep it off hot stack frames if you like: it is 56 bytes.
+pub struct ScanContext {
+    raw: sys::CLFS_SCAN_CONTEXT,
+}
+
+impl ScanContext {
+    /// An unused context (all zero).
+    ///
+    /// IRQL: any level.
+    pub const fn new() -> ScanContext {
+        ScanContext {
+            // SAFETY: CLFS_SCAN_CONTEXT is plain data (integers and raw pointers); all-zero
+            // is a valid value of each field.
+            raw: unsafe { core::mem::zeroed() },
+        }
+    }
+}
+
+impl Default for ScanContext {
+    fn default() -> Self {
+        ScanContext::new()
+    }
+}
+
+impl core::fmt::Debug for ScanContext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ScanContext")
+            .field("index", &self.raw.cIndex)
+            .field("mode", &self.raw.eScanMode)
+            .finish()
+    }
+}
+
+/// An iterator over a log's containers (`ClfsScanLogContainers`, one container per call).
+///
+/// Created by [`LogFile::containers`] or [`LogFile::scan_containers`]. The first item is the
+/// start container; later ones follow in the scan's direction, which
+/// [`turn_around`](Self::turn_around) reverses from the container returned last. The
+/// iterator ends at `STATUS_NO_MORE_ENTRIES`; a failure is yielded once, then it ends.
+/// Dropping it closes the scan (`CLFS_SCAN_CLOSE`); [`close`](Self::close) does the same and
+/// returns the status.
+///
+/// # Invariants
+/// While `open`, `cx` was initialised by `ClfsCreateScanContext` for `log` and not closed.
+pub struct ContainerScan<'a> {
+    cx: Option<&'a mut ScanContext>,
+    log: PhantomData<&'a LogFile>,
+    direction: ScanDirection,
+    done: bool,
+}
+
+const SCAN: &str = "ClfsScanLogContainers";
+
+impl ContainerScan<'_> {
+    /// The current direction.
+    ///
+    /// IRQL: any level.
+    pub fn direction(&self) -> ScanDirection {
+        self.direction
+    }
+
+    /// Reverses the scan: the next item is the neighbour, in the other direction, of the
+    /// container returned last (so turning around after the end goes back over the
+    /// containers already seen).
+    ///
+    /// IRQL: any level (no call).
+    pub fn turn_around(&mut self) {
+        self.direction = self.direction.reversed();
+        self.done = self.cx.is_none();
+    }
+
+    /// `ClfsScanLogContainers(CLFS_SCAN_CLOSE)`, returning its status.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL (above it the scan is not closed and the error says
+    /// so; the context's resources then leak).
+    pub fn close(mut self) -> Result<()> {
+        self.close_raw()
+    }
+
+    fn close_raw(&mut self) -> Result<()> {
+        if self.cx.is_none() {
+            return Ok(());
+        }
+        require_passive_or_apc(SCAN)?;
+        let Some(cx) = self.cx.take() else {
+            return Ok(());
+        };
+        // SAFETY: by the invariant the context is open; this is its only close (`cx` was
+        // taken out of the option).
+        let status = unsafe { sys::ClfsScanLogContainers(&mut cx.raw, sys::CLFS_SCAN_CLOSE) };
+        check(SCAN, status).map(drop)
+    }
+}
+
+impl Iterator for ContainerScan<'_> {
+    type Item = Result<ContainerInfo>;
+
+    fn next(&mut self) -> Option<Result<ContainerInfo>> {
+        if self.done {
+            return None;
+        }
+        let cx = self.cx.as_deref_mut()?;
+        if let Err(e) = require_passive_or_apc(SCAN) {
+            return Some(Err(e));
+        }
+        // SAFETY: by the invariant the context is open and stays at this address (it is
+        // mutably borrowed for the scan's life).
+        let status = unsafe { sys::ClfsScanLogContainers(&mut cx.raw, self.direction.raw()) };
+        if NtStatus(status) == NtStatus::NO_MORE_ENTRIES {
+            self.done = true;
+            return None;
+        }
+        if let Err(e) = check(SCAN, status) {
+            self.done = true;
+            return Some(Err(e));
+        }
+        // Bounds-check what came back before reading the array.
+        let returned = cx.raw.cContainersReturned;
+        let array = cx.raw.pinfoContainer;
+        if returned == 0 {
+            self.done = true;
+            return None;
+        }
+        if returned > cx.raw.cContainers || array.is_null() {
+            self.done = true;
+            return Some(Err(Error::Status {
+                routine: SCAN,
+                status: NtStatus::UNSUCCESSFUL,
+            }));
+        }
+        // SAFETY: CLFS filled `cContainersReturned` (>= 1, <= cContainers) entries of the
+        // array it allocated for this context; `array` is non-null; the entry is plain data
+        // and copied out before the next call.
+        let raw = unsafe { array.read() };
+        Some(Ok(ContainerInfo { raw }))
+    }
+}
+
+impl Drop for ContainerScan<'_> {
+    fn drop(&mut self) {
+        // The status is lost here; call `close()` to see it.
+        let _ = self.close_raw();
+    }
+}
+
+impl core::fmt::Debug for ContainerScan<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ContainerScan")
+            .field("direction", &self.direction)
+            .field("open", &self.cx.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// A container name read by [`LogFile::container_name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContainerName<'b> {
+    /// The characters written into the caller's buffer (no terminating NUL).
+    pub name: &'b [u16],
+    /// The full length of the name in characters (`pcActualLenContainerName`).
+    pub full_len: u32,
+}
+
+impl ContainerName<'_> {
+    /// True if the buffer was too small and [`name`](Self::name) holds only its start
+    /// (`STATUS_BUFFER_OVERFLOW`).
+    ///
+    /// IRQL: any level.
+    pub fn is_truncated(&self) -> bool {
+        (self.name.len() as u64) < u64::from(self.full_len)
+    }
+}
+
+impl LogFile {
+    /// Scans all containers forward from the first one (see [`LogFile::scan_containers`]).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn containers<'a>(&'a self, cx: &'a mut ScanContext) -> Result<ContainerScan<'a>> {
+        self.scan_containers(cx, 0, ScanDirection::Forward)
+    }
+
+    /// `ClfsCreateScanContext`: a scan of the log's containers starting at index `from`
+    /// (0-based, in the log's container order) in `direction`, one container per
+    /// `ClfsScanLogContainers` call.
+    ///
+    /// Refused before the call: above APC_LEVEL ([`Error::IrqlTooHigh`]), and a `from` that
+    /// is not below the container count ([`Error::ContainerIndexOutOfRange`], found with one
+    /// `ClfsQueryLogFileInformation`). A log with no container gives an empty scan without
+    /// creating a context.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn scan_containers<'a>(
+        &'a self,
+        cx: &'a mut ScanContext,
+        from: u32,
+        direction: ScanDirection,
+    ) -> Result<ContainerScan<'a>> {
+        const ROUTINE: &str = "ClfsCreateScanContext";
+        require_passive_or_apc(ROUTINE)?;
+        let containers = self.info()?.containers;
+        if containers == 0 {
+            return Ok(ContainerScan {
+                cx: None,
+                log: PhantomData,
+                direction,
+                done: true,
+            });
+        }
+        if from >= containers {
+            return Err(Error::ContainerIndexOutOfRange {
+                index: from,
+                containers,
+            });
+        }
+        // A fresh context every time: the borrow checker guarantees no earlier scan of this
+        // context is still open (it would hold the borrow), so CLFS_SCAN_INIT is never needed.
+        *cx = ScanContext::new();
+        // SAFETY: the log object is open (type invariant); `cx.raw` is a writable 56-byte
+        // CLFS_SCAN_CONTEXT that stays at this address while the returned scan borrows it.
+        let status = unsafe {
+            sys::ClfsCreateScanContext(self.as_raw(), from, 1, direction.raw(), &mut cx.raw)
+        };
+        check(ROUTINE, status)?;
+        // INVARIANT: ClfsCreateScanContext succeeded on `cx` for this log.
+        Ok(ContainerScan {
+            cx: Some(cx),
+            log: PhantomData,
+            direction,
+            done: false,
+        })
+    }
+
+    /// `ClfsGetContainerName`: the full path of the container whose *logical* id (the one
+    /// inside LSNs, [`Lsn::container`](crate::Lsn::container)) is `logical_id`, written into
+    /// `buf`. A buffer that is too small gives the start of the name and
+    /// [`ContainerName::is_truncated`]; `full_len` says how many characters are needed.
+    ///
+    /// The length CLFS reports is checked against `buf` before the slice is made.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn container_name<'b>(
+        &self,
+        logical_id: u32,
+        buf: &'b mut [u16],
+    ) -> Result<ContainerName<'b>> {
+        const ROUTINE: &str = "ClfsGetContainerName";
+        require_passive_or_apc(ROUTINE)?;
+        let cap = buf.len().min(usize::from(u16::MAX / 2));
+        let mut us = sys::UNICODE_STRING {
+            Length: 0,
+            MaximumLength: (cap * 2) as u16,
+            Buffer: buf.as_mut_ptr(),
+        };
+        let mut full_len = 0u32;
+        // SAFETY: the object is open; `us.Buffer` is writable for `MaximumLength` bytes
+        // (`cap <= buf.len()` characters); `full_len` is a writable u32.
+        let status =
+            unsafe { sys::ClfsGetContainerName(self.as_raw(), logical_id, &mut us, &mut full_len) };
+        let truncated = NtStatus(status) == NtStatus::BUFFER_OVERFLOW;
+        if !truncated {
+            check(ROUTINE, status)?;
+        }
+        let len = usize::from(us.Length);
+        if len % 2 != 0 || len / 2 > cap || (!truncated && (len / 2) as u64 != u64::from(full_len))
+        {
+            return Err(Error::Status {
+                routine: ROUTINE,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        let name = buf.get(..len / 2).ok_or(Error::Status {
+            routine: ROUTINE,
+            status: NtStatus::UNSUCCESSFUL,
+        })?;
+        Ok(ContainerName { name, full_len })
+    }
+}
