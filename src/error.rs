@@ -315,7 +315,7 @@ impl Error {
     /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
     /// | `PoolExhausted` | `STATUS_INSUFFICIENT_RESOURCES` |
-    /// | every other variant (bad sizes, counts, alignments, LSN, geometry and policy arguments) | `STATUS_INVALID_PARAMETER` |
+    /// | every other variant (bad sizes, counts, alignments, LSN, geometry, container index and policy arguments) | `STATUS_INVALID_PARAMETER` |
     ///
     /// ```
     /// use clfs::{Error, NtStatus};
@@ -357,6 +357,7 @@ impl Error {
             | Error::InvalidLsn { .. }
             | Error::BadLogGeometry { .. }
             | Error::LsnBeyondContainer { .. }
+            | Error::ContainerIndexOutOfRange { .. }
             | Error::RestartTooLarge { .. }
             | Error::InvalidPolicy { .. }
             | Error::InvalidLogSize { .. } => NtStatus::INVALID_PARAMETER,

@@ -68,7 +68,6 @@ statuses! {
     SHARING_VIOLATION = 0xC000_0043, "STATUS_SHARING_VIOLATION", "A file cannot be opened because the share access flags are incompatible.";
     DELETE_PENDING = 0xC000_0056, "STATUS_DELETE_PENDING", "A non close operation has been requested of a file object with a delete pending.";
     INSUFFICIENT_RESOURCES = 0xC000_009A, "STATUS_INSUFFICIENT_RESOURCES", "Insufficient system resources exist to complete the API.";
-    INTEGER_OVERFLOW = 0xC000_0095, "STATUS_INTEGER_OVERFLOW", "Integer Overflow.";
     NOT_SUPPORTED = 0xC000_00BB, "STATUS_NOT_SUPPORTED", "The request is not supported.";
     INTEGER_OVERFLOW = 0xC000_0095, "STATUS_INTEGER_OVERFLOW", "{EXCEPTION} Integer overflow.";
     NAME_TOO_LONG = 0xC000_0106, "STATUS_NAME_TOO_LONG", "A specified name string is too long for its intended use.";
