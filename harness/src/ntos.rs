@@ -181,6 +181,36 @@ unsafe extern "win64" fn KeGetCurrentIrql() -> u8 {
     clfs_emu::current_irql()
 }
 
+/// `KeAcquireSpinLockRaiseToDpc`: raises the simulated IRQL to `DISPATCH_LEVEL`, marks the
+/// lock held and returns the previous IRQL. A lock already held would spin forever on one
+/// processor: it stops the run instead.
+unsafe extern "win64" fn KeAcquireSpinLockRaiseToDpc(lock: *mut usize) -> u8 {
+    let _ = enter("KeAcquireSpinLockRaiseToDpc");
+    if !lock.is_null() {
+        // SAFETY: the caller's KSPIN_LOCK (a pointer-sized value), valid (its contract).
+        if unsafe { lock.read_volatile() } != 0 {
+            crate::verifier::stop(
+                0xC4,
+                [0x2001, lock as usize, 0, 0],
+                "KeAcquireSpinLockRaiseToDpc of a spin lock this thread already holds (a deadlock)",
+            );
+        }
+        // SAFETY: as above.
+        unsafe { lock.write_volatile(1) };
+    }
+    clfs_emu::set_irql(clfs_emu::DISPATCH_LEVEL)
+}
+
+/// `KeReleaseSpinLock`: marks the lock free and lowers the simulated IRQL to `new_irql`.
+unsafe extern "win64" fn KeReleaseSpinLock(lock: *mut usize, new_irql: u8) {
+    let _ = enter("KeReleaseSpinLock");
+    if !lock.is_null() {
+        // SAFETY: the caller's KSPIN_LOCK, valid (its contract).
+        unsafe { lock.write_volatile(0) };
+    }
+    clfs_emu::set_irql(new_irql);
+}
+
 /// `KeBugCheckEx`: prints `*** STOP: 0x...` with the four parameters and aborts the process.
 unsafe extern "win64" fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> ! {
     clfs_emu::bugcheck(code, p1, p2, p3, p4, "KeBugCheckEx called by the driver")
@@ -640,6 +670,11 @@ pub const EXPORTS: &[(&str, *const ())] = &[
     ("ExFreePool", ExFreePool as *const ()),
     ("KeGetCurrentIrql", KeGetCurrentIrql as *const ()),
     ("KeBugCheckEx", KeBugCheckEx as *const ()),
+    (
+        "KeAcquireSpinLockRaiseToDpc",
+        KeAcquireSpinLockRaiseToDpc as *const (),
+    ),
+    ("KeReleaseSpinLock", KeReleaseSpinLock as *const ()),
     ("KeBugCheck", KeBugCheck as *const ()),
     ("RtlInitUnicodeString", RtlInitUnicodeString as *const ()),
     ("RtlEqualUnicodeString", RtlEqualUnicodeString as *const ()),

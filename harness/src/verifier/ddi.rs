@@ -128,6 +128,18 @@ pub const NTOSKRNL: &[Routine] = &[
     ),
     r("KeBugCheck", HIGH_LEVEL, &["BugCheckCode:32"], Ret::Void),
     r(
+        "KeAcquireSpinLockRaiseToDpc",
+        DISPATCH,
+        &["SpinLock"],
+        Ret::Value,
+    ),
+    r(
+        "KeReleaseSpinLock",
+        DISPATCH,
+        &["SpinLock", "NewIrql:8"],
+        Ret::Void,
+    ),
+    r(
         "RtlInitUnicodeString",
         DISPATCH,
         &["DestinationString", "SourceString"],

@@ -183,7 +183,10 @@ pub(crate) unsafe fn on_fault(info: *mut libc::siginfo_t, ctx: *mut core::ffi::c
     // Page-fault error code: bit 1 set = the access was a write.
     let write = reg(libc::REG_ERR) & 2 != 0;
     if stack::in_guard(addr) {
-        stack::overflow_stop(addr, ip);
+        // SAFETY: `sp` is the faulting thread's stack pointer, on its driver stack (above the
+        // guard page; the slack page above the stack's top covers the 512 bytes read).
+        let caller = unsafe { caller_from_stack(sp) };
+        stack::overflow_stop(addr, ip, caller);
     }
     if let Some(fault) = pool::classify(addr) {
         // SAFETY: `sp` is the faulting thread's stack pointer; caller_from_stack reads only

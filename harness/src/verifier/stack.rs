@@ -378,15 +378,23 @@ pub unsafe fn call_driver(driver: u64, f: usize, args: [u64; 4]) -> u64 {
 }
 
 /// Stops the run for a driver stack overflow (a fault at `addr` in a guard page, by the
-/// instruction at `ip`).
-pub(crate) fn overflow_stop(addr: usize, ip: usize) -> ! {
+/// instruction at `ip`, in a routine called from the driver at `caller` if `ip` is not the
+/// driver's: `__chkstk`'s probe).
+pub(crate) fn overflow_stop(addr: usize, ip: usize, caller: Option<usize>) -> ! {
+    let at = match caller {
+        Some(c) if crate::privileged::image_containing(ip).is_none() => format!(
+            "{} (a routine called from {})",
+            super::describe_code_address(ip),
+            super::describe_code_address(c)
+        ),
+        _ => super::describe_code_address(ip),
+    };
     super::stop(
         0x7F,
         [8, 0, addr, ip],
         &format!(
-            "EXCEPTION_DOUBLE_FAULT: kernel stack overflow: the driver used more than its {} KiB kernel stack (fault at {addr:#x} in the guard page, by the instruction at {})",
+            "EXCEPTION_DOUBLE_FAULT: kernel stack overflow: the driver used more than its {} KiB kernel stack (fault at {addr:#x} in the guard page, by the instruction at {at})",
             KERNEL_STACK_SIZE / 1024,
-            super::describe_code_address(ip)
         ),
     )
 }

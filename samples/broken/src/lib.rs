@@ -1,0 +1,23 @@
+//! # clfs-broken-drivers
+//!
+//! Seven deliberately broken driver images, one per example, to prove that the loader's
+//! verifier checks bite (`clfs-hlk --generic` must stop each, naming the defect; see
+//! `samples/broken/check.sh`):
+//!
+//! | image | defect | caught by |
+//! | --- | --- | --- |
+//! | `broken_overrun` | writes one byte past a 64-byte pool block | special pool: `0xD6` |
+//! | `broken_use_after_free` | reads a pool block after freeing it | special pool: `0xD5` |
+//! | `broken_leak` | never frees a tagged block | pool tracking at unload: `0xC4`/`0x62` |
+//! | `broken_clfs_at_dispatch` | calls `ClfsFlushBuffers` holding a spin lock | IRQL: `0xC4`/`0x2000` |
+//! | `broken_double_free` | frees a block twice | `0xC2`/`0x07` |
+//! | `broken_error_path_leak` | leaks its first block when the second allocation fails | fault sweep + pool tracking: `0xC4`/`0x62` |
+//! | `broken_stack_overflow` | a 32 KiB local buffer | kernel stack: `0x7F`/`8` |
+//!
+//! Outside a Windows target (`cfg(driver_image)` unset) the crate is empty.
+#![cfg_attr(driver_image, no_std)]
+
+#[cfg(driver_image)]
+mod imp;
+#[cfg(driver_image)]
+pub use imp::*;
