@@ -109,8 +109,15 @@ unsafe extern "system" fn advance_tail(
     // SAFETY: the emulator passes back the cell it was given; it lives until deregistration.
     let c = unsafe { &*data.cast::<Cell<Win64AdvanceTail>>() };
     match c.f {
-        // SAFETY: the driver's callback with the documented arguments and its own context.
-        Some(f) => unsafe { f(logfile, target, c.data) },
+        // SAFETY: the driver's callback (a win64 function of this type) with the documented
+        // arguments and its own context, run on the driver's 24 KiB stack.
+        Some(f) => unsafe {
+            crate::verifier::stack::call_driver(
+                0,
+                f as usize,
+                [logfile as u64, target as u64, c.data as u64, 0],
+            ) as u32 as NTSTATUS
+        },
         None => clfs_emu::status::STATUS_INVALID_PARAMETER,
     }
 }
@@ -129,7 +136,18 @@ unsafe extern "system" fn growth_complete(
     let c = unsafe { &*data.cast::<Cell<Win64GrowthComplete>>() };
     if let Some(f) = c.f {
         // SAFETY: as in `advance_tail`.
-        unsafe { f(logfile, status, pinned, c.data) }
+        unsafe {
+            crate::verifier::stack::call_driver(
+                0,
+                f as usize,
+                [
+                    logfile as u64,
+                    u64::from(status as u32),
+                    u64::from(pinned),
+                    c.data as u64,
+                ],
+            )
+        };
     }
 }
 
@@ -142,7 +160,13 @@ unsafe extern "system" fn unpinned(logfile: *const FILE_OBJECT, data: *const c_v
     let c = unsafe { &*data.cast::<Cell<Win64Unpinned>>() };
     if let Some(f) = c.f {
         // SAFETY: as in `advance_tail`.
-        unsafe { f(logfile, c.data) }
+        unsafe {
+            crate::verifier::stack::call_driver(
+                0,
+                f as usize,
+                [logfile as u64, c.data as u64, 0, 0],
+            )
+        };
     }
 }
 
