@@ -260,6 +260,18 @@ pub enum Error {
         containers: u64,
     },
 
+    /// `LogOptions` that break a rule of `ClfsCreateLogFile`'s `fCreateOptions` or
+    /// `fLogOptionFlag` (reference §1.1).
+    #[error("log options rejected: {rule} (fCreateOptions {create_options:#x}, fLogOptionFlag {log_option_flags:#x})")]
+    LogOptions {
+        /// The broken rule, as a sentence.
+        rule: &'static str,
+        /// The `fCreateOptions` bits.
+        create_options: u32,
+        /// The `fLogOptionFlag` bits.
+        log_option_flags: u32,
+    },
+
     /// A restart record larger than one marshalling buffer.
     #[error("restart area of {size} bytes does not fit: at most {max} bytes fit in one {buffer_size}-byte buffer")]
     RestartTooLarge {
@@ -360,7 +372,8 @@ impl Error {
             | Error::ContainerIndexOutOfRange { .. }
             | Error::RestartTooLarge { .. }
             | Error::InvalidPolicy { .. }
-            | Error::InvalidLogSize { .. } => NtStatus::INVALID_PARAMETER,
+            | Error::InvalidLogSize { .. }
+            | Error::LogOptions { .. } => NtStatus::INVALID_PARAMETER,
         }
     }
 

@@ -102,7 +102,10 @@ pub use container::{
     ContainerInfo, ContainerName, ContainerScan, ContainerState, ScanContext, ScanDirection,
 };
 pub use error::{BufferKind, Error, Result};
-pub use log::{Access, Disposition, LogFile, LogInfo, LogOptions, Share};
+pub use log::{
+    Access, CreateOptions, Disposition, LogContext, LogFile, LogInfo, LogOptionFlags, LogOptions,
+    SecurityDescriptor, Share,
+};
 pub use lsn::Lsn;
 pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig};
 pub use mgmt::{

@@ -1,6 +1,7 @@
 //! Log file objects and their containers (reference §1.1–1.3).
 
 use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::mem::{size_of, ManuallyDrop};
 use core::ptr::NonNull;
 
@@ -38,6 +39,175 @@ bitflags! {
     }
 }
 
+bitflags! {
+    /// `fCreateOptions` of `ClfsCreateLogFile` (reference §1.1).
+    ///
+    /// The two `SYNCHRONOUS_IO` flags exclude each other; [`LogFile::create`] refuses both
+    /// together before the call ([`Error::LogOptions`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct CreateOptions: u32 {
+        /// `FILE_NO_INTERMEDIATE_BUFFERING` (0x8): the stream's records are not cached in a
+        /// driver's internal buffers. In-box callers pass it.
+        const NO_INTERMEDIATE_BUFFERING = 0x8;
+        /// `FILE_SYNCHRONOUS_IO_ALERT` (0x10): synchronous operations whose waits alerts can
+        /// end early.
+        const SYNCHRONOUS_IO_ALERT = 0x10;
+        /// `FILE_SYNCHRONOUS_IO_NONALERT` (0x20): synchronous operations whose waits alerts
+        /// do not end.
+        const SYNCHRONOUS_IO_NONALERT = 0x20;
+    }
+}
+
+bitflags! {
+    /// `fLogOptionFlag` of `ClfsCreateLogFile` and `ClfsDeleteLogFile`: how the caller relates
+    /// to the file system under CLFS (reference §1.1, §2.1). The default (empty) is
+    /// `CLFS_FLAG_NO_FLAGS`, right for every driver that is neither a file system nor a filter.
+    ///
+    /// Rules checked before the call ([`Error::LogOptions`]): at most one of the three filter
+    /// levels (`NON_REENTRANT_FILTER`, `REENTRANT_FILTER`, `MINIFILTER_LEVEL`), since each gives
+    /// the context a different meaning; `NON_REENTRANT_FILTER` and `MINIFILTER_LEVEL` need a
+    /// [`LogContext`] (the DDI: "the caller passes the non-NULL …"); no bits beyond these six.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct LogOptionFlags: u32 {
+        /// `CLFS_FLAG_REENTRANT_FILE_SYSTEM` (0x8): the caller is the file system that stores
+        /// the containers, so CLFS may call back into it on the same thread.
+        const REENTRANT_FILE_SYSTEM = 0x8;
+        /// `CLFS_FLAG_NON_REENTRANT_FILTER` (0x10), also `CLFS_FLAG_FILTER_INTERMEDIATE_LEVEL`:
+        /// a file system filter whose log I/O goes to a level below itself. Context: the
+        /// target device object ([`LogContext::device_object`]).
+        const NON_REENTRANT_FILTER = 0x10;
+        /// `CLFS_FLAG_REENTRANT_FILTER` (0x20), also `CLFS_FLAG_FILTER_TOP_LEVEL`: a filter
+        /// whose log I/O goes to the top of the stack, through itself. Context (optional): an
+        /// opaque value the filter recognises on its own log I/O ([`LogContext::bytes`]).
+        const REENTRANT_FILTER = 0x20;
+        /// `CLFS_FLAG_IGNORE_SHARE_ACCESS` (0x40, header only): `IO_IGNORE_SHARE_ACCESS_CHECK`
+        /// semantics for the containers.
+        const IGNORE_SHARE_ACCESS = 0x40;
+        /// `CLFS_FLAG_MINIFILTER_LEVEL` (0x100): a minifilter whose log I/O goes below itself.
+        /// Context: the minifilter context object ([`LogContext::from_raw`]).
+        const MINIFILTER_LEVEL = 0x100;
+        /// `CLFS_FLAG_HIDDEN_SYSTEM_LOG` (0x200, header only): the log and its containers are
+        /// marked hidden and system. In-box callers pass it.
+        const HIDDEN_SYSTEM_LOG = 0x200;
+    }
+}
+
+/// A security descriptor for a new log (`psdLogFile`), borrowed for `'a`: it must outlive the
+/// [`LogOptions`] that carry it, so it is valid during [`LogFile::create`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecurityDescriptor<'a> {
+    raw: NonNull<c_void>,
+    _borrow: PhantomData<&'a c_void>,
+}
+
+// SAFETY: CLFS only reads the descriptor during the create call (`_In_opt_`), and `from_raw`
+// requires it to stay valid and unchanged for 'a whichever thread makes the call.
+unsafe impl Send for SecurityDescriptor<'_> {}
+// SAFETY: as above; shared use only reads it.
+unsafe impl Sync for SecurityDescriptor<'_> {}
+
+impl<'a> SecurityDescriptor<'a> {
+    /// Wraps a `PSECURITY_DESCRIPTOR`, e.g. one built with `RtlCreateSecurityDescriptor` or a
+    /// self-relative descriptor from `SeAssignSecurity`.
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// `raw` points to a valid `SECURITY_DESCRIPTOR` (absolute or self-relative) that stays
+    /// valid and unchanged for `'a`, readable from any thread.
+    pub const unsafe fn from_raw(raw: NonNull<c_void>) -> SecurityDescriptor<'a> {
+        SecurityDescriptor {
+            raw,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The raw `PSECURITY_DESCRIPTOR`.
+    ///
+    /// IRQL: any.
+    pub const fn as_raw(&self) -> *mut c_void {
+        self.raw.as_ptr()
+    }
+}
+
+/// The context of `fLogOptionFlag` (`pvContext`, `cbContext`), borrowed for `'a`. What it
+/// holds depends on the flag (see [`LogOptionFlags`]); it is never empty (`cbContext > 0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogContext<'a> {
+    raw: NonNull<c_void>,
+    len: u32,
+    _borrow: PhantomData<&'a [u8]>,
+}
+
+// SAFETY: CLFS only reads the context during the call (`_In_reads_bytes_opt_`); `bytes`
+// borrows a shared slice and the unsafe constructors require the memory to stay valid and
+// unchanged for 'a, readable from any thread.
+unsafe impl Send for LogContext<'_> {}
+// SAFETY: as above; shared use only reads it.
+unsafe impl Sync for LogContext<'_> {}
+
+impl<'a> LogContext<'a> {
+    /// An opaque context: `bytes` as `pvContext`, its length as `cbContext`. For
+    /// `REENTRANT_FILTER`. `None` if `bytes` is empty or longer than `u32::MAX` (CLFS needs
+    /// `cbContext > 0`).
+    ///
+    /// IRQL: any.
+    pub fn bytes(bytes: &'a [u8]) -> Option<LogContext<'a>> {
+        let len = u32::try_from(bytes.len()).ok().filter(|&n| n > 0)?;
+        Some(LogContext {
+            raw: NonNull::from(bytes).cast(),
+            len,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The target device object for `NON_REENTRANT_FILTER`: `pvContext` is the
+    /// `PDEVICE_OBJECT`, `cbContext` is `size_of::<DEVICE_OBJECT>()` (the DDI asks for "the
+    /// appropriate size"; `docs/decisions.md` records this reading).
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// `device` is a referenced device object that stays valid for `'a`.
+    pub unsafe fn device_object(device: NonNull<sys::DEVICE_OBJECT>) -> LogContext<'a> {
+        LogContext {
+            raw: device.cast(),
+            len: size_of::<sys::DEVICE_OBJECT>() as u32,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Any other context, e.g. the minifilter context object for `MINIFILTER_LEVEL`, as a
+    /// pointer and a byte length. `None` when `len` is 0.
+    ///
+    /// IRQL: any (nothing is called).
+    ///
+    /// # Safety
+    /// `raw` points to `len` bytes that stay valid and unchanged for `'a`, readable from any
+    /// thread.
+    pub unsafe fn from_raw(raw: NonNull<c_void>, len: u32) -> Option<LogContext<'a>> {
+        (len > 0).then_some(LogContext {
+            raw,
+            len,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// `pvContext`.
+    ///
+    /// IRQL: any.
+    pub const fn as_raw(&self) -> *mut c_void {
+        self.raw.as_ptr()
+    }
+
+    /// `cbContext`, never 0.
+    ///
+    /// IRQL: any.
+    pub const fn len(&self) -> u32 {
+        self.len
+    }
+}
+
 /// Whether `ClfsCreateLogFile` opens, creates, or either (`fCreateDisposition`).
 ///
 /// The DDI page names the Win32 constants, which wdm.h does not define; in-box callers pass the
@@ -72,32 +242,152 @@ impl Disposition {
 /// let opts = LogOptions::new().create_if_missing().share(Share::READ | Share::WRITE);
 /// assert_eq!(opts.access_mask(), Access::READ | Access::WRITE);
 /// ```
+///
+/// A file system or filter driver adds its `fLogOptionFlag` and the context that goes with it;
+/// a security descriptor and `fCreateOptions` can be passed too. The borrowed ones (`'a`) must
+/// outlive the options:
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// use clfs::{wide, CreateOptions, LogContext, LogFile, LogOptionFlags, LogOptions};
+/// let cookie = *b"my filter's own log I/O";
+/// let opts = LogOptions::new()
+///     .create_if_missing()
+///     .create_options(CreateOptions::NO_INTERMEDIATE_BUFFERING)
+///     .log_option_flags(LogOptionFlags::REENTRANT_FILTER | LogOptionFlags::HIDDEN_SYSTEM_LOG)
+///     .context(LogContext::bytes(&cookie).expect("not empty"));
+/// let log = LogFile::create(wide!("log:C:\\doc\\filter"), opts)?;
+/// # Ok::<(), clfs::Error>(())
+/// ```
+///
+/// A combination the DDI forbids is refused before the call:
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// use clfs::{wide, CreateOptions, Error, LogFile, LogOptions};
+/// let both = CreateOptions::SYNCHRONOUS_IO_ALERT | CreateOptions::SYNCHRONOUS_IO_NONALERT;
+/// let err = LogFile::create(wide!("log:C:\\doc\\sync"), LogOptions::new().create_options(both)).unwrap_err();
+/// assert!(matches!(err, Error::LogOptions { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "log options rejected: FILE_SYNCHRONOUS_IO_ALERT and FILE_SYNCHRONOUS_IO_NONALERT exclude each other (fCreateOptions 0x30, fLogOptionFlag 0x0)"
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LogOptions {
+pub struct LogOptions<'a> {
     access: Access,
     share: Share,
     disposition: Disposition,
     archive: bool,
+    create_options: CreateOptions,
+    log_option_flags: LogOptionFlags,
+    security: Option<SecurityDescriptor<'a>>,
+    context: Option<LogContext<'a>>,
 }
 
-impl Default for LogOptions {
+impl Default for LogOptions<'_> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl LogOptions {
-    /// Read and write access, shared for reading, open an existing log.
+impl<'a> LogOptions<'a> {
+    /// Read and write access, shared for reading, open an existing log; no create options,
+    /// `CLFS_FLAG_NO_FLAGS`, no security descriptor, no context.
+    ///
+    /// IRQL: any.
     pub const fn new() -> Self {
         LogOptions {
             access: Access::READ.union(Access::WRITE),
             share: Share::READ,
             disposition: Disposition::Open,
             archive: false,
+            create_options: CreateOptions::empty(),
+            log_option_flags: LogOptionFlags::empty(),
+            security: None,
+            context: None,
+        }
+    }
+
+    /// Sets `fCreateOptions`.
+    ///
+    /// IRQL: any.
+    pub const fn create_options(mut self, options: CreateOptions) -> Self {
+        self.create_options = options;
+        self
+    }
+
+    /// Sets `fLogOptionFlag` (see [`LogOptionFlags`] for which flags need a
+    /// [`context`](Self::context)).
+    ///
+    /// IRQL: any.
+    pub const fn log_option_flags(mut self, flags: LogOptionFlags) -> Self {
+        self.log_option_flags = flags;
+        self
+    }
+
+    /// Sets `pvContext`/`cbContext` for the `fLogOptionFlag` filter levels.
+    ///
+    /// IRQL: any.
+    pub const fn context(mut self, context: LogContext<'a>) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// Sets the new log's security descriptor (`psdLogFile`).
+    ///
+    /// IRQL: any.
+    pub const fn security_descriptor(mut self, descriptor: SecurityDescriptor<'a>) -> Self {
+        self.security = Some(descriptor);
+        self
+    }
+
+    /// The `fLogOptionFlag` rules of the DDI, checked before any call.
+    fn validate(&self) -> Result<()> {
+        let refuse = |rule: &'static str| {
+            Err(Error::LogOptions {
+                rule,
+                create_options: self.create_options.bits(),
+                log_option_flags: self.log_option_flags.bits(),
+            })
+        };
+        let sync = CreateOptions::SYNCHRONOUS_IO_ALERT | CreateOptions::SYNCHRONOUS_IO_NONALERT;
+        if self.create_options.contains(sync) {
+            return refuse(
+                "FILE_SYNCHRONOUS_IO_ALERT and FILE_SYNCHRONOUS_IO_NONALERT exclude each other",
+            );
+        }
+        if self.create_options.bits() & !CreateOptions::all().bits() != 0 {
+            return refuse("fCreateOptions takes only FILE_NO_INTERMEDIATE_BUFFERING and the two FILE_SYNCHRONOUS_IO flags");
+        }
+        let flags = self.log_option_flags;
+        if flags.bits() & !LogOptionFlags::all().bits() != 0 {
+            return refuse("fLogOptionFlag has bits that are no CLFS_FLAG_* create flag");
+        }
+        let levels = LogOptionFlags::NON_REENTRANT_FILTER
+            | LogOptionFlags::REENTRANT_FILTER
+            | LogOptionFlags::MINIFILTER_LEVEL;
+        if flags.intersection(levels).bits().count_ones() > 1 {
+            return refuse("at most one of NON_REENTRANT_FILTER, REENTRANT_FILTER and MINIFILTER_LEVEL may be set: each gives the context a different meaning");
+        }
+        let needs_context = LogOptionFlags::NON_REENTRANT_FILTER | LogOptionFlags::MINIFILTER_LEVEL;
+        if flags.intersects(needs_context) && self.context.is_none() {
+            return refuse("NON_REENTRANT_FILTER and MINIFILTER_LEVEL need a context: the target device object or the minifilter context");
+        }
+        Ok(())
+    }
+
+    /// `pvContext` and `cbContext`: NULL and 0 without a context.
+    fn raw_context(&self) -> (*const c_void, u32) {
+        match &self.context {
+            Some(c) => (c.as_raw().cast_const(), c.len()),
+            None => (core::ptr::null(), 0),
         }
     }
 
     /// Sets the access mask.
+    ///
+    /// IRQL: any.
     pub const fn access(mut self, access: Access) -> Self {
         self.access = access;
         self
@@ -133,6 +423,8 @@ impl LogOptions {
     }
 
     /// The access mask these options request.
+    ///
+    /// IRQL: any.
     pub const fn access_mask(&self) -> Access {
         self.access
     }
@@ -184,10 +476,15 @@ impl LogFile {
     /// (`log:<physical log path>`, without `.blf`).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
-    pub fn create(name: &[u16], options: LogOptions) -> Result<LogFile> {
+    pub fn create(name: &[u16], options: LogOptions<'_>) -> Result<LogFile> {
         const ROUTINE: &str = "ClfsCreateLogFile";
         require_passive_or_apc(ROUTINE)?;
         let name = unicode_string("log name", name)?;
+        options.validate()?;
+        let (context, context_len) = options.raw_context();
+        let security = options
+            .security
+            .map_or(core::ptr::null_mut(), |sd| sd.as_raw());
         let attributes = if options.archive {
             sys::FILE_ATTRIBUTE_ARCHIVE
         } else {
@@ -195,20 +492,22 @@ impl LogFile {
         };
         let mut raw: *mut sys::FILE_OBJECT = core::ptr::null_mut();
         // SAFETY: `raw` is a valid out pointer; `name` points into a slice that outlives the
-        // call; the security descriptor and context are NULL with a zero context size.
+        // call; the security descriptor is NULL or valid for the options' lifetime, which spans
+        // the call (SecurityDescriptor contract); the context is NULL with size 0 or `context_len`
+        // readable bytes valid for that lifetime (LogContext contract); the flags were validated.
         let status = unsafe {
             sys::ClfsCreateLogFile(
                 &mut raw,
                 &name,
                 options.access.bits(),
                 options.share.bits(),
-                core::ptr::null_mut(),
+                security,
                 options.disposition.raw(),
-                0,
+                options.create_options.bits(),
                 attributes,
-                sys::CLFS_FLAG_NO_FLAGS,
-                core::ptr::null(),
-                0,
+                options.log_option_flags.bits(),
+                context,
+                context_len,
             )
         };
         check(ROUTINE, status)?;
@@ -223,17 +522,30 @@ impl LogFile {
     /// `ClfsDeleteLogFile`: marks the log named `name` for deletion. It is deleted once every
     /// log file object for it is closed; new opens are refused.
     pub fn delete_named(name: &[u16]) -> Result<()> {
+        Self::delete_named_with(name, &LogOptions::new())
+    }
+
+    /// `ClfsDeleteLogFile` with the `fLogOptionFlag` and context of `options` (a filter deletes
+    /// its log with the flags it created it with); the other options are not used. The flag
+    /// rules of [`LogFile::create`] are checked first.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn delete_named_with(name: &[u16], options: &LogOptions<'_>) -> Result<()> {
         const ROUTINE: &str = "ClfsDeleteLogFile";
         require_passive_or_apc(ROUTINE)?;
         let name = unicode_string("log name", name)?;
-        // SAFETY: `name` is valid for the call; reserved and context pointers are NULL.
+        options.validate()?;
+        let (context, context_len) = options.raw_context();
+        // SAFETY: `name` is valid for the call; the reserved pointer is NULL; the context is
+        // NULL with size 0 or `context_len` readable bytes valid during the call (LogContext
+        // contract); the flags were validated.
         let status = unsafe {
             sys::ClfsDeleteLogFile(
                 &name,
                 core::ptr::null(),
-                sys::CLFS_FLAG_NO_FLAGS,
-                core::ptr::null(),
-                0,
+                options.log_option_flags.bits(),
+                context,
+                context_len,
             )
         };
         check(ROUTINE, status).map(drop)

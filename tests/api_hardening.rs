@@ -401,3 +401,147 @@ fn errors_map_to_a_failure_ntstatus() {
         assert_eq!(NtStatus::from(e), want);
     }
 }
+
+/// Item 12: create options, `fLogOptionFlag` with its context and a security descriptor reach
+/// `ClfsCreateLogFile` as given (the emulator records them).
+#[test]
+fn log_options_pass_flags_context_and_security_descriptor() {
+    use clfs::{
+        CreateOptions, LogContext, LogFile, LogOptionFlags, LogOptions, SecurityDescriptor,
+    };
+    use core::ptr::NonNull;
+    let sb = Sandbox::new();
+    {
+        // A self-relative descriptor's first bytes (revision 1, SE_SELF_RELATIVE); CLFS only
+        // passes the pointer on, the emulator records it.
+        let sd_bytes = [
+            1u8, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        // SAFETY: 20 readable bytes that outlive the options.
+        let sd = unsafe { SecurityDescriptor::from_raw(NonNull::from(&sd_bytes).cast()) };
+        let cookie = *b"filter cookie";
+        let opts = LogOptions::new()
+            .create_if_missing()
+            .create_options(CreateOptions::NO_INTERMEDIATE_BUFFERING)
+            .log_option_flags(
+                LogOptionFlags::REENTRANT_FILE_SYSTEM
+                    | LogOptionFlags::REENTRANT_FILTER
+                    | LogOptionFlags::HIDDEN_SYSTEM_LOG,
+            )
+            .context(LogContext::bytes(&cookie).unwrap())
+            .security_descriptor(sd);
+        let log = LogFile::create(&common::w("log:C:\\t\\flags"), opts).unwrap();
+        let call = sb.stats().last_create.unwrap();
+        assert_eq!(call.create_options, 0x8);
+        assert_eq!(call.log_option_flag, 0x8 | 0x20 | 0x200);
+        assert_eq!(call.security_descriptor, sd_bytes.as_ptr() as usize);
+        assert_eq!(
+            (call.context, call.context_len),
+            (cookie.as_ptr() as usize, 13)
+        );
+        drop(log);
+        // A non-reentrant filter passes its target device object.
+        // SAFETY: all-zero is a valid bit pattern for this plain C struct.
+        let device: clfs::sys::DEVICE_OBJECT = unsafe { core::mem::zeroed() };
+        // SAFETY: `device` outlives the options.
+        let target = unsafe { LogContext::device_object(NonNull::from(&device)) };
+        let opts = LogOptions::new()
+            .log_option_flags(LogOptionFlags::NON_REENTRANT_FILTER)
+            .context(target);
+        LogFile::create(&common::w("log:C:\\t\\flags"), opts).unwrap();
+        let call = sb.stats().last_create.unwrap();
+        assert_eq!(call.log_option_flag, 0x10);
+        assert_eq!(
+            (call.context, call.context_len as usize),
+            (
+                &device as *const _ as usize,
+                size_of::<clfs::sys::DEVICE_OBJECT>()
+            )
+        );
+        LogFile::delete_named_with(&common::w("log:C:\\t\\flags"), &opts).unwrap();
+    }
+    assert_no_leaks(&sb);
+}
+
+/// Item 12: combinations the DDI forbids are refused before the call, with the rule and the
+/// values, and Clfs.sys is never called.
+#[test]
+fn log_option_rules_are_checked_before_the_call() {
+    use clfs::{CreateOptions, LogContext, LogFile, LogOptionFlags, LogOptions};
+    let sb = Sandbox::new();
+    let cookie = [7u8; 4];
+    let ctx = LogContext::bytes(&cookie).unwrap();
+    let cases: [(LogOptions<'_>, &str); 5] = [
+        (
+            LogOptions::new().create_options(
+                CreateOptions::SYNCHRONOUS_IO_ALERT | CreateOptions::SYNCHRONOUS_IO_NONALERT,
+            ),
+            "FILE_SYNCHRONOUS_IO_ALERT and FILE_SYNCHRONOUS_IO_NONALERT exclude each other",
+        ),
+        (
+            LogOptions::new()
+                .log_option_flags(LogOptionFlags::REENTRANT_FILTER | LogOptionFlags::MINIFILTER_LEVEL)
+                .context(ctx),
+            "at most one of NON_REENTRANT_FILTER, REENTRANT_FILTER and MINIFILTER_LEVEL may be set: each gives the context a different meaning",
+        ),
+        (
+            LogOptions::new().log_option_flags(LogOptionFlags::NON_REENTRANT_FILTER),
+            "NON_REENTRANT_FILTER and MINIFILTER_LEVEL need a context: the target device object or the minifilter context",
+        ),
+        (
+            LogOptions::new().log_option_flags(LogOptionFlags::MINIFILTER_LEVEL),
+            "NON_REENTRANT_FILTER and MINIFILTER_LEVEL need a context: the target device object or the minifilter context",
+        ),
+        (
+            LogOptions::new().log_option_flags(LogOptionFlags::from_bits_retain(0x1)),
+            "fLogOptionFlag has bits that are no CLFS_FLAG_* create flag",
+        ),
+    ];
+    for (opts, rule) in cases {
+        let err = LogFile::create(&common::w("log:C:\\t\\bad-flags"), opts).unwrap_err();
+        match err {
+            Error::LogOptions { rule: got, .. } => assert_eq!(got, rule),
+            other => panic!("{other}"),
+        }
+        assert_eq!(err.ntstatus(), NtStatus::INVALID_PARAMETER);
+    }
+    assert_eq!(LogContext::bytes(&[]), None, "cbContext must be > 0");
+    assert_eq!(
+        sb.stats().calls("ClfsCreateLogFile"),
+        0,
+        "Clfs.sys never called"
+    );
+    // The emulator refuses the same combinations when they reach it through the raw routine.
+    let name = common::w("log:C:\\t\\raw-flags");
+    let us = clfs::sys::UNICODE_STRING {
+        Length: (name.len() * 2) as u16,
+        MaximumLength: (name.len() * 2) as u16,
+        Buffer: name.as_ptr().cast_mut(),
+    };
+    for (flag, ctx, len) in [
+        (0x10 | 0x20, cookie.as_ptr(), 4),
+        (0x100, core::ptr::null(), 0),
+        (0x1, core::ptr::null(), 0),
+        (0, cookie.as_ptr(), 0),
+    ] {
+        let mut out = core::ptr::null_mut();
+        // SAFETY: valid out pointer and name; the context is NULL or 4 readable bytes.
+        let st = unsafe {
+            clfs::sys::ClfsCreateLogFile(
+                &mut out,
+                &us,
+                0xC000_0000,
+                1,
+                core::ptr::null_mut(),
+                3,
+                0,
+                0x80,
+                flag,
+                ctx.cast(),
+                len,
+            )
+        };
+        assert_eq!(st, status::STATUS_INVALID_PARAMETER, "flag {flag:#x}");
+    }
+    assert_no_leaks(&sb);
+}

@@ -47,14 +47,23 @@ fn st<T>(r: Result<T, NTSTATUS>) -> NTSTATUS {
 
 const MAX_ENTRIES: u32 = 1 << 20;
 
+/// `fLogOptionFlag` with its context (reference §1.1, §2.1): the six `CLFS_FLAG_*` create
+/// flags (REENTRANT_FILE_SYSTEM 0x8, NON_REENTRANT_FILTER 0x10, REENTRANT_FILTER 0x20,
+/// IGNORE_SHARE_ACCESS 0x40, MINIFILTER_LEVEL 0x100, HIDDEN_SYSTEM_LOG 0x200) in any mix
+/// (in-box callers pass 0x18), but at most one filter level (0x10, 0x20, 0x100); 0x10 and 0x100
+/// need a context ("the caller passes the non-NULL …"); a context needs `cbContext > 0`, and a
+/// non-zero size needs a context.
 fn check_option_flag(flag: u32, ctx: *const c_void, cb: u32) -> Result<(), NTSTATUS> {
-    if !matches!(flag, 0 | 0x8 | 0x10 | 0x20 | 0x100) {
+    if flag & !(0x8 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200) != 0 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if (flag & (0x10 | 0x20 | 0x100)).count_ones() > 1 {
         return Err(STATUS_INVALID_PARAMETER);
     }
     if ctx.is_null() != (cb == 0) {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    if matches!(flag, 0x10 | 0x20 | 0x100) && ctx.is_null() {
+    if flag & (0x10 | 0x100) != 0 && ctx.is_null() {
         return Err(STATUS_INVALID_PARAMETER);
     }
     Ok(())
@@ -78,7 +87,6 @@ pub unsafe extern "system" fn ClfsCreateLogFile(
     cbcontext: u32,
 ) -> NTSTATUS {
     enter!("ClfsCreateLogFile");
-    let _ = psdlogfile;
     if pplfolog.is_null() || puszlogfilename.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
@@ -94,6 +102,13 @@ pub unsafe extern "system" fn ClfsCreateLogFile(
     if let Err(s) = check_option_flag(flogoptionflag, pvcontext, cbcontext) {
         return s;
     }
+    crate::state::record_create(crate::state::CreateCall {
+        create_options: fcreateoptions,
+        log_option_flag: flogoptionflag,
+        security_descriptor: psdlogfile as usize,
+        context: pvcontext as usize,
+        context_len: cbcontext,
+    });
     // SAFETY: non-null; the caller passes a valid UNICODE_STRING.
     let name = match unsafe { unicode(puszlogfilename) } {
         Ok(n) => n,

@@ -70,6 +70,30 @@ pub struct Stats {
     /// AdvanceTail callbacks that returned STATUS_SUCCESS (the contract says PENDING or an
     /// error).
     pub advance_tail_contract_breaches: u64,
+    /// The options of the last `ClfsCreateLogFile` call whose parameters were accepted.
+    pub last_create: Option<CreateCall>,
+}
+
+/// What a `ClfsCreateLogFile` call passed beside the name, access, share, disposition and
+/// attributes (the emulator accepts and records them; it does not act on them: it has no
+/// file system to filter, no security model and no hidden attribute).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CreateCall {
+    /// `fCreateOptions`.
+    pub create_options: u32,
+    /// `fLogOptionFlag`.
+    pub log_option_flag: u32,
+    /// `psdLogFile` as an address (0 = NULL); never dereferenced.
+    pub security_descriptor: usize,
+    /// `pvContext` as an address (0 = NULL); never dereferenced.
+    pub context: usize,
+    /// `cbContext`.
+    pub context_len: u32,
+}
+
+/// Records the options of an accepted `ClfsCreateLogFile` in the current sandbox.
+pub(crate) fn record_create(call: CreateCall) {
+    with_stats(current_sandbox(), |s| s.last_create = Some(call));
 }
 
 impl Stats {

@@ -27,7 +27,7 @@
 use core::ffi::c_void;
 use core::mem::{align_of, offset_of, size_of};
 
-pub use windows_sys::Wdk::Foundation::{FILE_OBJECT, POOL_TYPE};
+pub use windows_sys::Wdk::Foundation::{DEVICE_OBJECT, FILE_OBJECT, POOL_TYPE};
 pub use windows_sys::Win32::Foundation::{NTSTATUS, UNICODE_STRING};
 pub use windows_sys::Win32::Storage::FileSystem::{
     CLFS_CONTEXT_MODE, CLFS_NODE_ID, CLS_CONTAINER_INFORMATION as CLFS_CONTAINER_INFORMATION,
