@@ -203,7 +203,7 @@ impl<'a> LogContext<'a> {
     /// `cbContext`, never 0.
     ///
     /// IRQL: any.
-    pub const fn len(&self) -> u32 {
+    pub const fn size(&self) -> u32 {
         self.len
     }
 }
@@ -380,7 +380,7 @@ impl<'a> LogOptions<'a> {
     /// `pvContext` and `cbContext`: NULL and 0 without a context.
     fn raw_context(&self) -> (*const c_void, u32) {
         match &self.context {
-            Some(c) => (c.as_raw().cast_const(), c.len()),
+            Some(c) => (c.as_raw().cast_const(), c.size()),
             None => (core::ptr::null(), 0),
         }
     }
