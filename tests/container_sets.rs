@@ -137,6 +137,7 @@ fn more_than_the_limit_is_refused_before_any_allocation_or_call() {
     assert!(err.refused_before_call());
     let empty = log.add_containers(&[], 512 * 1024).unwrap_err();
     assert_eq!(empty, Error::NoContainers);
+    assert_eq!(empty.ntstatus(), NtStatus::INVALID_PARAMETER);
     assert_eq!(
         empty.to_string(),
         "a container set needs at least one path, got none"
@@ -192,6 +193,7 @@ fn a_failed_pool_allocation_is_a_typed_error_and_calls_nothing() {
         err.to_string(),
         "could not allocate 640 bytes of pool for the container set's UNICODE_STRING array"
     );
+    assert_eq!(err.ntstatus(), NtStatus::INSUFFICIENT_RESOURCES);
     assert_eq!(
         calls(&sb, "ClfsAddLogContainerSet"),
         adds,
