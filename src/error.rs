@@ -83,6 +83,21 @@ pub enum Error {
         max: usize,
     },
 
+    /// Clfs.sys returned a length that the buffer it describes cannot hold (more than the
+    /// marshalling area's block size, more than the caller's buffer, or bytes at a NULL
+    /// buffer). No slice was formed over it. Clfs.sys *was* called.
+    #[error("{routine} returned a length of {len} bytes for {what}, but its buffer holds at most {limit} bytes")]
+    LengthOutOfRange {
+        /// The routine that returned the length.
+        routine: &'static str,
+        /// What the length describes ("a record", "a restart area", ...).
+        what: &'static str,
+        /// The length it returned.
+        len: u64,
+        /// The most the buffer holds (0 for a NULL buffer).
+        limit: u64,
+    },
+
     /// An empty container set.
     #[error("a container set needs at least one path, got none")]
     NoContainers,
@@ -327,6 +342,7 @@ impl Error {
     /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
     /// | `PoolExhausted` | `STATUS_INSUFFICIENT_RESOURCES` |
+    /// | `LengthOutOfRange` | `STATUS_LOG_METADATA_INCONSISTENT` |
     /// | every other variant (bad sizes, counts, alignments, LSN, geometry, container index and policy arguments) | `STATUS_INVALID_PARAMETER` |
     ///
     /// ```
@@ -357,6 +373,7 @@ impl Error {
             }
             Error::LsnDifferenceOverflow { .. } => NtStatus::INTEGER_OVERFLOW,
             Error::PoolExhausted { .. } => NtStatus::INSUFFICIENT_RESOURCES,
+            Error::LengthOutOfRange { .. } => NtStatus::LOG_METADATA_INCONSISTENT,
             Error::NoContainers
             | Error::ZeroBufferSize
             | Error::BufferNotSectorMultiple { .. }
@@ -377,9 +394,10 @@ impl Error {
         }
     }
 
-    /// True when the library refused before calling Clfs.sys.
+    /// True when the library refused before calling Clfs.sys (false for [`Error::Status`] and
+    /// for [`Error::LengthOutOfRange`], a refusal of what Clfs.sys returned).
     pub const fn refused_before_call(&self) -> bool {
-        !matches!(self, Error::Status { .. })
+        !matches!(self, Error::Status { .. } | Error::LengthOutOfRange { .. })
     }
 }
 

@@ -741,6 +741,15 @@ impl LogFile {
             )
         };
         check(ROUTINE, status)?;
+        let size = size_of::<sys::CLFS_INFORMATION>() as u32;
+        if len > size {
+            return Err(Error::LengthOutOfRange {
+                routine: ROUTINE,
+                what: "CLFS_INFORMATION",
+                len: u64::from(len),
+                limit: u64::from(size),
+            });
+        }
         Ok(LogInfo::from_raw(&raw))
     }
 }

@@ -147,6 +147,30 @@ impl core::fmt::Debug for Record<'_> {
     }
 }
 
+/// Refuses a length that CLFS returned for a buffer that cannot hold it: more than `limit`
+/// bytes (the area's block size, cbMarshallingBuffer: every record and restart area CLFS lends
+/// lies in one such block, reference §1.4), or any bytes at a NULL buffer. Runs before a
+/// slice is formed, so a bogus length is an error, never an out-of-bounds slice.
+#[inline(always)]
+fn check_len(
+    routine: &'static str,
+    what: &'static str,
+    buffer: *mut c_void,
+    len: u32,
+    limit: u32,
+) -> Result<()> {
+    let limit = if buffer.is_null() { 0 } else { limit };
+    if len > limit {
+        return Err(Error::LengthOutOfRange {
+            routine,
+            what,
+            len: u64::from(len),
+            limit: u64::from(limit),
+        });
+    }
+    Ok(())
+}
+
 /// Builds a slice over a buffer CLFS returned. A NULL pointer gives an empty slice whatever the
 /// length; a zero length gives an empty slice.
 ///
@@ -183,10 +207,13 @@ unsafe fn record_bytes<'c>(ptr: *mut c_void, len: u32) -> &'c [u8] {
 ///
 /// # Invariants
 /// `raw` is a live read context of the borrowed area; `pending` describes the record
-/// `ClfsReadLogRecord` returned, until the first call to `next` hands it out.
+/// `ClfsReadLogRecord` returned (its length checked against `limit`), until the first call to
+/// `next` hands it out.
 pub struct ReadContext<'a> {
     raw: NonNull<c_void>,
     filter: u8,
+    /// The area's block size: the most bytes a returned record can have.
+    limit: u32,
     pending: Option<(*mut c_void, u32, u8, Lsn, Lsn, Lsn)>,
     _area: PhantomData<(&'a (), *mut ())>,
 }
@@ -270,20 +297,27 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             routine: ROUTINE,
             status: NtStatus::UNSUCCESSFUL,
         })?;
-        // INVARIANT: a fresh context for this area; the record it returned is pending.
-        Ok(ReadContext {
+        let limit = self.config().buffer_size();
+        // INVARIANT: a fresh context for this area; the record it returned is pending once
+        // its length is checked (until then it is not reachable; on error the context drops
+        // and is terminated).
+        let mut cx = ReadContext {
             raw,
             filter: sys::ClfsDataRecord,
-            pending: Some((
-                buffer,
-                len,
-                kind,
-                Lsn::from_sys(first),
-                Lsn::from_sys(undo),
-                Lsn::from_sys(prev),
-            )),
+            limit,
+            pending: None,
             _area: PhantomData,
-        })
+        };
+        check_len(ROUTINE, "a record", buffer, len, limit)?;
+        cx.pending = Some((
+            buffer,
+            len,
+            kind,
+            Lsn::from_sys(first),
+            Lsn::from_sys(undo),
+            Lsn::from_sys(prev),
+        ));
+        Ok(cx)
     }
 
     /// Opens a read context at the most recent restart area (`ClfsReadRestartArea`), or
@@ -325,13 +359,18 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             routine: ROUTINE,
             status: NtStatus::UNSUCCESSFUL,
         })?;
+        let limit = self.config().buffer_size();
         // INVARIANT: a fresh context positioned at the latest restart record, which `current`
-        // describes.
-        Ok(Some(RestartContext {
+        // describes once its length is checked (on error the context drops and is terminated).
+        let mut cx = RestartContext {
             raw,
-            current: Some((buffer, len, Lsn::from_sys(lsn))),
+            limit,
+            current: None,
             _area: PhantomData,
-        }))
+        };
+        check_len(ROUTINE, "a restart area", buffer, len, limit)?;
+        cx.current = Some((buffer, len, Lsn::from_sys(lsn)));
+        Ok(Some(cx))
     }
 
     /// Writes a restart area (`ClfsWriteRestartArea`): appends a restart record linked to the
@@ -415,11 +454,11 @@ impl<'a> ReadContext<'a> {
         raw: NonNull<c_void>,
         area: &'a MarshallingArea<'_, B>,
     ) -> Self {
-        let _ = area;
         // INVARIANT: the caller hands over a live context of `area`; nothing is pending.
         ReadContext {
             raw,
             filter: sys::ClfsDataRecord,
+            limit: area.config().buffer_size(),
             pending: None,
             _area: PhantomData,
         }
@@ -518,8 +557,9 @@ impl<'a> ReadContext<'a> {
                 status,
             });
         }
+        check_len(ROUTINE, "a record", buffer, len, self.limit)?;
         let (lsn, undo, prev) = (Lsn::from_sys(lsn), Lsn::from_sys(undo), Lsn::from_sys(prev));
-        // SAFETY: the buffer stays valid until the next read on this context or its
+        // SAFETY: the length fits the buffer (checked above); the buffer stays valid until the next read on this context or its
         // termination, both of which need `&mut self`, borrowed by the result.
         Ok(Some(unsafe {
             Record::from_raw(buffer, len, kind, lsn, undo, prev)
@@ -587,6 +627,8 @@ impl core::fmt::Debug for RestartArea<'_> {
 /// succeeds.
 pub struct RestartContext<'a> {
     raw: NonNull<c_void>,
+    /// The area's block size: the most bytes a returned restart area can have.
+    limit: u32,
     current: Option<(*mut c_void, u32, Lsn)>,
     _area: PhantomData<(&'a (), *mut ())>,
 }
@@ -628,10 +670,10 @@ impl<'a> RestartContext<'a> {
         raw: NonNull<c_void>,
         area: &'a MarshallingArea<'_, B>,
     ) -> Self {
-        let _ = area;
         // INVARIANT: a live context of `area`; no buffer is known to be current.
         RestartContext {
             raw,
+            limit: area.config().buffer_size(),
             current: None,
             _area: PhantomData,
         }
@@ -682,7 +724,8 @@ impl<'a> RestartContext<'a> {
             return Ok(None);
         }
         check(ROUTINE, status)?;
-        // INVARIANT: the read succeeded; its buffer is the current area.
+        check_len(ROUTINE, "a restart area", buffer, len, self.limit)?;
+        // INVARIANT: the read succeeded and its length fits; its buffer is the current area.
         self.current = Some((buffer, len, Lsn::from_sys(lsn)));
         Ok(self.current())
     }
@@ -696,6 +739,7 @@ impl<'a> RestartContext<'a> {
         ReadContext {
             raw: this.raw,
             filter: sys::ClfsDataRecord,
+            limit: this.limit,
             pending: None,
             _area: PhantomData,
         }
@@ -705,5 +749,37 @@ impl<'a> RestartContext<'a> {
 impl Drop for RestartContext<'_> {
     fn drop(&mut self) {
         terminate(self.raw);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_checked_against_the_block_and_null() {
+        let mut byte = 0u8;
+        let p = core::ptr::addr_of_mut!(byte).cast::<c_void>();
+        assert_eq!(check_len("R", "a record", p, 4096, 4096), Ok(()));
+        assert_eq!(
+            check_len("R", "a record", p, 4097, 4096),
+            Err(Error::LengthOutOfRange {
+                routine: "R",
+                what: "a record",
+                len: 4097,
+                limit: 4096
+            })
+        );
+        let null = core::ptr::null_mut();
+        assert_eq!(check_len("R", "a record", null, 0, 4096), Ok(()));
+        assert_eq!(
+            check_len("R", "a record", null, 1, 4096),
+            Err(Error::LengthOutOfRange {
+                routine: "R",
+                what: "a record",
+                len: 1,
+                limit: 0
+            })
+        );
     }
 }

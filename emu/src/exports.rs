@@ -388,8 +388,9 @@ pub unsafe extern "system" fn ClfsQueryLogFileInformation(
         Ok(info) => {
             // SAFETY: the caller's buffer holds at least `need` bytes (its stated size).
             unsafe { wr(pinfobuffer.cast::<CLS_INFORMATION>(), info) };
+            let reported = crate::faults::length_override("ClfsQueryLogFileInformation");
             // SAFETY: non-null (read above).
-            unsafe { wr(pcbinfobuffer, need) };
+            unsafe { wr(pcbinfobuffer, reported.unwrap_or(need)) };
             STATUS_SUCCESS
         }
         Err(s) => s,
@@ -864,6 +865,10 @@ pub unsafe extern "system" fn ClfsReadLogRecord(
             };
             // SAFETY: checked non-null above.
             unsafe { wr(plsnfirst, CLS_LSN { Internal: g.lsn }) };
+            if let Some(len) = crate::faults::length_override("ClfsReadLogRecord") {
+                // SAFETY: checked non-null above.
+                unsafe { wr(pcbreadbuffer, len) };
+            }
             STATUS_SUCCESS
         }
         Err(s) => s,
@@ -918,7 +923,14 @@ pub unsafe extern "system" fn ClfsReadNextLogRecord(
         // SAFETY: checked non-null in `args`.
         unsafe { wr(plsnrecord, CLS_LSN { Internal: g.lsn }) };
     };
-    st(read::read_next(pvreadcontext as usize, args, out))
+    let status = st(read::read_next(pvreadcontext as usize, args, out));
+    if status >= 0 {
+        if let Some(len) = crate::faults::length_override("ClfsReadNextLogRecord") {
+            // SAFETY: non-null (checked by `args` before the successful read).
+            unsafe { wr(pcbbuffer, len) };
+        }
+    }
+    status
 }
 
 /// `ClfsReadRestartArea`: reads the newest restart record. With none, returns the
@@ -950,8 +962,9 @@ pub unsafe extern "system" fn ClfsReadRestartArea(
         Ok(Some((c, g))) => {
             // SAFETY: checked non-null above.
             unsafe { wr(ppvrestartbuffer, g.ptr.cast::<c_void>()) };
+            let len = crate::faults::length_override("ClfsReadRestartArea").unwrap_or(g.len);
             // SAFETY: checked non-null above.
-            unsafe { wr(pcbrestartbuffer, g.len) };
+            unsafe { wr(pcbrestartbuffer, len) };
             // SAFETY: checked non-null above.
             unsafe { wr(plsn, CLS_LSN { Internal: g.lsn }) };
             // SAFETY: checked non-null above.
@@ -993,8 +1006,10 @@ pub unsafe extern "system" fn ClfsReadPreviousRestartArea(
         Ok(g) => {
             // SAFETY: checked non-null above.
             unsafe { wr(ppvrestartbuffer, g.ptr.cast::<c_void>()) };
+            let len =
+                crate::faults::length_override("ClfsReadPreviousRestartArea").unwrap_or(g.len);
             // SAFETY: checked non-null above.
-            unsafe { wr(pcbrestartbuffer, g.len) };
+            unsafe { wr(pcbrestartbuffer, len) };
             // SAFETY: checked non-null above.
             unsafe { wr(plsnrestart, CLS_LSN { Internal: g.lsn }) };
             STATUS_SUCCESS

@@ -13,6 +13,7 @@ use crate::types::NTSTATUS;
 #[derive(Debug, Default)]
 pub(crate) struct FaultState {
     calls: HashMap<&'static str, Vec<(u64, NTSTATUS)>>,
+    lengths: HashMap<&'static str, Vec<(u64, u32)>>,
     alloc: Option<u64>,
     container_writes: bool,
 }
@@ -29,6 +30,22 @@ impl FaultState {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 fire.get_or_insert(*st);
+                false
+            } else {
+                true
+            }
+        });
+        fire
+    }
+
+    /// Advances the length-override countdowns of `routine`; returns the length to report now.
+    pub fn take_length(&mut self, routine: &str) -> Option<u32> {
+        let list = self.lengths.get_mut(routine)?;
+        let mut fire = None;
+        list.retain_mut(|(n, len)| {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                fire.get_or_insert(*len);
                 false
             } else {
                 true
@@ -66,6 +83,33 @@ pub fn fail_call(routine: &'static str, nth: u64, status: NTSTATUS) {
             .or_default()
             .push((nth.max(1), status));
     }
+}
+
+/// The `nth` successful call from now (1 = the next one) of `routine` in the current sandbox
+/// reports `len` in its length out-parameter instead of the real length; everything else it
+/// returns is real. For testing how a caller treats a length the buffer cannot hold (a
+/// hostile or corrupt Clfs.sys). Routines: `ClfsReadLogRecord`, `ClfsReadNextLogRecord`
+/// (`*pcbBuffer`), `ClfsReadRestartArea`, `ClfsReadPreviousRestartArea` (`*pcbRestartBuffer`),
+/// `ClfsQueryLogFileInformation` (`*pcbInfoBuffer`).
+pub fn override_length(routine: &'static str, nth: u64, len: u32) {
+    if let Some(s) = reg().sb(current_sandbox()) {
+        s.hot
+            .faults_armed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        s.faults
+            .lengths
+            .entry(routine)
+            .or_default()
+            .push((nth.max(1), len));
+    }
+}
+
+/// The length `routine` must report now instead of the real one, if an override fires.
+pub(crate) fn length_override(routine: &'static str) -> Option<u32> {
+    if !crate::state::faults_maybe_armed() {
+        return None;
+    }
+    reg().sb(current_sandbox())?.faults.take_length(routine)
 }
 
 /// The `nth` log I/O block allocation from now (1 = the next one) for a marshalling area of

@@ -531,6 +531,20 @@ thread_local! {
     static HOT: RefCell<Option<(u64, Arc<Hot>)>> = const { RefCell::new(None) };
 }
 
+/// Whether any fault may be armed for the current thread's sandbox: the thread-local's flag
+/// when it is current (no lock), `true` otherwise (the caller then looks under the lock).
+pub(crate) fn faults_maybe_armed() -> bool {
+    let id = current_sandbox();
+    HOT.try_with(|h| {
+        let h = h.try_borrow().ok()?;
+        let (sid, hot) = h.as_ref()?;
+        (*sid == id).then(|| hot.faults_armed.load(Ordering::Relaxed))
+    })
+    .ok()
+    .flatten()
+    .unwrap_or(true)
+}
+
 /// Counts a call of routine `ROUTINES[i]` in the current sandbox and returns an injected
 /// status, if any. The registry lock is taken only when the thread's sandbox changed or a
 /// call fault is armed.
