@@ -39,6 +39,8 @@ const USAGE: &str = "usage: clfs-hlk <image.sys> [--generic] [options]
   --percent P           low-resources failure probability in percent (default 10)
   --lowres-cycles N     low-resources cycles (default 50)
   --trace               print every import call with its arguments and status (stderr)
+  --align-start         special pool blocks start their page (a guard page before them
+                        catches underruns) instead of ending it (overruns)
   --verbose, -v         print each test's stderr (the driver's DbgPrint output)
   --only NAME           run one test
   --in-process          no child processes (a stop then ends the whole run)";
@@ -51,6 +53,7 @@ struct Options {
     config: Config,
     service_set: bool,
     trace: bool,
+    align_start: bool,
     verbose: bool,
     in_process: bool,
     only: Option<String>,
@@ -87,6 +90,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "--percent" => o.config.percent = number("--percent", it.next())?,
             "--lowres-cycles" => o.config.lowres_cycles = number("--lowres-cycles", it.next())?,
             "--trace" => o.trace = true,
+            "--align-start" => o.align_start = true,
             "--verbose" | "-v" => o.verbose = true,
             "--in-process" => o.in_process = true,
             "--only" => o.only = Some(it.next().ok_or("--only needs a test name")?),
@@ -211,9 +215,14 @@ fn run_test(name: &str, test: Test, o: &Options) -> Outcome {
     let config = o.config.clone();
     let generic = o.generic;
     let trace = o.trace;
+    let align_start = o.align_start;
     let name = name.to_string();
     run_on_driver_stack(move || {
         clfs_harness::verifier::trace::set(trace);
+        clfs_harness::verifier::configure(clfs_harness::verifier::Settings {
+            align_start,
+            ..clfs_harness::verifier::settings()
+        });
         let expect: &dyn Expectations = if generic { &Generic } else { &Sample };
         let ctx = Ctx {
             bytes: &bytes,
