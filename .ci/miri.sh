@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation -Zmiri-strict-provenance}"
 cargo +nightly miri test -p clfs --lib
 cargo +nightly miri test -p clfs --test miri_unsafe
+cargo +nightly miri test -p clfs --test miri_mgmt

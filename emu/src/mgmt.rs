@@ -199,15 +199,24 @@ impl Policy {
     }
 }
 
-/// A registered client's callbacks (addresses; 0 = none) and their contexts.
+/// A client's context pointer, kept as a pointer (with its provenance: the callback gets
+/// back exactly what the client passed) and handed only to the client's own callbacks.
+#[derive(Clone, Copy)]
+struct Ctx(*mut core::ffi::c_void);
+
+// SAFETY: the emulator never dereferences it; the C contract lets CLFS pass a client's context
+// to its callbacks on any thread.
+unsafe impl Send for Ctx {}
+
+/// A registered client's callbacks and their contexts.
 #[derive(Clone, Copy)]
 struct Callbacks {
     advance_tail: PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK,
-    advance_tail_data: usize,
+    advance_tail_data: Ctx,
     growth_complete: PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK,
-    growth_complete_data: usize,
+    growth_complete_data: Ctx,
     unpinned: PCLFS_CLIENT_LOG_UNPINNED_CALLBACK,
-    unpinned_data: usize,
+    unpinned_data: Ctx,
 }
 
 /// One managed client.
@@ -511,36 +520,52 @@ fn next_name(id: u64, stem: &str) -> Vec<u16> {
     name
 }
 
-/// Adds up to `n` containers to the log behind object `h`, one at a time (a name that is
-/// taken is skipped). Returns how many were added, and the first failure, if any.
-fn grow(h: usize, v: &View, n: u32, new_size: Option<u32>) -> (u32, Option<NTSTATUS>) {
+/// Serialises growth, so that concurrent growers (a log-full handler, auto-grow, a resize)
+/// never overshoot a limit. Lock order: `GROW` → `EMU` → `MGMT`.
+static GROW: Mutex<()> = Mutex::new(());
+
+/// Adds up to `n` containers to the log behind object `h`, never past `limit` containers in
+/// all, one at a time (a name that is taken is skipped). Returns how many were added, and the
+/// first failure, if any.
+fn grow(h: usize, v: &View, n: u32, limit: u32, new_size: Option<u32>) -> (u32, Option<NTSTATUS>) {
+    let _serial = GROW.lock().unwrap_or_else(|e| e.into_inner());
+    let now = match view_of_object(h) {
+        Ok(now) => now,
+        Err(st) => return (0, Some(st)),
+    };
     {
         let mut m = mgmt();
         m.logs.entry(v.id).or_insert_with(|| LogMgmt {
             sandbox: v.sandbox,
-            next_suffix: u64::from(v.containers),
+            next_suffix: u64::from(now.containers),
             ..LogMgmt::default()
         });
     }
-    let size = if v.containers == 0 {
-        Some(new_size.map_or(DEFAULT_NEW_CONTAINER, u64::from))
-    } else {
-        None
-    };
+    let n = n.min(limit.saturating_sub(now.containers));
+    let first_size =
+        (now.containers == 0).then(|| new_size.map_or(DEFAULT_NEW_CONTAINER, u64::from));
     let mut added = 0;
     let mut tries = 0;
     while added < n {
         let name = next_name(v.id, &v.stem);
-        match log::add_containers(h, size.filter(|_| added == 0 && v.containers == 0), &[name]) {
+        let size = first_size.filter(|_| added == 0);
+        match log::add_containers(h, size, &[name]) {
             Ok(_) => added += 1,
             Err(STATUS_OBJECT_NAME_COLLISION) if tries < 64 => tries += 1,
-            Err(st) => return (added, Some(st)),
+            Err(st) => {
+                record_added(v.sandbox, added);
+                return (added, Some(st));
+            }
         }
     }
-    if added > 0 {
-        with_stats(v.sandbox, |s| s.mgmt_containers_added += u64::from(added));
-    }
+    record_added(v.sandbox, added);
     (added, None)
+}
+
+fn record_added(sandbox: u64, added: u32) {
+    if added > 0 {
+        with_stats(sandbox, |s| s.mgmt_containers_added += u64::from(added));
+    }
 }
 
 /// Removes up to `n` free containers of the log behind object `h` (never the active ones).
@@ -603,11 +628,11 @@ pub(crate) fn register(h: usize, r: &CLFS_MGMT_CLIENT_REGISTRATION) -> Result<us
             log: v.id,
             cb: Callbacks {
                 advance_tail: r.AdvanceTailCallback,
-                advance_tail_data: r.AdvanceTailCallbackData as usize,
+                advance_tail_data: Ctx(r.AdvanceTailCallbackData),
                 growth_complete: r.LogGrowthCompleteCallback,
-                growth_complete_data: r.LogGrowthCompleteCallbackData as usize,
+                growth_complete_data: Ctx(r.LogGrowthCompleteCallbackData),
                 unpinned: r.LogUnpinnedCallback,
-                unpinned_data: r.LogUnpinnedCallbackData as usize,
+                unpinned_data: Ctx(r.LogUnpinnedCallbackData),
             },
             orphaned: false,
             dead: false,
@@ -681,27 +706,21 @@ fn invoke(cookie: usize, call: Call) -> Option<NTSTATUS> {
                 with_stats(sandbox, |s| s.tail_advance_requests += 1);
                 // SAFETY: the client registered `f` with this context; `t` lives across the
                 // call; no emulator lock is held.
-                ret =
-                    Some(unsafe { f(lf, &t, core::ptr::without_provenance(cb.advance_tail_data)) });
+                ret = Some(unsafe { f(lf, &t, cb.advance_tail_data.0) });
             }
         }
         Call::GrowthComplete(st, pinned) => {
             if let Some(f) = cb.growth_complete {
                 // SAFETY: as above.
                 unsafe {
-                    f(
-                        lf,
-                        st,
-                        u8::from(pinned),
-                        core::ptr::without_provenance(cb.growth_complete_data),
-                    );
+                    f(lf, st, u8::from(pinned), cb.growth_complete_data.0);
                 }
             }
         }
         Call::Unpinned => {
             if let Some(f) = cb.unpinned {
                 // SAFETY: as above.
-                unsafe { f(lf, core::ptr::without_provenance(cb.unpinned_data)) };
+                unsafe { f(lf, cb.unpinned_data.0) };
             }
         }
     }
@@ -834,7 +853,7 @@ pub(crate) fn handle_log_full(cookie: usize) -> NTSTATUS {
     if v.containers >= 2 && v.free > 0 {
         return STATUS_SUCCESS;
     }
-    let (can_grow, step, new_size, pinned) = {
+    let (can_grow, step, max, new_size, pinned) = {
         let mut m = mgmt();
         let e = effective(&m, v.id);
         let max = e.max.unwrap_or(v.containers).min(MAX_CONTAINERS as u32);
@@ -852,7 +871,7 @@ pub(crate) fn handle_log_full(cookie: usize) -> NTSTATUS {
         } else {
             c.pending = true;
         }
-        (can_grow, step, e.new_size, pinned)
+        (can_grow, step, max, e.new_size, pinned)
     };
     if pinned {
         // Documented: the completion callback runs with LogIsPinned before PENDING returns.
@@ -866,7 +885,7 @@ pub(crate) fn handle_log_full(cookie: usize) -> NTSTATUS {
     }
     spawn(sandbox, move || {
         if can_grow {
-            let (added, err) = grow(object, &v, step, new_size);
+            let (added, err) = grow(object, &v, step, max, new_size);
             if added > 0 {
                 complete_async(cookie, sandbox, STATUS_SUCCESS, false);
                 return;
@@ -876,8 +895,13 @@ pub(crate) fn handle_log_full(cookie: usize) -> NTSTATUS {
                 return;
             }
         }
-        // The target from a fresh view: the tail may have moved since the request.
+        // The target from a fresh view: the tail may have moved since the request, or
+        // another grower made room.
         let fresh = view_of_object(object).unwrap_or_else(|_| v.clone());
+        if fresh.free > 0 {
+            complete_async(cookie, sandbox, STATUS_SUCCESS, false);
+            return;
+        }
         let asked = ask_advance(v.id, target_for(&fresh, 1));
         // The tail may have moved while the callbacks ran, or nobody could be asked.
         let now = view_of_object(object);
@@ -1021,7 +1045,7 @@ pub(crate) fn after_append(area: usize, full: bool) -> bool {
         let max = e.max.unwrap_or(v.containers).min(MAX_CONTAINERS as u32);
         let step = growth_step(&e, v.containers).min(max.saturating_sub(v.containers));
         if step > 0 {
-            grew = grow(object, &v, step, e.new_size).0 > 0;
+            grew = grow(object, &v, step, max, e.new_size).0 > 0;
         }
     }
     let (pct, cnt) = e.tail;
@@ -1082,7 +1106,7 @@ pub(crate) fn set_size(h: usize, client: Option<usize>, want: u64) -> (u64, NTST
     };
     if target > cur {
         let need = (target - cur) as u32;
-        let (added, _) = grow(h, &v, need, e.new_size);
+        let (added, _) = grow(h, &v, need, target as u32, e.new_size);
         let now = cur + u64::from(added);
         if added < need {
             return (now, STATUS_LOG_POLICY_CONFLICT);
