@@ -853,6 +853,9 @@ pub(crate) fn main() -> Res<()> {
     if matches!(cmd, "all" | "size") {
         size();
     }
+    if matches!(cmd, "all" | "format") {
+        crate::format::print(&crate::format::run()?);
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! cargo run --release -p clfs-bench -- throughput # 3: append + flush MB/s, emulator vs std::fs
 //! cargo run --release -p clfs-bench -- rss        # 4: peak RSS for two run lengths
 //! cargo run --release -p clfs-bench -- size       # 5: sample driver image size, if built
+//! cargo run --release -p clfs-bench -- format     # clfs-format reader vs CRC-32 + memcpy
 //! ```
 //!
 //! `insn` re-runs this binary as `insn-worker` under `valgrind --tool=callgrind` with
@@ -21,6 +22,8 @@
 
 #[cfg(not(windows))]
 mod bench;
+#[cfg(not(windows))]
+mod format;
 
 #[cfg(not(windows))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {

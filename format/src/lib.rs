@@ -70,9 +70,9 @@ pub use control::{ControlRecord, MetadataBlock, MetadataBlockType};
 pub use error::{Error, Loc, Result, Rule};
 pub use lsn::Lsn;
 pub use record::{
-    block_records, BlockBuilder, Record, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK,
+    block_records, BlockBuilder, BlockRecords, Record, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK,
     RECORD_FLAG_LAST_IN_BLOCK, RECORD_HEADER_SIZE, RECORD_POSITION_MASK, RECORD_TYPE_DATA,
     RECORD_TYPE_RESTART,
 };
-pub use scan::{scan_container, ContainerScan, Log, LogRecord};
+pub use scan::{scan_container, ContainerScan, ContainerWalker, Log, LogRecord, WalkedBlock};
 pub use truncate::TruncateRecord;

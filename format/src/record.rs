@@ -7,7 +7,7 @@ use crate::block::{
     encode_block, fixup_offset, BlockHeader, BLOCK_HEADER_SIZE, MAX_BLOCK_SECTORS,
     SECTOR_BLOCK_DATA, SECTOR_SIZE,
 };
-use crate::bytes::{align_up, put_u16, put_u32, put_u64, slice, u16_, u32_, u64_};
+use crate::bytes::{align_up, arr, put_u16, put_u32, put_u64, slice, u32_};
 use crate::error::{Loc, Result, Rule};
 use crate::Lsn;
 
@@ -49,16 +49,18 @@ pub struct RecordHeader {
 impl RecordHeader {
     /// Decodes the header at `at` of `block`.
     pub fn decode(block: &[u8], at: usize, loc: &Loc<'_>) -> Result<RecordHeader> {
-        const F: &str = "CLFS_LOG_RECORD_HEADER";
+        // One bounds check for the 40 bytes; the fields are then taken from the array.
+        let raw: [u8; RECORD_HEADER_SIZE] = arr(block, at, loc, "CLFS_LOG_RECORD_HEADER")?;
+        let mut s: &[u8] = &raw;
         Ok(RecordHeader {
-            lsn: Lsn(u64_(block, at, loc, F)?),
-            undo_next: Lsn(u64_(block, at + 0x08, loc, F)?),
-            previous: Lsn(u64_(block, at + 0x10, loc, F)?),
-            data_size: u32_(block, at + 0x18, loc, F)?,
-            unknown: u32_(block, at + 0x1c, loc, F)?,
-            flags: u16_(block, at + 0x20, loc, F)?,
-            data_offset: u16_(block, at + 0x22, loc, F)?,
-            record_type: u32_(block, at + 0x24, loc, F)?,
+            lsn: Lsn(u64::from_le_bytes(take(&mut s))),
+            undo_next: Lsn(u64::from_le_bytes(take(&mut s))),
+            previous: Lsn(u64::from_le_bytes(take(&mut s))),
+            data_size: u32::from_le_bytes(take(&mut s)),
+            unknown: u32::from_le_bytes(take(&mut s)),
+            flags: u16::from_le_bytes(take(&mut s)),
+            data_offset: u16::from_le_bytes(take(&mut s)),
+            record_type: u32::from_le_bytes(take(&mut s)),
         })
     }
 
@@ -99,6 +101,17 @@ pub struct Record<'a> {
     pub data: &'a [u8],
 }
 
+/// The first `N` bytes of `s` (zeros past its end), advancing `s`.
+fn take<const N: usize>(s: &mut &[u8]) -> [u8; N] {
+    match s.split_first_chunk::<N>() {
+        Some((head, tail)) => {
+            *s = tail;
+            *head
+        }
+        None => [0; N],
+    }
+}
+
 /// The records of a data block whose fixups are restored (see
 /// [`decode_block`](crate::decode_block)).
 ///
@@ -112,20 +125,54 @@ pub fn block_records<'a>(
     h: &BlockHeader,
     loc: &Loc<'_>,
 ) -> Result<Vec<Record<'a>>> {
-    let end = (h.signatures_offset as usize).min(block.len());
-    let mut at = h.record_offsets[0] as usize;
-    let mut out = Vec::new();
-    for i in 0..=Lsn::MAX_RECORD_INDEX {
-        if at.saturating_add(RECORD_HEADER_SIZE) > end {
-            break;
+    BlockRecords::new(block, h, *loc).collect()
+}
+
+/// The records of a block, one at a time, without allocating: the rules of
+/// [`block_records`]. After an error the iterator ends.
+#[derive(Debug, Clone)]
+pub struct BlockRecords<'a, 'l> {
+    block: &'a [u8],
+    current: Lsn,
+    end: usize,
+    at: usize,
+    index: u32,
+    done: bool,
+    loc: Loc<'l>,
+}
+
+impl<'a, 'l> BlockRecords<'a, 'l> {
+    /// The records of `block` (fixups restored) with header `h`; errors name `loc`.
+    pub fn new(block: &'a [u8], h: &BlockHeader, loc: Loc<'l>) -> Self {
+        BlockRecords {
+            block,
+            current: h.current_lsn,
+            end: (h.signatures_offset as usize).min(block.len()),
+            at: h.record_offsets[0] as usize,
+            index: 0,
+            done: false,
+            loc,
         }
-        let raw = slice(block, at, RECORD_HEADER_SIZE, loc, "CLFS_LOG_RECORD_HEADER")?;
-        if raw.iter().all(|b| *b == 0) {
-            break; // free space where the next record would be
+    }
+
+    fn step(&mut self) -> Result<Option<Record<'a>>> {
+        let (block, loc, at, end) = (self.block, &self.loc, self.at, self.end);
+        let free = || {
+            loc.err(
+                "CLFS_LOG_RECORD_HEADER.RecordType",
+                Rule::Invalid("the block ends without a record flagged last-in-block (0x20)"),
+            )
+        };
+        if self.index > Lsn::MAX_RECORD_INDEX || at.saturating_add(RECORD_HEADER_SIZE) > end {
+            return Err(free());
         }
         let r = RecordHeader::decode(block, at, loc)?;
         let size = r.data_size as usize;
         if size < RECORD_HEADER_SIZE {
+            let raw = slice(block, at, RECORD_HEADER_SIZE, loc, "CLFS_LOG_RECORD_HEADER")?;
+            if raw.iter().all(|b| *b == 0) {
+                return Err(free()); // free space where the next record would be
+            }
             return Err(loc.err(
                 "CLFS_LOG_RECORD_HEADER.DataSize",
                 Rule::TooSmall {
@@ -153,7 +200,11 @@ pub fn block_records<'a>(
                 },
             ));
         }
-        let want = Lsn::new(h.current_lsn.container(), h.current_lsn.block_offset(), i);
+        let want = Lsn::new(
+            self.current.container(),
+            self.current.block_offset(),
+            self.index,
+        );
         if r.lsn != want {
             return Err(loc.err(
                 "CLFS_LOG_RECORD_HEADER.Lsn",
@@ -170,25 +221,40 @@ pub fn block_records<'a>(
             loc,
             "CLFS_LOG_RECORD_HEADER.DataSize",
         )?;
-        out.push(Record {
+        if r.record_type & RECORD_FLAG_LAST_IN_BLOCK != 0 {
+            self.done = true;
+        }
+        self.index += 1;
+        self.at = align_up(at + size, 8);
+        Ok(Some(Record {
             header: r,
             offset: at,
             data,
-        });
-        if r.record_type & RECORD_FLAG_LAST_IN_BLOCK != 0 {
-            return Ok(out);
-        }
-        at = align_up(at + size, 8);
+        }))
     }
-    Err(loc.err(
-        "CLFS_LOG_RECORD_HEADER.RecordType",
-        Rule::Invalid("the block ends without a record flagged last-in-block (0x20)"),
-    ))
+}
+
+impl<'a> Iterator for BlockRecords<'a, '_> {
+    type Item = Result<Record<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 /// Builds one container data block the way Windows writes it: records 8-byte aligned from
 /// 0x70, LSNs `block:index`, first/last-in-block flags, the smallest sector count whose fixup
-/// array lies after the records, signatures stamped, checksum 0.
+/// array lies after the records, signatures stamped, checksum 0 (unless
+/// [`checksum`](Self::checksum)).
 ///
 /// ```
 /// use clfs_format::{BlockBuilder, Lsn, RECORD_TYPE_DATA, RECORD_TYPE_RESTART};
@@ -207,6 +273,7 @@ pub struct BlockBuilder {
     client_id: u8,
     buf: Vec<u8>,
     records: Vec<usize>,
+    checksum: bool,
 }
 
 impl BlockBuilder {
@@ -218,7 +285,15 @@ impl BlockBuilder {
             client_id: 0,
             buf: alloc::vec![0u8; BLOCK_HEADER_SIZE],
             records: Vec::new(),
+            checksum: false,
         }
+    }
+
+    /// Stamps the block's CRC-32 into its header. Windows writes 0 on container blocks (the
+    /// default); readers check a non-zero checksum.
+    pub fn checksum(mut self, on: bool) -> BlockBuilder {
+        self.checksum = on;
+        self
     }
 
     /// Sets the header's `ClientId` (the stream of a multiplexed log; 0 otherwise).
@@ -333,7 +408,7 @@ impl BlockBuilder {
         h.client_id = self.client_id;
         h.current_lsn = self.lsn;
         h.next_lsn = next_lsn;
-        encode_block(&mut self.buf, &h, SECTOR_BLOCK_DATA, false, &loc)?;
+        encode_block(&mut self.buf, &h, SECTOR_BLOCK_DATA, self.checksum, &loc)?;
         Ok(self.buf)
     }
 }
@@ -356,7 +431,9 @@ mod tests {
 
     #[test]
     fn builder_output_decodes_to_the_same_records() {
-        let mut b = BlockBuilder::new(Lsn::new(3, 0x9000, 0), 9).client_id(2);
+        let mut b = BlockBuilder::new(Lsn::new(3, 0x9000, 0), 9)
+            .client_id(2)
+            .checksum(true);
         let p1 = [0xabu8; 72];
         let p2 = [0xcdu8; 32];
         b.push(RECORD_TYPE_DATA, Lsn::INVALID, Lsn::INVALID, &p1)
@@ -364,8 +441,9 @@ mod tests {
         b.push(RECORD_TYPE_RESTART, Lsn::NULL, Lsn::new(3, 0x8400, 1), &p2)
             .unwrap();
         let mut blk = b.finish(Lsn::new(3, 0x9200, 0)).unwrap();
-        let h = decode_block(&mut blk, SECTOR_BLOCK_DATA, ChecksumPolicy::IfPresent, &LOC).unwrap();
-        assert_eq!((h.client_id, h.usn, h.checksum), (2, 9, 0));
+        let h = decode_block(&mut blk, SECTOR_BLOCK_DATA, ChecksumPolicy::Required, &LOC).unwrap();
+        assert_eq!((h.client_id, h.usn), (2, 9));
+        assert_ne!(h.checksum, 0);
         assert_eq!(h.next_lsn, Lsn::new(3, 0x9200, 0));
         let recs = block_records(&blk, &h, &LOC).unwrap();
         assert_eq!(recs.len(), 2);

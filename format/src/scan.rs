@@ -12,7 +12,7 @@ use crate::block::{
 };
 use crate::bytes::{arr, put};
 use crate::error::{Error, Loc, Result, Rule};
-use crate::record::{block_records, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK};
+use crate::record::{BlockRecords, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK};
 use crate::Lsn;
 
 /// A record found in a container file, with its payload (fixups restored).
@@ -62,122 +62,228 @@ pub struct ContainerScan {
 /// intact but whose checksum, LSNs or records break a rule are noted and skipped whole.
 ///
 /// A block must carry the container's logical id and its own offset in its `CurrentLsn`.
+/// This copies every record's data out; [`ContainerWalker`] is the same walk without copies.
 pub fn scan_container(file: &[u8], name: &str, ctx: &ContainerContext) -> ContainerScan {
+    let mut w = ContainerWalker::new(file, name, ctx);
     let mut s = ContainerScan {
         physical_id: ctx.physical_id,
         logical_id: ctx.logical_id,
+        trailing: w.trailing(),
         ..ContainerScan::default()
     };
-    let limit = usize::try_from(ctx.size)
-        .unwrap_or(usize::MAX)
-        .min(file.len());
-    if file.len() > limit && (limit as u64) == ctx.size {
-        s.trailing = Some((ctx.size, (file.len() - limit) as u64));
-    }
-    let data = file.get(..limit).unwrap_or(&[]);
-    let mut off = 0usize;
-    while off + SECTOR_SIZE <= data.len() {
-        let rest = data.get(off..).unwrap_or(&[]);
-        let loc = Loc::new(name, off as u64);
-        let head = rest.get(..BLOCK_HEADER_SIZE).unwrap_or(&[]);
-        if head.iter().all(|b| *b == 0) {
-            off += SECTOR_SIZE;
-            continue;
-        }
-        match scan_block(rest, ctx, off, &loc, &mut s) {
-            Ok(size) => off += size,
-            Err((e, skip)) => {
-                s.errors.push(e);
-                off += skip;
+    while let Some(step) = w.next_block() {
+        match step {
+            Err(e) => s.errors.push(e),
+            Ok(b) => {
+                s.blocks += 1;
+                s.block_bytes += b.bytes.len() as u64;
+                let (client_id, block_usn, at) = (b.header.client_id, b.header.usn, b.offset);
+                // The walker validated every record of the block before yielding it.
+                for r in b.records().flatten() {
+                    s.records.push(LogRecord {
+                        header: r.header,
+                        client_id,
+                        block_usn,
+                        physical_id: ctx.physical_id,
+                        file_offset: at + r.offset as u64,
+                        data: r.data.to_vec(),
+                    });
+                }
             }
         }
     }
+    s.owner_pages = w.owner_pages();
     s
 }
 
-/// Decodes one block at the start of `rest`; returns its size, or an error and the bytes to
-/// skip (one sector when the signatures are broken, the whole block otherwise).
-fn scan_block(
-    rest: &[u8],
-    ctx: &ContainerContext,
-    off: usize,
-    loc: &Loc<'_>,
-    s: &mut ContainerScan,
-) -> core::result::Result<usize, (Error, usize)> {
-    let one = |e: Error| (e, SECTOR_SIZE);
-    let h = check_header(rest, loc).map_err(one)?;
-    let size = h.size();
-    let block = rest.get(..size).ok_or_else(|| {
-        one(loc.err(
-            "CLFS_LOG_BLOCK_HEADER.TotalSectorCount",
-            Rule::Invalid("block runs past the end"),
-        ))
-    })?;
-    // Signatures first (cheap, read-only): they tell a block start from data.
-    let first: [u8; 2] = arr(block, SECTOR_SIZE - 2, loc, "sector signature").map_err(one)?;
-    let kind = first[0] & !(SECTOR_BLOCK_BEGIN | SECTOR_BLOCK_END);
-    if kind != SECTOR_BLOCK_DATA && kind != SECTOR_BLOCK_OWNER {
-        return Err(one(loc.err(
-            "sector signature",
-            Rule::Mismatch {
-                found: first[0] as u64,
-                expected: (SECTOR_BLOCK_DATA | SECTOR_BLOCK_BEGIN) as u64,
-            },
-        )));
+/// A data block found by [`ContainerWalker`]: checked, fixups restored.
+#[derive(Debug)]
+pub struct WalkedBlock<'w> {
+    /// Offset of the block in the container file.
+    pub offset: u64,
+    /// The block header.
+    pub header: BlockHeader,
+    /// The block's bytes with the original sector bytes restored.
+    pub bytes: &'w [u8],
+    loc: Loc<'w>,
+}
+
+impl<'w> WalkedBlock<'w> {
+    /// The block's records (already checked by the walker: none is an error).
+    pub fn records(&self) -> BlockRecords<'w, 'w> {
+        BlockRecords::new(self.bytes, &self.header, self.loc)
     }
-    check_signatures(block, &h, kind, loc).map_err(one)?;
-    // From here the block is a block: a broken rule skips all of it.
-    let whole = |e: Error| (e, size);
-    if h.checksum != 0 {
-        let computed = block_crc(block);
-        if computed != h.checksum {
-            return Err(whole(loc.err(
-                "CLFS_LOG_BLOCK_HEADER.Checksum",
-                Rule::Checksum {
-                    stored: h.checksum,
-                    computed,
+}
+
+/// The walk of [`scan_container`] one block at a time, without copying record data: each
+/// block is restored into one reusable buffer and its records are borrowed from it.
+///
+/// ```
+/// use clfs_format::*;
+/// let mut b = BlockBuilder::new(Lsn::NULL, 1);
+/// b.push(RECORD_TYPE_DATA, Lsn::INVALID, Lsn::INVALID, b"abc").unwrap();
+/// let file = b.finish(Lsn::INVALID).unwrap();
+/// let ctx = ContainerContext::new(0, 0, file.len() as u64);
+/// let mut w = ContainerWalker::new(&file, "c0", &ctx);
+/// let block = w.next_block().unwrap().unwrap();
+/// let rec = block.records().next().unwrap().unwrap();
+/// assert_eq!(rec.data, b"abc");
+/// ```
+#[derive(Debug)]
+pub struct ContainerWalker<'a> {
+    file: &'a [u8],
+    name: &'a str,
+    logical_id: u32,
+    size: u64,
+    file_len: usize,
+    off: usize,
+    owner_pages: u32,
+    scratch: Vec<u8>,
+}
+
+impl<'a> ContainerWalker<'a> {
+    /// A walk over `file` (named `name` in errors) of container `ctx`, up to `ctx.size`.
+    pub fn new(file: &'a [u8], name: &'a str, ctx: &ContainerContext) -> Self {
+        let limit = usize::try_from(ctx.size)
+            .unwrap_or(usize::MAX)
+            .min(file.len());
+        ContainerWalker {
+            file: file.get(..limit).unwrap_or(&[]),
+            name,
+            logical_id: ctx.logical_id,
+            size: ctx.size,
+            file_len: file.len(),
+            off: 0,
+            owner_pages: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Bytes after the container's size: `(offset, length)` (Windows 11 authentication area).
+    pub fn trailing(&self) -> Option<(u64, u64)> {
+        let limit = self.file.len();
+        (self.file_len > limit && limit as u64 == self.size)
+            .then(|| (self.size, (self.file_len - limit) as u64))
+    }
+
+    /// Owner-page blocks passed so far (checked, not parsed).
+    pub fn owner_pages(&self) -> u32 {
+        self.owner_pages
+    }
+
+    /// The next data block, or the error for a place where none could be decoded (the walk
+    /// then resumes after it), or `None` at the end.
+    #[allow(clippy::should_implement_trait)] // a lending iterator: Iterator cannot express it
+    pub fn next_block(&mut self) -> Option<Result<WalkedBlock<'_>>> {
+        loop {
+            let off = self.off;
+            let rest = self.file.get(off..).unwrap_or(&[]);
+            if rest.len() < SECTOR_SIZE {
+                return None;
+            }
+            let head = rest.get(..BLOCK_HEADER_SIZE).unwrap_or(&[]);
+            if head.iter().all(|b| *b == 0) {
+                self.off += SECTOR_SIZE;
+                continue;
+            }
+            let loc = Loc::new(self.name, off as u64);
+            match self.check_block(rest, off, &loc) {
+                Err((e, skip)) => {
+                    self.off += skip;
+                    return Some(Err(e));
+                }
+                Ok((_, None)) => continue, // an owner page
+                Ok((h, Some(size))) => {
+                    self.off += size;
+                    let bytes = self.scratch.as_slice();
+                    return Some(Ok(WalkedBlock {
+                        offset: off as u64,
+                        header: h,
+                        bytes,
+                        loc,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Checks the block at `off`; on success its restored bytes are in `scratch` and the
+    /// size is returned (`None` for an owner page, already skipped). On failure: the error and
+    /// the bytes to skip (one sector when the signatures are broken, the whole block otherwise).
+    #[allow(clippy::type_complexity)]
+    fn check_block(
+        &mut self,
+        rest: &[u8],
+        off: usize,
+        loc: &Loc<'_>,
+    ) -> core::result::Result<(BlockHeader, Option<usize>), (Error, usize)> {
+        let one = |e: Error| (e, SECTOR_SIZE);
+        let h = check_header(rest, loc).map_err(one)?;
+        let size = h.size();
+        let block = rest.get(..size).ok_or_else(|| {
+            one(loc.err(
+                "CLFS_LOG_BLOCK_HEADER.TotalSectorCount",
+                Rule::Invalid("block runs past the end"),
+            ))
+        })?;
+        // Signatures first (cheap, read-only): they tell a block start from data.
+        let first: [u8; 2] = arr(block, SECTOR_SIZE - 2, loc, "sector signature").map_err(one)?;
+        let kind = first[0] & !(SECTOR_BLOCK_BEGIN | SECTOR_BLOCK_END);
+        if kind != SECTOR_BLOCK_DATA && kind != SECTOR_BLOCK_OWNER {
+            return Err(one(loc.err(
+                "sector signature",
+                Rule::Mismatch {
+                    found: first[0] as u64,
+                    expected: (SECTOR_BLOCK_DATA | SECTOR_BLOCK_BEGIN) as u64,
                 },
             )));
         }
+        check_signatures(block, &h, kind, loc).map_err(one)?;
+        // From here the block is a block: a broken rule skips all of it.
+        let whole = |e: Error| (e, size);
+        if h.checksum != 0 {
+            let computed = block_crc(block);
+            if computed != h.checksum {
+                return Err(whole(loc.err(
+                    "CLFS_LOG_BLOCK_HEADER.Checksum",
+                    Rule::Checksum {
+                        stored: h.checksum,
+                        computed,
+                    },
+                )));
+            }
+        }
+        if kind == SECTOR_BLOCK_OWNER {
+            self.owner_pages += 1;
+            self.off += size;
+            return Ok((h, None));
+        }
+        if h.current_lsn.container() != self.logical_id {
+            return Err(whole(loc.err(
+                "CLFS_LOG_BLOCK_HEADER.CurrentLsn",
+                Rule::Mismatch {
+                    found: h.current_lsn.container() as u64,
+                    expected: self.logical_id as u64,
+                },
+            )));
+        }
+        if h.current_lsn.block_offset() as usize != off || h.current_lsn.record_index() != 0 {
+            return Err(whole(loc.err(
+                "CLFS_LOG_BLOCK_HEADER.CurrentLsn",
+                Rule::Mismatch {
+                    found: h.current_lsn.0,
+                    expected: Lsn::new(self.logical_id, off as u32, 0).0,
+                },
+            )));
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(block);
+        restore(&mut self.scratch, &h);
+        for r in BlockRecords::new(&self.scratch, &h, *loc) {
+            r.map_err(whole)?;
+        }
+        Ok((h, Some(size)))
     }
-    if kind == SECTOR_BLOCK_OWNER {
-        s.owner_pages += 1;
-        return Ok(size);
-    }
-    if h.current_lsn.container() != ctx.logical_id {
-        return Err(whole(loc.err(
-            "CLFS_LOG_BLOCK_HEADER.CurrentLsn",
-            Rule::Mismatch {
-                found: h.current_lsn.container() as u64,
-                expected: ctx.logical_id as u64,
-            },
-        )));
-    }
-    if h.current_lsn.block_offset() as usize != off || h.current_lsn.record_index() != 0 {
-        return Err(whole(loc.err(
-            "CLFS_LOG_BLOCK_HEADER.CurrentLsn",
-            Rule::Mismatch {
-                found: h.current_lsn.0,
-                expected: Lsn::new(ctx.logical_id, off as u32, 0).0,
-            },
-        )));
-    }
-    let mut buf = block.to_vec();
-    restore(&mut buf, &h);
-    let recs = block_records(&buf, &h, loc).map_err(whole)?;
-    s.blocks += 1;
-    s.block_bytes += size as u64;
-    for r in recs {
-        s.records.push(LogRecord {
-            header: r.header,
-            client_id: h.client_id,
-            block_usn: h.usn,
-            physical_id: ctx.physical_id,
-            file_offset: (off + r.offset) as u64,
-            data: r.data.to_vec(),
-        });
-    }
-    Ok(size)
 }
 
 fn check_signatures(block: &[u8], h: &BlockHeader, kind: u8, loc: &Loc<'_>) -> Result<()> {
