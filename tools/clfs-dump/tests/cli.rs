@@ -234,3 +234,75 @@ fn usage_errors_are_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_multiplexed_log_shows_each_streams_records() {
+    use clfs_format::{
+        BaseFile, BaseRecord, BlockBuilder, ClientContext, ContainerContext, ControlRecord, LogId,
+        Lsn, TruncateRecord, LOG_STATE_MULTIPLEXED, RECORD_TYPE_DATA, RECORD_TYPE_RESTART,
+    };
+    let dir = scratch("multiplexed");
+    // Stream 0 writes the blocks at 0x0 and 0x400, stream 1 the block at 0x200.
+    let mut c0 = vec![0u8; CONTAINER_SIZE as usize];
+    for (off, client, kind) in [
+        (0u32, 0u8, RECORD_TYPE_RESTART),
+        (0x200, 1, RECORD_TYPE_DATA),
+        (0x400, 0, RECORD_TYPE_DATA),
+    ] {
+        let mut b = BlockBuilder::new(Lsn::new(0, off, 0), 1).client_id(client);
+        b.push(kind, Lsn::INVALID, Lsn::INVALID, &[client; 24])
+            .unwrap();
+        let blk = b.finish(Lsn::INVALID).unwrap();
+        c0[off as usize..off as usize + blk.len()].copy_from_slice(&blk);
+    }
+    let mut base = BaseRecord::new(LogId([9; 16]));
+    base.log_state |= LOG_STATE_MULTIPLEXED;
+    for (id, first, last) in [(0u8, 0x400, 0x600), (1, 0x200, 0x400)] {
+        let mut c = ClientContext::new(id);
+        c.base = Lsn::new(0, first, 0);
+        c.last = Lsn::new(0, last, 0);
+        c.restart = Lsn::INVALID;
+        base.add_client(c, &format!("stream{id}"));
+    }
+    base.add_container(
+        ContainerContext::new(0, 0, CONTAINER_SIZE),
+        "%BLF%\\muxContainer0",
+    );
+    let blf = dir.join("mux.blf");
+    std::fs::write(
+        &blf,
+        BaseFile::encode_image(&ControlRecord::new(1), &base, &TruncateRecord::default(), 1)
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("muxContainer0"), c0).unwrap();
+
+    let o = dump(&["--verify"], &blf);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(": multiplexed, log id"), "{out}");
+    assert!(out.contains("streams: 2"), "{out}");
+    assert!(
+        out.contains("stream 1: base 0:0x200:0 last 0:0x400:0"),
+        "{out}"
+    );
+    // Each stream's active range: 0:0x400:0 for stream 0, 0:0x200:0 for stream 1; the
+    // restart record of stream 0 at 0:0x0:0 lies behind its base.
+    assert!(out.contains("records (active range): 2\n"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&dump(&["--json", "--all"], &blf).stdout).unwrap();
+    let recs: Vec<(u64, u64, bool)> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["lsn"].as_u64().unwrap(),
+                r["client"].as_u64().unwrap(),
+                r["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(recs, [(0, 0, false), (0x200, 1, true), (0x400, 0, true)]);
+    assert_eq!(v["multiplexed"], true);
+}
