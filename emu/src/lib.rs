@@ -37,7 +37,7 @@ pub use irql::{
     PASSIVE_LEVEL,
 };
 pub use routines::CLFS_ROUTINES;
-pub use state::{set_default_root, CreateCall, Outstanding, Sandbox, Stats};
+pub use state::{set_default_root, CreateCall, Entered, Outstanding, Sandbox, Stats};
 
 /// The pool tag of every log I/O block the emulator allocates for a marshalling area
 /// (`'Clfs'` in a debugger's tag display).

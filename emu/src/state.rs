@@ -458,6 +458,17 @@ impl Sandbox {
         reg().sb(self.id).map(|s| s.snapshot()).unwrap_or_default()
     }
 
+    /// Makes this sandbox current on the calling thread too (another thread than the one
+    /// that created it), until the returned guard is dropped: that thread's calls, faults and
+    /// pool allocations are then accounted here. For tests that call a driver from several
+    /// threads (scoped threads can borrow the sandbox).
+    pub fn enter(&self) -> Entered {
+        Entered {
+            id: self.id,
+            previous: CURRENT.with(|c| c.replace(self.id)),
+        }
+    }
+
     /// Simulated power loss for every log of this sandbox: all unflushed records are
     /// dropped, every open log object, marshalling area and read context of this sandbox
     /// becomes an invalid handle and leaves the accounts; the blocks they held are returned
@@ -485,6 +496,24 @@ impl Drop for Sandbox {
         if self.remove_on_drop {
             let _ = std::fs::remove_dir_all(&self.root);
         }
+    }
+}
+
+/// The guard of [`Sandbox::enter`]: restores the thread's previous sandbox on drop.
+#[derive(Debug)]
+#[must_use = "the sandbox is current only until the guard is dropped"]
+pub struct Entered {
+    id: u64,
+    previous: u64,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CURRENT.with(|c| {
+            if c.get() == self.id {
+                c.set(self.previous);
+            }
+        });
     }
 }
 

@@ -82,6 +82,8 @@ pub struct Driver {
     registry_path: Box<UNICODE_STRING>,
     _strings: Vec<Box<[u16]>>,
     state: State,
+    /// The driver's devices, links and object handles (`crate::iomgr`).
+    namespace: crate::iomgr::Namespace,
     image: MappedImage,
 }
 
@@ -145,6 +147,7 @@ impl Driver {
             registry_path: Box::new(reg),
             _strings: vec![name_buf, key_buf, reg_buf],
             state: State::Loaded,
+            namespace: crate::iomgr::Namespace::new(),
             image,
         })
     }
@@ -206,6 +209,27 @@ impl Driver {
         &self.object
     }
 
+    /// The driver object, writable (the I/O manager's view).
+    pub fn object_mut(&mut self) -> &mut DRIVER_OBJECT {
+        &mut self.object
+    }
+
+    /// The driver's namespace: its devices, symbolic links and object handles.
+    pub fn namespace(&self) -> &crate::iomgr::Namespace {
+        &self.namespace
+    }
+
+    /// Makes the driver's namespace current on this thread (for calls into the image).
+    pub fn namespace_guard(&self) -> crate::iomgr::NsGuard {
+        self.namespace.enter()
+    }
+
+    /// What is left in the driver's namespace (devices, links, object handles): empty after
+    /// a clean unload.
+    pub fn io_leaks(&self) -> Vec<String> {
+        self.namespace.leaks()
+    }
+
     /// The address of the unload routine the driver set, if any.
     pub fn unload_routine(&self) -> Option<usize> {
         self.object.DriverUnload.map(|f| f as usize)
@@ -222,6 +246,7 @@ impl Driver {
     pub unsafe fn driver_entry(&mut self) -> NTSTATUS {
         let object: *mut DRIVER_OBJECT = &mut *self.object;
         let path: *const UNICODE_STRING = &*self.registry_path;
+        let _ns = self.namespace.enter();
         // SAFETY: the entry point was validated to lie inside an executable section of the
         // mapped image, and the image is a driver, so it has DriverEntry's type; a valid,
         // writable driver object and registry path that outlive the call (boxed, owned by
@@ -263,6 +288,7 @@ impl Driver {
             return Err(UnloadError::NotInImage(addr));
         }
         let object: *mut DRIVER_OBJECT = &mut *self.object;
+        let _ns = self.namespace.enter();
         // SAFETY: `addr` lies in the image's code and is what the driver stored as its
         // DRIVER_UNLOAD routine (a win64 function of that type, `DriverUnloadFn`), called
         // with its driver object; the caller accepts running the image's code.

@@ -28,6 +28,8 @@
 //! * [`map`]: `mmap` the image, relocate it for its address, write the IAT, apply section
 //!   protections ([`load_image`]).
 //! * [`driver`]: the `DRIVER_OBJECT`, `DriverEntry`, the unload routine ([`Driver`]).
+//! * [`iomgr`]: a small I/O manager: devices, symbolic links, file objects, IRPs sent to the
+//!   image's dispatch routines from any number of threads ([`IoManager`]).
 //!
 //! A mapped image may read CR8 (`mov r64, cr8`, what `KeGetCurrentIrql` is on x64): the
 //! resulting fault is caught and the thread's simulated IRQL is returned (`privileged.rs`).
@@ -47,6 +49,8 @@ pub mod error;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod imports;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod iomgr;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod map;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod mgmt_callbacks;
@@ -61,6 +65,8 @@ pub mod verifier;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use driver::{run_on_driver_stack, Driver, State, UnloadError};
 pub use error::LoadError;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use iomgr::{Caller, File, IoManager, IoResult, UnloadState, Violation};
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use map::{load_image, MappedImage};
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

@@ -36,7 +36,7 @@ thread_local! {
 }
 
 /// Counts a call of `routine`; returns the injected status if a fault fires now.
-fn enter(routine: &'static str) -> Option<NTSTATUS> {
+pub(crate) fn enter(routine: &'static str) -> Option<NTSTATUS> {
     KERNEL.with(|k| {
         let mut k = k.borrow_mut();
         *k.calls.entry(routine).or_insert(0) += 1;
@@ -528,6 +528,9 @@ unsafe extern "win64" fn IoCreateFile(
 /// kernel mode bugchecks (`INVALID_KERNEL_HANDLE`), as in the kernel.
 unsafe extern "win64" fn ObCloseHandle(handle: *mut c_void, _previous_mode: i8) -> NTSTATUS {
     let _ = enter("ObCloseHandle");
+    if crate::iomgr::close_object_handle(handle as usize) {
+        return STATUS_SUCCESS;
+    }
     let closed = KERNEL.with(|k| k.borrow_mut().handles.remove(&(handle as usize)));
     match closed {
         Some(_) => STATUS_SUCCESS,
@@ -685,6 +688,29 @@ pub const EXPORTS: &[(&str, *const ())] = &[
     ),
     ("IoCreateFile", IoCreateFile as *const ()),
     ("ObCloseHandle", ObCloseHandle as *const ()),
+    // The I/O manager (crate::iomgr).
+    ("IoCreateDevice", crate::iomgr::IoCreateDevice as *const ()),
+    ("IoDeleteDevice", crate::iomgr::IoDeleteDevice as *const ()),
+    (
+        "IoCreateSymbolicLink",
+        crate::iomgr::IoCreateSymbolicLink as *const (),
+    ),
+    (
+        "IoDeleteSymbolicLink",
+        crate::iomgr::IoDeleteSymbolicLink as *const (),
+    ),
+    (
+        "IofCompleteRequest",
+        crate::iomgr::IofCompleteRequest as *const (),
+    ),
+    (
+        "ObOpenObjectByPointer",
+        crate::iomgr::ObOpenObjectByPointer as *const (),
+    ),
+    (
+        "ZwSetSecurityObject",
+        crate::iomgr::ZwSetSecurityObject as *const (),
+    ),
     ("DbgPrint", clfs_harness_dbgprint as *const ()),
     ("DbgPrintEx", clfs_harness_dbgprintex as *const ()),
     ("memcpy", memcpy as *const ()),

@@ -301,7 +301,10 @@ fn every_missing_import_is_listed() {
     let pe = Pe::new(
         RET_SUCCESS,
         &[
-            ("ntoskrnl.exe", &["ExAllocatePool2", "IoCreateDevice"]),
+            (
+                "ntoskrnl.exe",
+                &["ExAllocatePool2", "IoAttachDeviceToDeviceStack"],
+            ),
             ("HAL.dll", &["KeStallExecutionProcessor"]),
             ("clfs.sys", &["ClfsFinalize", "ClfsCreateLogFile"]),
         ],
@@ -310,7 +313,7 @@ fn every_missing_import_is_listed() {
     assert_eq!(
         e,
         LoadError::MissingImports(vec![
-            "ntoskrnl.exe!IoCreateDevice".into(),
+            "ntoskrnl.exe!IoAttachDeviceToDeviceStack".into(),
             "HAL.dll!KeStallExecutionProcessor".into(),
             "clfs.sys!ClfsFinalize".into(),
         ])

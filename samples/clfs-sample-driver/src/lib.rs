@@ -8,7 +8,12 @@
 //! * On unload it flushes, writes a restart area and tears down: the marshalling area, then
 //!   the log.
 //!
-//! The log logic lives in [`logic`], which host tests run against the `clfs-emu` emulator.
+//! * While loaded it serves the control device `\Device\ClfsSample` (link `\??\ClfsSample`,
+//!   SYSTEM and Administrators only): IOCTLs to append, flush, read and query, defined in
+//!   `clfs-sample-proto` (see `docs/ioctl.md`).
+//!
+//! The log logic lives in [`logic`] and the IOCTL logic in [`service`], which host tests run
+//! against the `clfs-emu` emulator.
 //! The driver plumbing (`DriverEntry`, the unload routine, the panic handler) is compiled only
 //! for the driver image: a Windows target without the `host-tests` feature (`cfg(driver_image)`,
 //! set by build.rs), outside `cfg(test)`. Everywhere else this is an ordinary std library.
@@ -18,6 +23,7 @@
 #![cfg_attr(all(driver_image, not(test)), no_std)]
 
 pub mod logic;
+pub mod service;
 
 #[cfg(all(driver_image, not(test)))]
 mod driver;

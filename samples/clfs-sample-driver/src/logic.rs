@@ -283,6 +283,11 @@ fn ensure_containers(log: &LogFile, containers: [&[u16]; 2], size: u64) -> Resul
 }
 
 impl Running {
+    /// The marshalling area the session appends through (`None` only during teardown).
+    pub fn area(&self) -> Option<&MarshallingArea<'static, SamplePool>> {
+        self.area.as_ref()
+    }
+
     /// LSN of this session's start-up record.
     pub fn startup_lsn(&self) -> Lsn {
         self.startup

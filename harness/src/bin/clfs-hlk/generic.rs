@@ -111,7 +111,7 @@ pub enum Fault {
     Pool(u64),
     /// The nth log I/O block allocation fails in the emulator.
     Block(u64),
-    /// The nth call of an ntoskrnl routine (`IoCreateFile`) returns [`FAULT_STATUS`].
+    /// The nth call of an ntoskrnl routine ([`KERNEL_FAULTS`]) returns [`FAULT_STATUS`].
     Kernel(&'static str, u64),
 }
 
@@ -262,10 +262,17 @@ pub fn enter(driver: &mut Driver) -> i32 {
     unsafe { driver.driver_entry() }
 }
 
-/// Calls the unload routine.
+/// Calls the unload routine; the driver must leave no device, symbolic link or object handle
+/// behind.
 pub fn unload(driver: &mut Driver) -> Result<(), String> {
     // SAFETY: as in `enter`.
-    unsafe { driver.unload() }.map_err(|e| format!("unload: {e}"))
+    unsafe { driver.unload() }.map_err(|e| format!("unload: {e}"))?;
+    let left = driver.io_leaks();
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("after unload: {}", left.join("; ")))
+    }
 }
 
 /// Zero leaks: the emulator's accounts, pool by tag, kernel handles.
@@ -477,6 +484,16 @@ fn prepare(ctx: &Ctx<'_>, sandbox: &Sandbox, scenario: Scenario) -> Result<Logs,
     read_logs(sandbox, true)
 }
 
+/// The NTSTATUS-returning `ntoskrnl.exe` routines whose failure a driver must handle, swept
+/// like the CLFS calls: the directory, the device, its security, its link.
+const KERNEL_FAULTS: [&str; 5] = [
+    "IoCreateFile",
+    "IoCreateDevice",
+    "ObOpenObjectByPointer",
+    "ZwSetSecurityObject",
+    "IoCreateSymbolicLink",
+];
+
 /// Counts the fault points of one clean session: DriverEntry's and the unload routine's.
 fn fault_points(ctx: &Ctx<'_>, scenario: Scenario) -> Result<Vec<(Phase, Fault)>, String> {
     let sandbox = sandbox()?;
@@ -486,18 +503,20 @@ fn fault_points(ctx: &Ctx<'_>, scenario: Scenario) -> Result<Vec<(Phase, Fault)>
     let mut count = |phase: Phase, run: &mut dyn FnMut() -> Result<(), String>| {
         let before = sandbox.stats();
         let pool0 = pool_allocations();
-        let io0 = ntos::calls("IoCreateFile");
+        let io0: Vec<u64> = KERNEL_FAULTS.iter().map(|r| ntos::calls(r)).collect();
         run()?;
         let after = sandbox.stats();
         let pool = pool_allocations().saturating_sub(pool0);
-        let io = ntos::calls("IoCreateFile").saturating_sub(io0);
         let blocks = after
             .blocks
             .values()
             .map(|o| o.count)
             .sum::<u64>()
             .saturating_sub(before.blocks.values().map(|o| o.count).sum::<u64>());
-        points.extend((1..=io).map(|k| (phase, Fault::Kernel("IoCreateFile", k))));
+        for (routine, n0) in KERNEL_FAULTS.iter().zip(&io0) {
+            let made = ntos::calls(routine).saturating_sub(*n0);
+            points.extend((1..=made).map(|k| (phase, Fault::Kernel(routine, k))));
+        }
         for (routine, n) in &after.calls {
             if !routine.starts_with("Clfs")
                 || routine.starts_with("ClfsLsn")

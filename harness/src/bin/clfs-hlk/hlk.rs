@@ -21,7 +21,8 @@ const GENERIC: [(&str, Test); 6] = [
     ("crash_recovery", generic::crash_recovery),
 ];
 
-/// The sample's own tests, after the generic ones.
+/// The sample's own tests, after the generic ones; its device-interface tests
+/// ([`crate::ioctl::TESTS`]) follow.
 const SAMPLE: [(&str, Test); 1] = [("irql_discipline", sample::irql_discipline)];
 
 const USAGE: &str = "usage: clfs-hlk <image.sys> [--generic] [options]
@@ -118,6 +119,7 @@ fn tests(o: &Options) -> Vec<(&'static str, Test)> {
     let mut v: Vec<(&'static str, Test)> = GENERIC.to_vec();
     if !o.generic {
         v.extend(SAMPLE);
+        v.extend(crate::ioctl::TESTS);
     }
     v
 }
