@@ -735,7 +735,9 @@ fn open_close_storm(ctx: &Ctx<'_>) -> Outcome {
         r?;
     }
     let st = rig.sandbox.stats();
-    let handles = clfs_harness::verifier::pool::outstanding().get(&HANDLE_TAG).copied();
+    let handles = clfs_harness::verifier::pool::outstanding()
+        .get(&HANDLE_TAG)
+        .copied();
     if st.live_read_contexts != base || handles.is_some_and(|o| o.count != 0) {
         return Err(format!(
             "after the storm: {} read contexts, handle pool {handles:?}",
