@@ -26,6 +26,9 @@ static ENDS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 /// The `SIGSEGV` action that was installed before ours (written once, before ours is
 /// installed).
 static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+/// The same for `SIGILL`: under valgrind, which does not decode `mov r64, cr8`, the CR8 read
+/// arrives as `SIGILL` instead (so that the image can run under callgrind).
+static PREVIOUS_ILL: OnceLock<libc::sigaction> = OnceLock::new();
 
 /// Installs the handler (once per process) and registers `[start, start + len)` as image
 /// memory whose `mov r64, cr8` instructions are emulated. False if every slot is taken (the
@@ -75,10 +78,16 @@ pub(crate) fn image_containing(addr: usize) -> Option<usize> {
 }
 
 fn install() {
-    PREVIOUS.get_or_init(|| {
+    PREVIOUS.get_or_init(|| install_for(libc::SIGSEGV, on_segv as *const () as usize));
+    PREVIOUS_ILL.get_or_init(|| install_for(libc::SIGILL, on_ill as *const () as usize));
+}
+
+/// Installs `handler` for `sig`; returns the previous action.
+fn install_for(sig: c_int, handler: usize) -> libc::sigaction {
+    {
         // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
         let mut new: libc::sigaction = unsafe { core::mem::zeroed() };
-        new.sa_sigaction = on_segv as *const () as usize;
+        new.sa_sigaction = handler;
         new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: as above.
         let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
@@ -87,9 +96,9 @@ fn install() {
         // SAFETY: valid pointers to a complete action and to room for the old one. The old
         // action is stored before any CR8 read can fault: images register only after this
         // returns, and nothing runs image code before it is registered.
-        unsafe { libc::sigaction(libc::SIGSEGV, &new, &mut old) };
+        unsafe { libc::sigaction(sig, &new, &mut old) };
         old
-    });
+    }
 }
 
 /// The general-purpose registers in the x86 encoding order (0 = RAX ... 15 = R15), as
@@ -169,9 +178,28 @@ extern "C" fn on_segv(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) 
     // verifier's report (and does not return); anything else goes on to the previous handler.
     // SAFETY: the kernel's arguments to this SA_SIGINFO handler.
     unsafe { crate::verifier::on_fault(info, ctx) };
-    let Some(prev) = PREVIOUS.get() else {
+    if let Some(prev) = PREVIOUS.get() {
+        // SAFETY: the kernel's arguments, passed on.
+        unsafe { chain(prev, sig, info, ctx) };
+    }
+}
+
+extern "C" fn on_ill(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    // SAFETY: the kernel (or valgrind) calls this as an SA_SIGINFO handler.
+    if unsafe { emulate(ctx) } {
         return;
-    };
+    }
+    if let Some(prev) = PREVIOUS_ILL.get() {
+        // SAFETY: the kernel's arguments, passed on.
+        unsafe { chain(prev, sig, info, ctx) };
+    }
+}
+
+/// Hands a signal this module does not handle to the action installed before it.
+///
+/// # Safety
+/// The arguments of an SA_SIGINFO handler invocation for `sig`.
+unsafe fn chain(prev: &libc::sigaction, sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     match prev.sa_sigaction {
         libc::SIG_DFL | libc::SIG_IGN => {
             // Put the previous action back and return: the instruction faults again and

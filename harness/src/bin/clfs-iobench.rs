@@ -17,7 +17,10 @@ mod imp {
     use std::process::{Command, ExitCode};
     use std::time::Instant;
 
-    use clfs::{pool_tag, wide, LogFile, LogOptions, MarshallingArea, MarshallingConfig, PoolType, TaggedPool};
+    use clfs::{
+        pool_tag, wide, LogFile, LogOptions, MarshallingArea, MarshallingConfig, PoolType,
+        TaggedPool,
+    };
     use clfs_harness::iomgr::{Caller, File, IoManager, READ_WRITE};
     use clfs_sample_proto as proto;
 
@@ -92,7 +95,10 @@ mod imp {
     #[inline(never)]
     fn mark_lib_append(area: &MarshallingArea<'_, SamplePool>, record: &[u8]) -> Res<()> {
         for _ in 0..K {
-            black_box(area.append(&[black_box(record)]).map_err(|e| e.to_string())?);
+            black_box(
+                area.append(&[black_box(record)])
+                    .map_err(|e| e.to_string())?,
+            );
         }
         Ok(())
     }
@@ -101,7 +107,12 @@ mod imp {
     #[inline(never)]
     fn mark_ioctl_query(rig: &Rig) -> Res<()> {
         for _ in 0..K {
-            ioctl(rig, proto::IOCTL_CLFS_SAMPLE_QUERY, &[], proto::QueryReply::SIZE)?;
+            ioctl(
+                rig,
+                proto::IOCTL_CLFS_SAMPLE_QUERY,
+                &[],
+                proto::QueryReply::SIZE,
+            )?;
         }
         Ok(())
     }
@@ -142,7 +153,8 @@ mod imp {
         std::fs::create_dir_all(rig._sandbox.root().join("SystemRoot/Logs/Bench"))
             .map_err(|e| e.to_string())?;
         let log = lib_log()?;
-        let area = MarshallingArea::<SamplePool>::create(&log, config()).map_err(|e| e.to_string())?;
+        let area =
+            MarshallingArea::<SamplePool>::create(&log, config()).map_err(|e| e.to_string())?;
         for size in SIZES {
             let req = append_request(size);
             let record = vec![0x5Au8; size];
@@ -234,15 +246,33 @@ mod imp {
         }
         let _ = std::fs::remove_dir_all(&dir);
         println!("## Instructions per operation (callgrind Ir, median of {R} batches of {K})\n");
-        println!("| operation | record | through the driver (IOCTL) | through the library | ratio |");
+        println!(
+            "| operation | record | through the driver (IOCTL) | through the library | ratio |"
+        );
         println!("|---|---|---|---|---|");
-        let mut rows: Vec<(String, usize)> = SIZES.iter().map(|s| ("append".to_string(), *s)).collect();
+        let mut rows: Vec<(String, usize)> =
+            SIZES.iter().map(|s| ("append".to_string(), *s)).collect();
         rows.push(("query".into(), 0));
         for (what, size) in rows {
-            let via = median(per.get(&format!("ioctl_{what} {size}")).cloned().unwrap_or_default());
-            let lib = median(per.get(&format!("lib_{what} {size}")).cloned().unwrap_or_default());
-            let rec = if size == 0 { "—".to_string() } else { format!("{size} B") };
-            println!("| {what} | {rec} | {via:.0} | {lib:.0} | {:.2} |", via / lib);
+            let via = median(
+                per.get(&format!("ioctl_{what} {size}"))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            let lib = median(
+                per.get(&format!("lib_{what} {size}"))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            let rec = if size == 0 {
+                "—".to_string()
+            } else {
+                format!("{size} B")
+            };
+            println!(
+                "| {what} | {rec} | {via:.0} | {lib:.0} | {:.2} |",
+                via / lib
+            );
         }
         Ok(())
     }
@@ -253,7 +283,12 @@ mod imp {
         let rig = start(image)?;
         let t = Instant::now();
         for _ in 0..QUERIES {
-            ioctl(&rig, proto::IOCTL_CLFS_SAMPLE_QUERY, &[], proto::QueryReply::SIZE)?;
+            ioctl(
+                &rig,
+                proto::IOCTL_CLFS_SAMPLE_QUERY,
+                &[],
+                proto::QueryReply::SIZE,
+            )?;
         }
         let q = QUERIES as f64 / t.elapsed().as_secs_f64();
         let req = append_request(16);
