@@ -88,7 +88,12 @@ fn install_for(sig: c_int, handler: usize) -> libc::sigaction {
         // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
         let mut new: libc::sigaction = unsafe { core::mem::zeroed() };
         new.sa_sigaction = handler;
-        new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        new.sa_flags = libc::SA_SIGINFO
+            | if sig == libc::SIGSEGV {
+                libc::SA_ONSTACK
+            } else {
+                0
+            };
         // SAFETY: as above.
         let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
         // SAFETY: `new.sa_mask` is a valid sigset_t to initialise.

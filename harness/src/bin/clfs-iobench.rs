@@ -6,9 +6,12 @@
 //! cargo run --release -p clfs-harness --bin clfs-iobench -- <clfs_sample_driver.sys> [insn|rate|all]
 //! ```
 //!
-//! `insn` re-runs this binary under `valgrind --tool=callgrind` with collection toggled on
-//! the `mark_*` functions only, one dump per batch, and reports the median instructions per
-//! operation. `rate` times round trips with the wall clock. Reports only; nothing gates.
+//! `insn` re-runs this binary under `valgrind --tool=callgrind`; the worker zeroes callgrind's
+//! counters before each batch and dumps them after it (callgrind client requests), so each
+//! dump is one batch, and the median instructions per operation are reported. (Toggling
+//! collection on functions, as `clfs-bench` does, cannot work here: the driver runs on its own
+//! 24 KiB stack, and callgrind takes the stack switch for a return.) `rate` times round trips
+//! with the wall clock. Reports only; nothing gates.
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
@@ -126,6 +129,46 @@ mod imp {
         Ok(())
     }
 
+    /// `VG_USERREQ_TOOL_BASE('C', 'T')`: callgrind's client requests.
+    const CALLGRIND_BASE: u64 = ((b'C' as u64) << 24) | ((b'T' as u64) << 16);
+    /// `CALLGRIND_DUMP_STATS`.
+    const DUMP_STATS: u64 = CALLGRIND_BASE;
+    /// `CALLGRIND_ZERO_STATS`.
+    const ZERO_STATS: u64 = CALLGRIND_BASE + 1;
+
+    /// A valgrind client request (valgrind.h's amd64 `VALGRIND_DO_CLIENT_REQUEST`): the
+    /// special no-op sequence with RAX pointing at the arguments. Outside valgrind it does
+    /// nothing (the four rotations of RDI add up to 128 bits).
+    fn client_request(request: u64) {
+        let args: [u64; 6] = [request, 0, 0, 0, 0, 0];
+        let mut result: u64 = 0;
+        // SAFETY: rotating RDI by 3 + 13 + 61 + 51 = 2 × 64 bits leaves it unchanged, and
+        // `xchg rbx, rbx` changes nothing; valgrind recognises the sequence and reads the six
+        // words at RAX (a live local array), writing its answer to RDX.
+        unsafe {
+            core::arch::asm!(
+                "rol rdi, 3",
+                "rol rdi, 13",
+                "rol rdi, 61",
+                "rol rdi, 51",
+                "xchg rbx, rbx",
+                in("rax") args.as_ptr(),
+                inout("rdx") result,
+                out("rdi") _,
+            );
+        }
+        black_box(result);
+    }
+
+    /// Runs `f` as one measured batch: zero callgrind's counters, run, dump.
+    fn batch(label: &str, f: impl FnOnce() -> Res<()>) -> Res<()> {
+        println!("{label}");
+        client_request(ZERO_STATS);
+        let r = f();
+        client_request(DUMP_STATS);
+        r
+    }
+
     /// The sample's block allocator, so both sides allocate alike.
     type SamplePool = TaggedPool<{ pool_tag(*b"Smpl") }>;
 
@@ -159,29 +202,22 @@ mod imp {
             let req = append_request(size);
             let record = vec![0x5Au8; size];
             for _ in 0..R {
-                println!("ioctl_append {size}");
-                mark_ioctl_append(&rig, &req)?;
-                println!("lib_append {size}");
-                mark_lib_append(&area, &record)?;
+                batch(&format!("ioctl_append {size}"), || {
+                    mark_ioctl_append(&rig, &req)
+                })?;
+                batch(&format!("lib_append {size}"), || {
+                    mark_lib_append(&area, &record)
+                })?;
                 ioctl(&rig, proto::IOCTL_CLFS_SAMPLE_FLUSH, &[], 8)?;
                 area.flush().map_err(|e| e.to_string())?;
             }
         }
         for _ in 0..R {
-            println!("ioctl_query 0");
-            mark_ioctl_query(&rig)?;
-            println!("lib_query 0");
-            mark_lib_query(&log)?;
+            batch("ioctl_query 0", || mark_ioctl_query(&rig))?;
+            batch("lib_query 0", || mark_lib_query(&log))?;
         }
         Ok(())
     }
-
-    const MARKS: [&str; 4] = [
-        "mark_ioctl_append",
-        "mark_lib_append",
-        "mark_ioctl_query",
-        "mark_lib_query",
-    ];
 
     fn dump_total(path: &Path) -> Res<u64> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -213,14 +249,7 @@ mod imp {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let out_file = dir.join("cg.out");
         let mut cmd = Command::new("valgrind");
-        cmd.args([
-            "--tool=callgrind",
-            "--collect-atstart=no",
-            "--toggle-collect=clfs_iobench::imp::mark_*",
-        ]);
-        for f in MARKS {
-            cmd.arg(format!("--dump-after=clfs_iobench::imp::{f}"));
-        }
+        cmd.args(["--tool=callgrind", "--dump-instr=no"]);
         let out = cmd
             .arg(format!("--callgrind-out-file={}", out_file.display()))
             .arg(&exe)
