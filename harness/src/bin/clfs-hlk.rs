@@ -18,11 +18,11 @@ mod generic;
 #[path = "clfs-hlk/hlk.rs"]
 mod hlk;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-#[path = "clfs-hlk/sample.rs"]
-mod sample;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[path = "clfs-hlk/ioctl.rs"]
 mod ioctl;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[path = "clfs-hlk/sample.rs"]
+mod sample;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn main() -> std::process::ExitCode {
