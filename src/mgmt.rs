@@ -651,6 +651,36 @@ pub enum TailAdvance {
 /// - Panicking in a callback is a bugcheck in the kernel: don't.
 ///
 /// The implementer is shared across threads, so it is `Sync`; use atomics or locks inside.
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// use core::sync::atomic::{AtomicU64, Ordering};
+/// use clfs::mgmt::{LogFullOutcome, ManagedClient, ManagementCallbacks, TailAdvance};
+/// use clfs::{wide, LogFile, LogOptions, Lsn};
+///
+/// /// Remembers the requested target; a work item (not shown) moves the base there.
+/// #[derive(Default)]
+/// struct Tail {
+///     wanted: AtomicU64,
+/// }
+///
+/// impl ManagementCallbacks for Tail {
+///     fn advance_tail(&self, target: Lsn) -> TailAdvance {
+///         self.wanted.fetch_max(target.raw(), Ordering::Relaxed);
+///         // In a driver: IoQueueWorkItem(...) here.
+///         TailAdvance::Pending
+///     }
+/// }
+///
+/// let log = LogFile::create(wide!("log:C:\\logs\\cb-doc"), LogOptions::new().create_if_missing())?;
+/// log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+/// let tail = Tail::default();
+/// let client = ManagedClient::register(&log, &tail)?;
+/// // The log has free space: available now, no callback follows.
+/// assert_eq!(client.handle_log_full()?, LogFullOutcome::Available);
+/// drop(client); // deregisters: `tail` is no longer called and may go
+/// # Ok::<(), clfs::Error>(())
+/// ```
 pub trait ManagementCallbacks: Sync {
     /// AdvanceTail: CLFS asks the client to move its tail (its base LSN) to or beyond
     /// `target`. Queue the work and return [`TailAdvance::Pending`], or

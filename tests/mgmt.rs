@@ -1308,3 +1308,48 @@ fn the_archive_tail_pins_the_log_until_it_moves() {
     drop(log);
     assert_no_leaks(&sb);
 }
+
+#[test]
+fn a_growth_failure_comes_back_through_log_growth_complete() {
+    let sb = Sandbox::new();
+    let log = log_with("gfail", 2);
+    log.install_policy(
+        &Policy::MaximumSize { containers: 4 },
+        InstallMode::KeepExisting,
+    )
+    .unwrap();
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
+    let rec = Recorder::default();
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    fill(&area);
+    clfs_emu::faults::fail_growth(true);
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    rec.wait(|r| r.growths() == 1);
+    assert_eq!(
+        rec.growth.lock().unwrap()[0].0,
+        Err(NtStatus::LOG_CONTAINER_OPEN_FAILED)
+    );
+    let e = log.set_log_file_size(LogSize::Containers(3)).unwrap_err();
+    assert_eq!(e.status(), Some(NtStatus::LOG_POLICY_CONFLICT));
+    assert_eq!(log.info().unwrap().containers, 2);
+    clfs_emu::faults::fail_growth(false);
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::GrowthPending
+    );
+    rec.wait(|r| r.growths() == 2);
+    assert_eq!(rec.growth.lock().unwrap()[1].0, Ok(()));
+    assert_eq!(
+        log.info().unwrap().containers,
+        3,
+        "one container per default step"
+    );
+    drop(client);
+    drop(area);
+    drop(log);
+    assert_no_leaks(&sb);
+}

@@ -16,6 +16,7 @@ pub(crate) struct FaultState {
     lengths: HashMap<&'static str, Vec<(u64, u32)>>,
     alloc: Option<u64>,
     container_writes: bool,
+    growth: bool,
 }
 
 impl FaultState {
@@ -127,6 +128,19 @@ pub fn fail_container_writes(on: bool) {
     if let Some(s) = reg().sb(current_sandbox()) {
         s.faults.container_writes = on;
     }
+}
+
+/// While on, every container that management would add to a log of the current sandbox
+/// (`ClfsMgmtHandleLogFileFull`, auto-grow, `ClfsMgmtSetLogFileSize`) fails as if it could
+/// not be created (`STATUS_LOG_CONTAINER_OPEN_FAILED`), before anything is created.
+pub fn fail_growth(on: bool) {
+    if let Some(s) = reg().sb(current_sandbox()) {
+        s.faults.growth = on;
+    }
+}
+
+pub(crate) fn growth_fails(sandbox: u64) -> bool {
+    reg().sb(sandbox).is_some_and(|s| s.faults.growth)
 }
 
 /// Disarms every fault of the current sandbox.

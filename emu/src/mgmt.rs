@@ -547,6 +547,10 @@ fn grow(h: usize, v: &View, n: u32, limit: u32, new_size: Option<u32>) -> (u32, 
     let mut added = 0;
     let mut tries = 0;
     while added < n {
+        if crate::faults::growth_fails(v.sandbox) {
+            record_added(v.sandbox, added);
+            return (added, Some(STATUS_LOG_CONTAINER_OPEN_FAILED));
+        }
         let name = next_name(v.id, &v.stem);
         let size = first_size.filter(|_| added == 0);
         match log::add_containers(h, size, &[name]) {
