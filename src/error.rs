@@ -191,6 +191,21 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// A `ClfsCreateMarshallingAreaEx` alignment that is neither 0 nor a power of two no
+    /// larger than the buffer size.
+    #[error("buffer alignment {alignment} must be 0 (the default) or a power of two no larger than the {buffer_size}-byte marshalling buffer")]
+    InvalidBufferAlignment {
+        /// The alignment passed.
+        alignment: u32,
+        /// The marshalling buffer size.
+        buffer_size: u32,
+    },
+    /// `ClfsCreateMarshallingAreaEx` flags that the header does not define.
+    #[error("marshalling flags {flags:#x} are not defined (only CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT, 0x1, is)")]
+    UnknownMarshallingFlags {
+        /// The undefined bits.
+        flags: u64,
+    },
     /// A container index at or past the log's container count.
     #[error("container index {index} is out of range: the log has {containers} container{}", if *containers == 1 { "" } else { "s" })]
     ContainerIndexOutOfRange {
@@ -387,6 +402,8 @@ impl Error {
             | Error::BadLogGeometry { .. }
             | Error::LsnBeyondContainer { .. }
             | Error::ContainerIndexOutOfRange { .. }
+            | Error::InvalidBufferAlignment { .. }
+            | Error::UnknownMarshallingFlags { .. }
             | Error::RestartTooLarge { .. }
             | Error::InvalidPolicy { .. }
             | Error::InvalidLogSize { .. }

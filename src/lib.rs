@@ -107,7 +107,7 @@ pub use log::{
     SecurityDescriptor, Share,
 };
 pub use lsn::Lsn;
-pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig};
+pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig, MarshallingFlags};
 pub use mgmt::{
     InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks, Policy, PolicyKind,
     TailAdvance,

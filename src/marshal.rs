@@ -12,6 +12,18 @@ use crate::log::LogFile;
 use crate::pool::{Blocks, ClfsAllocator, PoolType};
 use crate::sys;
 
+bitflags::bitflags! {
+    /// `fFlags` of `ClfsCreateMarshallingAreaEx` (reference §1.4, §2.1).
+    ///
+    /// IRQL: any level (plain data).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct MarshallingFlags: u64 {
+        /// `CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT`: CLFS does not initialise the
+        /// marshalling buffers.
+        const DISABLE_BUFF_INIT = sys::CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT as u64;
+    }
+}
+
 /// A limit on a marshalling area's write or read buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BufferLimit {
@@ -202,10 +214,77 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     ///
     /// The container count and sector size come from `ClfsQueryLogFileInformation`; on any
     /// refusal `ClfsCreateMarshallingArea` is never called.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn create(log: &'log LogFile, config: MarshallingConfig) -> Result<Self> {
-        const ROUTINE: &str = "ClfsCreateMarshallingArea";
-        require_passive_or_apc(ROUTINE)?;
+        Self::create_checked(log, config, None)
+    }
+
+    /// `ClfsCreateMarshallingAreaEx` (Windows 10, version 1803 and later): [`create`] with a
+    /// buffer alignment (`cAlignmentSize`, 0 for the default) and [`MarshallingFlags`]. It
+    /// makes every check [`create`] makes (the same code), and before those:
+    ///
+    /// | precondition | error |
+    /// |---|---|
+    /// | alignment 0 or a power of two no larger than the buffer size | [`Error::InvalidBufferAlignment`] |
+    /// | only defined flags | [`Error::UnknownMarshallingFlags`] |
+    ///
+    /// On an older Windows the routine does not exist and the driver does not load (it is
+    /// imported from `clfs.sys`; docs/decisions.md).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    ///
+    /// [`create`]: MarshallingArea::create
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::{wide, ClfsAllocator, LogFile, LogOptions, MarshallingArea, MarshallingConfig, MarshallingFlags};
+    /// let log = LogFile::create(wide!("log:C:\\logs\\doc-area-ex"), LogOptions::new().create_if_missing())?;
+    /// log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+    /// let area = MarshallingArea::<ClfsAllocator>::create_ex(
+    ///     &log,
+    ///     MarshallingConfig::new(4096),
+    ///     512,
+    ///     MarshallingFlags::DISABLE_BUFF_INIT,
+    /// )?;
+    /// area.append(&[b"hello"])?;
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    pub fn create_ex(
+        log: &'log LogFile,
+        config: MarshallingConfig,
+        alignment: u32,
+        flags: MarshallingFlags,
+    ) -> Result<Self> {
+        Self::create_checked(log, config, Some((alignment, flags)))
+    }
+
+    /// The one body of [`create`](Self::create) and [`create_ex`](Self::create_ex): every
+    /// pre-call check, then the routine.
+    fn create_checked(
+        log: &'log LogFile,
+        config: MarshallingConfig,
+        ex: Option<(u32, MarshallingFlags)>,
+    ) -> Result<Self> {
+        let routine = if ex.is_some() {
+            "ClfsCreateMarshallingAreaEx"
+        } else {
+            "ClfsCreateMarshallingArea"
+        };
+        require_passive_or_apc(routine)?;
         config.validate()?;
+        if let Some((alignment, flags)) = ex {
+            if alignment != 0 && (!alignment.is_power_of_two() || alignment > config.buffer_size) {
+                return Err(Error::InvalidBufferAlignment {
+                    alignment,
+                    buffer_size: config.buffer_size,
+                });
+            }
+            let unknown = flags.bits() & !MarshallingFlags::all().bits();
+            if unknown != 0 {
+                return Err(Error::UnknownMarshallingFlags { flags: unknown });
+            }
+        }
         let info = log.info()?;
         if info.containers < 2 {
             return Err(Error::NotEnoughContainers {
@@ -220,23 +299,41 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         }
         let (alloc, free) = B::CALLBACKS;
         let mut raw: *mut c_void = core::ptr::null_mut();
-        // SAFETY: the log object is open (LogFile invariant) and outlives the area ('log);
-        // the callbacks are both Some or both None (Blocks); `raw` is a valid out pointer.
-        let status = unsafe {
-            sys::ClfsCreateMarshallingArea(
-                log.as_raw(),
-                config.pool.raw(),
-                alloc,
-                free,
-                config.buffer_size,
-                config.max_write.raw(),
-                config.max_read.raw(),
-                &mut raw,
-            )
+        let status = match ex {
+            // SAFETY: the log object is open (LogFile invariant) and outlives the area
+            // ('log); the callbacks are both Some or both None (Blocks); `raw` is a valid
+            // out pointer.
+            None => unsafe {
+                sys::ClfsCreateMarshallingArea(
+                    log.as_raw(),
+                    config.pool.raw(),
+                    alloc,
+                    free,
+                    config.buffer_size,
+                    config.max_write.raw(),
+                    config.max_read.raw(),
+                    &mut raw,
+                )
+            },
+            // SAFETY: as above; alignment and flags were checked.
+            Some((alignment, flags)) => unsafe {
+                sys::ClfsCreateMarshallingAreaEx(
+                    log.as_raw(),
+                    config.pool.raw(),
+                    alloc,
+                    free,
+                    config.buffer_size,
+                    config.max_write.raw(),
+                    config.max_read.raw(),
+                    alignment,
+                    flags.bits(),
+                    &mut raw,
+                )
+            },
         };
-        check(ROUTINE, status)?;
+        check(routine, status)?;
         let raw = NonNull::new(raw).ok_or(Error::Status {
-            routine: ROUTINE,
+            routine,
             status: crate::NtStatus::UNSUCCESSFUL,
         })?;
         // INVARIANT: created for `log` just now.

@@ -747,3 +747,43 @@ fn windows_sys_source() -> Option<PathBuf> {
 // `DbgPrint` is declared by windows-sys as an ntdll.dll import, which a driver must not use:
 // that defect is proven on the built kernel image by tools/imgcheck (no ntdll.dll import),
 // not here.
+
+/// The scan routines and `ClfsCreateMarshallingAreaEx` are redeclared in the seam: their
+/// windows-sys declarations take the 40-byte scan context and parameterless callbacks. (The
+/// kernel declarations are only looked at in constants: this host cannot link them.)
+#[test]
+fn the_seam_redeclares_the_routines_windows_sys_declares_wrongly() {
+    use sys::{FILE_OBJECT, NTSTATUS, POOL_TYPE};
+    use windows_sys::Wdk::System::SystemServices as ws;
+    const fn scan_context_size<T>(
+        _: unsafe extern "system" fn(*const FILE_OBJECT, u32, u32, u8, *mut T) -> NTSTATUS,
+    ) -> usize {
+        size_of::<T>()
+    }
+    const fn scan_size<T>(_: unsafe extern "system" fn(*mut T, u8) -> NTSTATUS) -> usize {
+        size_of::<T>()
+    }
+    const SIZES: [usize; 4] = [
+        scan_context_size(ws::ClfsCreateScanContext),
+        scan_context_size(sys::kernel::ClfsCreateScanContext),
+        scan_size(ws::ClfsScanLogContainers),
+        scan_size(sys::kernel::ClfsScanLogContainers),
+    ];
+    assert_eq!(SIZES, [40, 56, 40, 56]);
+    // The seam's Ex takes exactly the documented callback types (a compile-time proof).
+    type Ex = unsafe extern "system" fn(
+        *const FILE_OBJECT,
+        POOL_TYPE,
+        sys::PALLOCATE_FUNCTION,
+        sys::PFREE_FUNCTION,
+        u32,
+        u32,
+        u32,
+        u32,
+        u64,
+        *mut *mut c_void,
+    ) -> NTSTATUS;
+    const _: Ex = sys::kernel::ClfsCreateMarshallingAreaEx;
+    assert!(has_documented_alloc_shape::<sys::PALLOCATE_FUNCTION>());
+    assert!(has_documented_free_shape::<sys::PFREE_FUNCTION>());
+}

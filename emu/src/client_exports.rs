@@ -7,11 +7,21 @@
 //! pointer with `STATUS_INVALID_PARAMETER`.
 #![allow(non_snake_case)]
 
+use core::ffi::c_void;
+
+use crate::marshal::{self, CreateArea};
 use crate::raw::{rd, wr};
 use crate::scan::{self, Scanned};
 use crate::state::count_call;
 use crate::status::*;
-use crate::types::{CLFS_SCAN_CONTEXT, FILE_OBJECT, NTSTATUS, UNICODE_STRING};
+use crate::types::{
+    CLFS_SCAN_CONTEXT, FILE_OBJECT, NTSTATUS, PALLOCATE_FUNCTION, PFREE_FUNCTION, POOL_TYPE,
+    UNICODE_STRING,
+};
+
+/// `CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT`: the only defined `ClfsCreateMarshallingAreaEx`
+/// flag.
+pub const CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT: u64 = 0x1;
 
 /// Counts the call, checks the IRQL, and returns an injected fault status if one is armed.
 macro_rules! enter {
@@ -180,5 +190,68 @@ pub unsafe extern "system" fn ClfsGetContainerName(
         STATUS_BUFFER_OVERFLOW
     } else {
         STATUS_SUCCESS
+    }
+}
+
+/// `ClfsCreateMarshallingAreaEx` (Windows 10 1803+): [`ClfsCreateMarshallingArea`] plus
+/// `calignmentsize` and `fflags`, with the corrected callback types.
+///
+/// `calignmentsize` must be 0 (the default) or a power of two no larger than
+/// `cbmarshallingbuffer`; `fflags` may hold only `CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT`
+/// (0x1); otherwise `STATUS_INVALID_PARAMETER` (after the handle check, before the checks
+/// `ClfsCreateMarshallingArea` makes). The emulator builds each log block in place, so
+/// skipping the buffer initialisation changes nothing it shows; the flag is accepted.
+///
+/// [`ClfsCreateMarshallingArea`]: crate::ClfsCreateMarshallingArea
+///
+/// # Safety
+/// Pointer arguments must be NULL or valid; callbacks must behave as documented.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "system" fn ClfsCreateMarshallingAreaEx(
+    plfolog: *const FILE_OBJECT,
+    epooltype: POOL_TYPE,
+    pfnallocbuffer: PALLOCATE_FUNCTION,
+    pfnfreebuffer: PFREE_FUNCTION,
+    cbmarshallingbuffer: u32,
+    cmaxwritebuffers: u32,
+    cmaxreadbuffers: u32,
+    calignmentsize: u32,
+    fflags: u64,
+    ppvmarshalcontext: *mut *mut c_void,
+) -> NTSTATUS {
+    enter!("ClfsCreateMarshallingAreaEx");
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = crate::log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    if fflags & !CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT != 0
+        || (calignmentsize != 0
+            && (!calignmentsize.is_power_of_two() || calignmentsize > cbmarshallingbuffer))
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let a = CreateArea {
+        pool: epooltype,
+        alloc: pfnallocbuffer,
+        free: pfnfreebuffer,
+        size: cbmarshallingbuffer,
+        max_write: cmaxwritebuffers,
+        max_read: cmaxreadbuffers,
+        out_null: ppvmarshalcontext.is_null(),
+    };
+    match marshal::create(plfolog as usize, a) {
+        Ok(h) => {
+            // SAFETY: checked non-null in create; the caller passes a writable pointer.
+            unsafe {
+                wr(
+                    ppvmarshalcontext,
+                    core::ptr::without_provenance_mut::<c_void>(h),
+                )
+            };
+            STATUS_SUCCESS
+        }
+        Err(s) => s,
     }
 }

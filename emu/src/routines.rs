@@ -226,6 +226,18 @@ macro_rules! clfs_routines {
             ) -> bool;
             ClfsLsnNull(plsn: *const $crate::types::CLS_LSN) -> bool;
             ClfsLsnInvalid(plsn: *const $crate::types::CLS_LSN) -> bool;
+            ClfsCreateMarshallingAreaEx(
+                plfolog: *const $crate::types::FILE_OBJECT,
+                epooltype: $crate::types::POOL_TYPE,
+                pfnallocbuffer: $crate::types::PALLOCATE_FUNCTION,
+                pfnfreebuffer: $crate::types::PFREE_FUNCTION,
+                cbmarshallingbuffer: u32,
+                cmaxwritebuffers: u32,
+                cmaxreadbuffers: u32,
+                calignmentsize: u32,
+                fflags: u64,
+                ppvmarshalcontext: *mut *mut ::core::ffi::c_void,
+            ) -> $crate::types::NTSTATUS;
             ClfsCreateScanContext(
                 plfolog: *const $crate::types::FILE_OBJECT,
                 cfromcontainer: u32,

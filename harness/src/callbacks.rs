@@ -192,3 +192,43 @@ pub(crate) unsafe fn create_marshalling_area(
         )
     }
 }
+
+/// `ClfsCreateMarshallingAreaEx` for a win64 caller: the callbacks are wrapped in SysV
+/// adapters, as for [`create_marshalling_area`].
+///
+/// # Safety
+/// As `clfs_emu::ClfsCreateMarshallingAreaEx`; the callbacks, if any, are win64 functions of
+/// a mapped image with the documented shapes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn create_marshalling_area_ex(
+    plfolog: *const clfs_emu::types::FILE_OBJECT,
+    epooltype: POOL_TYPE,
+    pfnallocbuffer: Win64Alloc,
+    pfnfreebuffer: Win64Free,
+    cbmarshallingbuffer: u32,
+    cmaxwritebuffers: u32,
+    cmaxreadbuffers: u32,
+    calignmentsize: u32,
+    fflags: u64,
+    ppvmarshalcontext: *mut *mut c_void,
+) -> clfs_emu::types::NTSTATUS {
+    let Some((alloc, free)) = adapt(pfnallocbuffer, pfnfreebuffer) else {
+        return clfs_emu::status::STATUS_INSUFFICIENT_RESOURCES;
+    };
+    // SAFETY: the caller's contract, with the callbacks replaced by SysV adapters that call
+    // the very same win64 functions.
+    unsafe {
+        clfs_emu::ClfsCreateMarshallingAreaEx(
+            plfolog,
+            epooltype,
+            alloc,
+            free,
+            cbmarshallingbuffer,
+            cmaxwritebuffers,
+            cmaxreadbuffers,
+            calignmentsize,
+            fflags,
+            ppvmarshalcontext,
+        )
+    }
+}

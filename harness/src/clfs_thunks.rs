@@ -137,6 +137,7 @@ macro_rules! clfs_thunks {
     };
     // Adapters: routines whose arguments need more than a per-argument conversion.
     (@target ClfsCreateMarshallingArea) => { crate::callbacks::create_marshalling_area };
+    (@target ClfsCreateMarshallingAreaEx) => { crate::callbacks::create_marshalling_area_ex };
     // The registration holds win64 callbacks (same layout, another ABI).
     (@target ClfsMgmtRegisterManagedClient) => {
         crate::mgmt_callbacks::register_managed_client

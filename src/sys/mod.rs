@@ -83,6 +83,7 @@ pub const ClfsRestartRecord: u8 = 0x02;
 /// `ClfsClientRecord` is 0x03 in wdm.h; the Win32 docs' 0x3F is the internal mask (§2.6).
 pub const ClfsClientRecord: u8 = 0x03;
 
+pub use windows_sys::Win32::Storage::FileSystem::CLFS_MARSHALLING_FLAG_DISABLE_BUFF_INIT;
 pub use windows_sys::Win32::Storage::FileSystem::{
     ClfsContainerActive, ClfsContainerActivePendingDelete, ClfsContainerInactive,
     ClfsContainerInitializing, ClfsContainerPendingArchive, ClfsContainerPendingArchiveAndDelete,
@@ -384,6 +385,24 @@ pub mod kernel {
             clientcookie: *mut *mut c_void,
         ) -> NTSTATUS;
 
+        /// `ClfsCreateMarshallingAreaEx` (Windows 10 1803+) with the documented callback
+        /// shapes (reference §1.4). windows-sys repeats the parameterless-callback defect
+        /// here. Imported from `clfs.sys`, like every other `Clfs*` routine
+        /// (docs/decisions.md).
+        #[allow(clippy::too_many_arguments)]
+        pub fn ClfsCreateMarshallingAreaEx(
+            plfolog: *const FILE_OBJECT,
+            epooltype: POOL_TYPE,
+            pfnallocbuffer: PALLOCATE_FUNCTION,
+            pfnfreebuffer: PFREE_FUNCTION,
+            cbmarshallingbuffer: u32,
+            cmaxwritebuffers: u32,
+            cmaxreadbuffers: u32,
+            calignmentsize: u32,
+            fflags: u64,
+            ppvmarshalcontext: *mut *mut c_void,
+        ) -> NTSTATUS;
+
         /// `ClfsCreateScanContext` with the 56-byte [`CLFS_SCAN_CONTEXT`] (reference §1.2,
         /// §2.10). windows-sys's declaration takes its 40-byte struct, into which CLFS would
         /// write 56 bytes.
@@ -445,6 +464,7 @@ seam! {
     ClfsAdvanceLogBase,
     ClfsSetArchiveTail,
     ClfsSetEndOfLog,
+    ClfsCreateMarshallingAreaEx,
     ClfsCreateScanContext,
     ClfsScanLogContainers,
     ClfsGetContainerName,
