@@ -783,6 +783,16 @@ fn complete_async(cookie: usize, sandbox: u64, st: NTSTATUS, pinned: bool) {
     });
 }
 
+/// True if client `c` of log `id` may be asked to advance its tail now.
+fn askable(c: &Client, id: u64) -> bool {
+    c.log == id
+        && !c.dead
+        && !c.orphaned
+        && !c.failed
+        && !c.advance_outstanding
+        && c.cb.advance_tail.is_some()
+}
+
 /// Asks every client of log `id` that may be asked to advance its tail to `target`;
 /// returns how many were asked.
 fn ask_advance(id: u64, target: u64) -> u32 {
@@ -790,13 +800,7 @@ fn ask_advance(id: u64, target: u64) -> u32 {
         let mut m = mgmt();
         let mut v = Vec::new();
         for (k, c) in m.clients.iter_mut() {
-            if c.log == id
-                && !c.dead
-                && !c.orphaned
-                && !c.failed
-                && !c.advance_outstanding
-                && c.cb.advance_tail.is_some()
-            {
+            if askable(c, id) {
                 c.advance_outstanding = true;
                 v.push(*k);
             }
@@ -1061,7 +1065,9 @@ pub(crate) fn after_append(area: usize, full: bool) -> bool {
         };
         if v.free < want {
             let target = target_for(&v, want - v.free);
-            if target > v.tail {
+            // A thread only when some client can be asked (not one per append while a
+            // request is outstanding).
+            if target > v.tail && mgmt().clients.values().any(|c| askable(c, id)) {
                 let sandbox = v.sandbox;
                 spawn(sandbox, move || {
                     ask_advance(id, target);
