@@ -53,6 +53,8 @@ impl ScanDirection {
     }
 
     /// The other direction.
+    ///
+    /// IRQL: any.
     pub const fn reversed(self) -> ScanDirection {
         match self {
             ScanDirection::Forward => ScanDirection::Backward,
@@ -82,6 +84,8 @@ pub enum ContainerState {
 
 impl ContainerState {
     /// The state of a raw `CLFS_CONTAINER_STATE` value.
+    ///
+    /// IRQL: any.
     pub const fn from_raw(raw: u32) -> ContainerState {
         match raw {
             sys::ClfsContainerInitializing => ContainerState::Initializing,
@@ -347,6 +351,9 @@ impl Iterator for ContainerScan<'_> {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Dropped above APC_LEVEL, the scan context leaks instead of
+/// bugchecking : `ClfsScanLogContainers` with `CLFS_SCAN_CLOSE` is not called there. `close()`
+/// reports that refusal.
 impl Drop for ContainerScan<'_> {
     fn drop(&mut self) {
         // The status is lost here; call `close()` to see it.

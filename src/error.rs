@@ -331,6 +331,8 @@ impl core::fmt::Display for MessageSuffix {
 
 impl Error {
     /// The NTSTATUS when Clfs.sys refused, `None` when the library refused first.
+    ///
+    /// IRQL: any.
     pub const fn status(&self) -> Option<NtStatus> {
         match self {
             Error::Status { status, .. } => Some(*status),
@@ -413,6 +415,8 @@ impl Error {
 
     /// True when the library refused before calling Clfs.sys (false for [`Error::Status`] and
     /// for [`Error::LengthOutOfRange`], a refusal of what Clfs.sys returned).
+    ///
+    /// IRQL: any.
     pub const fn refused_before_call(&self) -> bool {
         !matches!(self, Error::Status { .. } | Error::LengthOutOfRange { .. })
     }

@@ -394,29 +394,39 @@ impl<'a> LogOptions<'a> {
     }
 
     /// Sets the share mode.
+    ///
+    /// IRQL: any.
     pub const fn share(mut self, share: Share) -> Self {
         self.share = share;
         self
     }
 
     /// Sets the disposition.
+    ///
+    /// IRQL: any.
     pub const fn disposition(mut self, disposition: Disposition) -> Self {
         self.disposition = disposition;
         self
     }
 
     /// Opens the log, creating it if it does not exist (`FILE_OPEN_IF`).
+    ///
+    /// IRQL: any.
     pub const fn create_if_missing(self) -> Self {
         self.disposition(Disposition::OpenOrCreate)
     }
 
     /// Creates a new log and fails if it exists (`FILE_CREATE`).
+    ///
+    /// IRQL: any.
     pub const fn create_new(self) -> Self {
         self.disposition(Disposition::Create)
     }
 
     /// Creates the log non-ephemeral (`FILE_ATTRIBUTE_ARCHIVE`), so that an archive tail can
     /// pin its records (reference §4.7).
+    ///
+    /// IRQL: any.
     pub const fn archive(mut self, archive: bool) -> Self {
         self.archive = archive;
         self
@@ -521,6 +531,9 @@ impl LogFile {
 
     /// `ClfsDeleteLogFile`: marks the log named `name` for deletion. It is deleted once every
     /// log file object for it is closed; new opens are refused.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn delete_named(name: &[u16]) -> Result<()> {
         Self::delete_named_with(name, &LogOptions::new())
     }
@@ -595,6 +608,10 @@ impl LogFile {
 
     /// `ClfsCloseLogFileObject`, returning its status. Dropping the log does the same and
     /// ignores the status.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
+    /// object stays open and is closed by nothing: it leaks.
     pub fn close(self) -> Result<()> {
         let this = ManuallyDrop::new(self);
         this.close_raw()
@@ -602,6 +619,9 @@ impl LogFile {
 
     /// `ClfsDeleteLogByPointer` then `ClfsCloseLogFileObject`: marks the log for deletion and
     /// closes this object. The log goes once every other object for it is closed.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn delete(self) -> Result<()> {
         const ROUTINE: &str = "ClfsDeleteLogByPointer";
         require_passive_or_apc(ROUTINE)?;
@@ -627,6 +647,9 @@ impl LogFile {
     /// log file with the `%BLF%\` prefix). The first container sets the log's container size
     /// (`size` rounded up to 512 KiB); later ones get that size whatever `size` says, as long
     /// as it rounds up to at least the existing size. Returns the container's actual size.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn add_container(&self, path: &[u16], size: u64) -> Result<u64> {
         const ROUTINE: &str = "ClfsAddLogContainer";
         require_passive_or_apc(ROUTINE)?;
@@ -643,6 +666,9 @@ impl LogFile {
     }
 
     /// `ClfsAddLogContainer` with a NULL size: adds a container of the log's existing size.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn add_container_of_existing_size(&self, path: &[u16]) -> Result<()> {
         const ROUTINE: &str = "ClfsAddLogContainer";
         require_passive_or_apc(ROUTINE)?;
@@ -695,6 +721,9 @@ impl LogFile {
     /// `ClfsRemoveLogContainer`. With `force`, the removal succeeds only if the container is
     /// not part of the active log; without it, the container is removed once it leaves the
     /// active log.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn remove_container(&self, path: &[u16], force: bool) -> Result<()> {
         const ROUTINE: &str = "ClfsRemoveLogContainer";
         require_passive_or_apc(ROUTINE)?;
@@ -723,6 +752,9 @@ impl LogFile {
 
     /// `ClfsQueryLogFileInformation` with `ClfsLogBasicInformation`: a typed view of
     /// `CLFS_INFORMATION` for this stream.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn info(&self) -> Result<LogInfo> {
         const ROUTINE: &str = "ClfsQueryLogFileInformation";
         require_passive_or_apc(ROUTINE)?;
@@ -754,6 +786,9 @@ impl LogFile {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Dropped above APC_LEVEL, the log file object leaks instead of
+/// bugchecking: `ClfsCloseLogFileObject` is not called there. [`LogFile::close`] reports that
+/// refusal.
 impl Drop for LogFile {
     fn drop(&mut self) {
         // The status is lost here; call `close()` to see it.

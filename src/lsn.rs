@@ -40,6 +40,8 @@ impl Lsn {
 
     /// `ClfsLsnCreate`: `None` where it would return `CLFS_LSN_INVALID`, i.e. when the block
     /// offset is not a multiple of 512 or the record index exceeds 511.
+    ///
+    /// IRQL: any.
     pub const fn new(container: u32, block_offset: u32, record: u32) -> Option<Lsn> {
         if block_offset % 512 != 0 || record > Self::MAX_RECORD {
             return None;
@@ -52,41 +54,57 @@ impl Lsn {
     }
 
     /// The LSN with this raw `Internal` value.
+    ///
+    /// IRQL: any.
     pub const fn from_raw(raw: u64) -> Lsn {
         Lsn(raw)
     }
 
     /// The raw `Internal` value.
+    ///
+    /// IRQL: any.
     pub const fn raw(self) -> u64 {
         self.0
     }
 
     /// `ClfsLsnContainer`: the logical container id.
+    ///
+    /// IRQL: any.
     pub const fn container(self) -> u32 {
         (self.0 >> 32) as u32
     }
 
     /// `ClfsLsnBlockOffset`: the sector-aligned byte offset of the record's block.
+    ///
+    /// IRQL: any.
     pub const fn block_offset(self) -> u32 {
         (self.0 as u32) & 0xFFFF_FE00
     }
 
     /// `ClfsLsnRecordSequence`: the record's index within its block (0..=511).
+    ///
+    /// IRQL: any.
     pub const fn record(self) -> u32 {
         (self.0 as u32) & 0x1FF
     }
 
     /// `ClfsLsnNull`.
+    ///
+    /// IRQL: any.
     pub const fn is_null(self) -> bool {
         self.0 == sys::CLFS_LSN_NULL
     }
 
     /// `ClfsLsnInvalid`.
+    ///
+    /// IRQL: any.
     pub const fn is_invalid(self) -> bool {
         self.0 == sys::CLFS_LSN_INVALID
     }
 
     /// `Some(self)` unless this is [`Lsn::INVALID`], the value CLFS uses for "no record".
+    ///
+    /// IRQL: any.
     pub const fn valid(self) -> Option<Lsn> {
         if self.is_invalid() {
             None

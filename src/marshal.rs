@@ -65,6 +65,8 @@ pub struct MarshallingConfig {
 impl MarshallingConfig {
     /// Log I/O blocks of `buffer_size` bytes (`cbMarshallingBuffer`), which must be a non-zero
     /// multiple of the log's sector size; non-paged NX pool; unlimited write and read buffers.
+    ///
+    /// IRQL: any.
     pub const fn new(buffer_size: u32) -> Self {
         MarshallingConfig {
             buffer_size,
@@ -75,6 +77,8 @@ impl MarshallingConfig {
     }
 
     /// The pool the blocks come from.
+    ///
+    /// IRQL: any.
     pub const fn pool(mut self, pool: PoolType) -> Self {
         self.pool = pool;
         self
@@ -82,6 +86,8 @@ impl MarshallingConfig {
 
     /// At most `n` write blocks at once (`cMaxWriteBuffers`). Fewer buffers mean more
     /// frequent flushes. Must be at least 1.
+    ///
+    /// IRQL: any.
     pub const fn max_write_buffers(mut self, n: u32) -> Self {
         self.max_write = BufferLimit::AtMost(n);
         self
@@ -89,39 +95,53 @@ impl MarshallingConfig {
 
     /// At most `n` read blocks at once (`cMaxReadBuffers`); each open read context uses one.
     /// Must be at least 1.
+    ///
+    /// IRQL: any.
     pub const fn max_read_buffers(mut self, n: u32) -> Self {
         self.max_read = BufferLimit::AtMost(n);
         self
     }
 
     /// No limit on write blocks (`INFINITE`).
+    ///
+    /// IRQL: any.
     pub const fn unlimited_write_buffers(mut self) -> Self {
         self.max_write = BufferLimit::Unlimited;
         self
     }
 
     /// No limit on read blocks (`INFINITE`).
+    ///
+    /// IRQL: any.
     pub const fn unlimited_read_buffers(mut self) -> Self {
         self.max_read = BufferLimit::Unlimited;
         self
     }
 
     /// The block size.
+    ///
+    /// IRQL: any.
     pub const fn buffer_size(&self) -> u32 {
         self.buffer_size
     }
 
     /// The pool type.
+    ///
+    /// IRQL: any.
     pub const fn pool_type(&self) -> PoolType {
         self.pool
     }
 
     /// The write-buffer limit.
+    ///
+    /// IRQL: any.
     pub const fn write_limit(&self) -> BufferLimit {
         self.max_write
     }
 
     /// The read-buffer limit.
+    ///
+    /// IRQL: any.
     pub const fn read_limit(&self) -> BufferLimit {
         self.max_read
     }
@@ -408,17 +428,25 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     }
 
     /// The log this area belongs to.
+    ///
+    /// IRQL: any.
     pub fn log(&self) -> &'log LogFile {
         self.log
     }
 
     /// The configuration it was created with.
+    ///
+    /// IRQL: any.
     pub fn config(&self) -> &MarshallingConfig {
         &self.config
     }
 
     /// `ClfsDeleteMarshallingArea`: flushes the area's blocks and deletes it, returning the
     /// status. Dropping the area does the same and ignores the status.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
+    /// area stays live until its log is closed.
     pub fn delete(self) -> Result<()> {
         let this = ManuallyDrop::new(self);
         this.delete_raw()
@@ -434,6 +462,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Dropped above APC_LEVEL, the area leaks instead of
+/// bugchecking: `ClfsDeleteMarshallingArea` is not called there (closing the log later deletes it).
+/// [`MarshallingArea::delete`] reports that refusal.
 impl<B: Blocks> Drop for MarshallingArea<'_, B> {
     fn drop(&mut self) {
         let _ = self.delete_raw();

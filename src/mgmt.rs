@@ -685,18 +685,24 @@ pub trait ManagementCallbacks: Sync {
     /// AdvanceTail: CLFS asks the client to move its tail (its base LSN) to or beyond
     /// `target`. Queue the work and return [`TailAdvance::Pending`], or
     /// [`TailAdvance::Failed`] when it cannot be done.
+    ///
+    /// IRQL: CLFS calls it at PASSIVE_LEVEL or APC_LEVEL (reference §1.0).
     fn advance_tail(&self, target: Lsn) -> TailAdvance;
 
     /// LogGrowthComplete: a [`ManagedClient::handle_log_full`] that returned
     /// [`LogFullOutcome::GrowthPending`] completed with `status` (`Ok` = space is available;
     /// retry the append). `pinned` is true when the log is pinned: space cannot be reclaimed
     /// until [`log_unpinned`](Self::log_unpinned) is called.
+    ///
+    /// IRQL: CLFS calls it at PASSIVE_LEVEL or APC_LEVEL (reference §1.0).
     fn log_growth_complete(&self, status: Result<(), NtStatus>, pinned: bool) {
         let _ = (status, pinned);
     }
 
     /// LogUnpinned: a log reported pinned is unpinned (always after the
     /// `log_growth_complete` that reported it pinned).
+    ///
+    /// IRQL: CLFS calls it at PASSIVE_LEVEL or APC_LEVEL (reference §1.0).
     fn log_unpinned(&self) {}
 }
 
@@ -919,6 +925,9 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Unlike the other handles' drops, this one does not leak above
+/// APC_LEVEL: the registration borrows the callbacks, so it must end before they go, and
+/// `ClfsMgmtDeregisterManagedClient` is called whatever the IRQL.
 impl<C: ManagementCallbacks> Drop for ManagedClient<'_, C> {
     fn drop(&mut self) {
         let _ = self.deregister_raw();

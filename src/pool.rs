@@ -28,6 +28,8 @@ pub enum PoolType {
 
 impl PoolType {
     /// The raw `POOL_TYPE` value.
+    ///
+    /// IRQL: any.
     pub const fn raw(self) -> sys::POOL_TYPE {
         match self {
             PoolType::NonPagedPoolNx => sys::NonPagedPoolNx,
@@ -37,6 +39,8 @@ impl PoolType {
     }
 
     /// The pool type with this raw value, if it is one CLFS blocks may use.
+    ///
+    /// IRQL: any.
     pub const fn from_raw(raw: sys::POOL_TYPE) -> Option<PoolType> {
         match raw {
             sys::NonPagedPoolNx => Some(PoolType::NonPagedPoolNx),
@@ -47,6 +51,8 @@ impl PoolType {
     }
 
     /// The `ExAllocatePool2` flag for this pool.
+    ///
+    /// IRQL: any.
     pub const fn pool_flags(self) -> u64 {
         match self {
             PoolType::NonPagedPoolNx => sys::POOL_FLAG_NON_PAGED,
@@ -61,6 +67,8 @@ impl PoolType {
 /// ```
 /// assert_eq!(clfs::pool_tag(*b"Clfs"), u32::from_le_bytes(*b"Clfs"));
 /// ```
+///
+/// IRQL: any.
 pub const fn pool_tag(tag: [u8; 4]) -> u32 {
     u32::from_le_bytes(tag)
 }
@@ -104,12 +112,16 @@ pub const fn pool_tag(tag: [u8; 4]) -> u32 {
 pub unsafe trait BlockAllocator: 'static {
     /// Allocates one block of `bytes` bytes from `pool`. `tag` is the tag CLFS suggests.
     /// Returns null on failure.
+    ///
+    /// IRQL: CLFS calls it at PASSIVE_LEVEL or APC_LEVEL.
     fn allocate(pool: PoolType, bytes: usize, tag: u32) -> *mut c_void;
 
     /// Frees a block that [`allocate`](BlockAllocator::allocate) returned.
     ///
     /// # Safety
     /// `block` was returned by `allocate` of this type and is not used afterwards.
+    ///
+    /// IRQL: CLFS calls it at PASSIVE_LEVEL or APC_LEVEL.
     unsafe fn free(block: *mut c_void);
 }
 

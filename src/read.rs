@@ -117,18 +117,24 @@ impl<'c> Record<'c> {
     }
 
     /// Data or restart (the `CLFS_RECORD_TYPE` flags).
+    ///
+    /// IRQL: any.
     #[inline]
     pub fn kind(&self) -> RecordType {
         RecordType::from_raw(self.kind)
     }
 
     /// Its undo-next link, `None` when `CLFS_LSN_INVALID`.
+    ///
+    /// IRQL: any.
     #[inline]
     pub fn undo_next(&self) -> Option<Lsn> {
         self.undo_next.valid()
     }
 
     /// Its previous link, `None` when `CLFS_LSN_INVALID`.
+    ///
+    /// IRQL: any.
     #[inline]
     pub fn previous(&self) -> Option<Lsn> {
         self.previous.valid()
@@ -253,6 +259,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// assert_eq!(seen, 2);
     /// # Ok::<(), clfs::Error>(())
     /// ```
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn read(&self, lsn: Lsn, mode: ReadMode) -> Result<ReadContext<'_>> {
         const ROUTINE: &str = "ClfsReadLogRecord";
         require_passive_or_apc(ROUTINE)?;
@@ -339,6 +348,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// assert!(restart.current().is_none()); // nothing stale is left to read
     /// # Ok::<(), clfs::Error>(())
     /// ```
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn read_restart(&self) -> Result<Option<RestartContext<'_>>> {
         const ROUTINE: &str = "ClfsReadRestartArea";
         require_passive_or_apc(ROUTINE)?;
@@ -375,11 +387,17 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// Writes a restart area (`ClfsWriteRestartArea`): appends a restart record linked to the
     /// previous one, flushes the whole area and the log's metadata, and returns its LSN.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn write_restart(&self, data: &[u8]) -> Result<Lsn> {
         self.write_restart_raw(data, None)
     }
 
     /// Writes a restart area and, atomically, moves the base LSN to `base`.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn write_restart_with_base(&self, data: &[u8], base: Lsn) -> Result<Lsn> {
         if base.is_invalid() {
             return Err(Error::InvalidLsn {
@@ -475,6 +493,8 @@ impl<'a> ReadContext<'a> {
     }
 
     /// Also return restart records while stepping (by default only data records are).
+    ///
+    /// IRQL: any.
     pub fn with_restart_records(mut self) -> Self {
         self.filter = sys::ClfsClientRecord;
         self
@@ -484,6 +504,9 @@ impl<'a> ReadContext<'a> {
     /// or of a chain (`STATUS_END_OF_FILE`), or the start of the active log
     /// (`STATUS_LOG_START_OF_LOG`). The first call returns the record the context was opened
     /// at.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     #[allow(clippy::should_implement_trait)] // a lending iterator: Iterator cannot express it
     #[inline(always)]
     pub fn next(&mut self) -> Result<Option<Record<'_>>> {
@@ -508,6 +531,9 @@ impl<'a> ReadContext<'a> {
     /// Reads the record at `lsn` next, instead of following the context's mode (`plsnUser`,
     /// for walking a chain kept in the records' own data). It must lie before the current
     /// record.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn jump(&mut self, lsn: Lsn) -> Result<Option<Record<'_>>> {
         if lsn.is_invalid() {
             return Err(Error::InvalidLsn {
@@ -567,6 +593,8 @@ impl<'a> ReadContext<'a> {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Dropped above APC_LEVEL, the read context leaks instead of
+/// bugchecking: `ClfsTerminateReadLog` is not called there.
 impl Drop for ReadContext<'_> {
     fn drop(&mut self) {
         terminate(self.raw);
@@ -693,6 +721,8 @@ impl<'a> RestartContext<'a> {
     /// [`read_restart`](MarshallingArea::read_restart), then the one the last successful
     /// [`previous`](Self::previous) returned. `None` once a step failed or reached the start of
     /// the chain.
+    ///
+    /// IRQL: any.
     pub fn current(&self) -> Option<RestartArea<'_>> {
         let (buffer, len, lsn) = self.current?;
         Some(RestartArea {
@@ -708,6 +738,9 @@ impl<'a> RestartContext<'a> {
     /// `None` at the start of the chain (`STATUS_LOG_START_OF_LOG`). The area of the previous
     /// step is released first, whatever the outcome: after `None` or an error,
     /// [`current`](Self::current) is `None` too.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn previous(&mut self) -> Result<Option<RestartArea<'_>>> {
         const ROUTINE: &str = "ClfsReadPreviousRestartArea";
         // INVARIANT: a read starts; the old buffer may be reused from here on.
@@ -733,6 +766,8 @@ impl<'a> RestartContext<'a> {
     /// Continues as a record reader from the current restart area, following the stream
     /// forward (`ClfsReadNextLogRecord` on the same context), e.g. to replay the data records
     /// written after a checkpoint.
+    ///
+    /// IRQL: any.
     pub fn into_records(self) -> ReadContext<'a> {
         let this = core::mem::ManuallyDrop::new(self);
         // INVARIANT: the same live context, handed over without terminating it.
@@ -746,6 +781,8 @@ impl<'a> RestartContext<'a> {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Dropped above APC_LEVEL, the read context leaks instead of
+/// bugchecking: `ClfsTerminateReadLog` is not called there.
 impl Drop for RestartContext<'_> {
     fn drop(&mut self) {
         terminate(self.raw);

@@ -30,6 +30,8 @@ macro_rules! statuses {
 
             /// The constant's name, e.g. `"STATUS_LOG_FULL"`, when this is a code CLFS is
             /// documented to use.
+            ///
+            /// IRQL: any.
             pub const fn name(self) -> Option<&'static str> {
                 match self.0 as u32 {
                     $( $value => Some($name), )*
@@ -38,6 +40,8 @@ macro_rules! statuses {
             }
 
             /// The message text ntstatus.h gives for the code, when known.
+            ///
+            /// IRQL: any.
             pub const fn message(self) -> Option<&'static str> {
                 match self.0 as u32 {
                     $( $value => Some($msg), )*
@@ -144,11 +148,15 @@ pub enum Severity {
 
 impl NtStatus {
     /// The raw value as an unsigned number, as status codes are usually written.
+    ///
+    /// IRQL: any.
     pub const fn code(self) -> u32 {
         self.0 as u32
     }
 
     /// The severity field.
+    ///
+    /// IRQL: any.
     pub const fn severity(self) -> Severity {
         match (self.0 as u32) >> 30 {
             0 => Severity::Success,
@@ -159,21 +167,29 @@ impl NtStatus {
     }
 
     /// `NT_SUCCESS(status)`: true for success and informational codes.
+    ///
+    /// IRQL: any.
     pub const fn is_success(self) -> bool {
         self.0 >= 0
     }
 
     /// True for informational codes (which pass `NT_SUCCESS`).
+    ///
+    /// IRQL: any.
     pub const fn is_informational(self) -> bool {
         matches!(self.severity(), Severity::Informational)
     }
 
     /// True for warning codes (which fail `NT_SUCCESS` but may come with valid output).
+    ///
+    /// IRQL: any.
     pub const fn is_warning(self) -> bool {
         matches!(self.severity(), Severity::Warning)
     }
 
     /// True for error codes.
+    ///
+    /// IRQL: any.
     pub const fn is_error(self) -> bool {
         matches!(self.severity(), Severity::Error)
     }

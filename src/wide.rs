@@ -14,6 +14,8 @@ use crate::sys::UNICODE_STRING;
 /// assert_eq!(name.len(), "log:\\SystemRoot\\Logs\\demo".len());
 /// assert_eq!(name[0], u16::from(b'l'));
 /// ```
+///
+/// IRQL: any (the string is encoded at compile time).
 #[macro_export]
 macro_rules! wide {
     ($s:expr) => {{
@@ -49,6 +51,8 @@ const fn decode(b: &[u8], i: usize) -> (u32, usize) {
 }
 
 /// The number of UTF-16 units `s` encodes to.
+///
+/// IRQL: any.
 #[doc(hidden)]
 pub const fn utf16_len(s: &str) -> usize {
     let b = s.as_bytes();
@@ -63,6 +67,8 @@ pub const fn utf16_len(s: &str) -> usize {
 }
 
 /// `s` as UTF-16; `N` must be `utf16_len(s)`.
+///
+/// IRQL: any.
 #[doc(hidden)]
 pub const fn encode_utf16<const N: usize>(s: &str) -> [u16; N] {
     let b = s.as_bytes();

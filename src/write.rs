@@ -24,6 +24,8 @@ pub const RECORD_OVERHEAD: u32 = 112 + 40;
 /// ```
 /// assert_eq!(clfs::max_record_size(64 * 1024), 65384);
 /// ```
+///
+/// IRQL: any.
 pub const fn max_record_size(buffer_size: u32) -> u32 {
     buffer_size.saturating_sub(RECORD_OVERHEAD)
 }
@@ -44,6 +46,8 @@ pub struct Append {
 
 impl Append {
     /// No chain links, no flags: the record waits in the marshalling area.
+    ///
+    /// IRQL: any.
     pub const fn new() -> Self {
         Append {
             undo_next: None,
@@ -53,12 +57,16 @@ impl Append {
     }
 
     /// The record's undo-next link (`CLFS_LSN_INVALID` when not set).
+    ///
+    /// IRQL: any.
     pub const fn undo_next(mut self, lsn: Lsn) -> Self {
         self.undo_next = Some(lsn);
         self
     }
 
     /// The record's previous link (`CLFS_LSN_INVALID` when not set).
+    ///
+    /// IRQL: any.
     pub const fn previous(mut self, lsn: Lsn) -> Self {
         self.previous = Some(lsn);
         self
@@ -66,12 +74,16 @@ impl Append {
 
     /// `CLFS_FLAG_FORCE_APPEND`: queue the block to stable storage after the append
     /// (durability is not guaranteed).
+    ///
+    /// IRQL: any.
     pub const fn force_append(mut self) -> Self {
         self.flags |= sys::CLFS_FLAG_FORCE_APPEND;
         self
     }
 
     /// `CLFS_FLAG_FORCE_FLUSH`: the record is on stable storage when the call returns.
+    ///
+    /// IRQL: any.
     pub const fn force_flush(mut self) -> Self {
         self.flags |= sys::CLFS_FLAG_FORCE_FLUSH;
         self
@@ -144,12 +156,18 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// assert!(a < b);
     /// # Ok::<(), clfs::Error>(())
     /// ```
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     #[inline]
     pub fn append(&self, entries: &[&[u8]]) -> Result<Lsn> {
         self.append_raw(entries, None, &Append::new(), false)
     }
 
     /// Appends one record with chain links and flags (`ClfsReserveAndAppendLog`).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     #[inline]
     pub fn append_with(&self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
         self.append_raw(entries, None, &options, false)
@@ -157,6 +175,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// Appends one record whose entries each start at a multiple of `alignment` bytes within
     /// the record, zero-padded (`ClfsReserveAndAppendLogAligned`).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn append_aligned(
         &self,
         entries: &[&[u8]],
@@ -250,12 +271,18 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// Flushes every record in the area to stable storage (`ClfsFlushToLsn` with
     /// `CLFS_LSN_NULL`). Returns the first LSN not flushed: the LSN the next record will get.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn flush(&self) -> Result<Lsn> {
         self.flush_raw(Lsn::NULL)
     }
 
     /// Makes every record up to and including `lsn` durable (`ClfsFlushToLsn`); more may be
     /// flushed. Returns the first LSN not flushed.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn flush_to(&self, lsn: Lsn) -> Result<Lsn> {
         if lsn.is_invalid() {
             return Err(Error::InvalidLsn {
@@ -281,6 +308,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// base and the last LSN, and not past the latest restart area (write a new restart area
     /// with [`write_restart_with_base`](Self::write_restart_with_base) to move past it); this
     /// is checked first.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn advance_base(&self, lsn: Lsn) -> Result<()> {
         const ROUTINE: &str = "ClfsAdvanceLogBase";
         require_passive_or_apc(ROUTINE)?;
@@ -325,6 +355,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// assert_eq!(log.info()?.total_reservation, 0);
     /// # Ok::<(), clfs::Error>(())
     /// ```
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn reserve(&self, sizes: &[u32]) -> Result<Reservation<'_, 'log, B>> {
         const ROUTINE: &str = "ClfsReserveAndAppendLog";
         require_passive_or_apc(ROUTINE)?;
@@ -395,6 +428,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// `ClfsAlignReservedLog` for one record of `size` data bytes: the space CLFS reserves
     /// for it, headers and alignment included.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn reservation_size(&self, size: u32) -> Result<i64> {
         const ROUTINE: &str = "ClfsAlignReservedLog";
         require_passive_or_apc(ROUTINE)?;
@@ -452,6 +488,8 @@ pub struct Reservation<'a, 'log, B: Blocks> {
 
 impl<B: Blocks> Reservation<'_, '_, B> {
     /// Records still reserved.
+    ///
+    /// IRQL: any.
     pub fn records(&self) -> u32 {
         self.len as u32
     }
@@ -462,12 +500,17 @@ impl<B: Blocks> Reservation<'_, '_, B> {
     }
 
     /// Bytes still reserved, headers and alignment included.
+    ///
+    /// IRQL: any.
     pub fn bytes(&self) -> i64 {
         self.live().iter().copied().fold(0, i64::saturating_add)
     }
 
     /// Appends one record into the reserved space. Refused before the call when every
     /// reserved record has been used or none is large enough for this one.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn append(&mut self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
         if self.len == 0 {
             return Err(Error::Reservation {
@@ -512,6 +555,10 @@ impl<B: Blocks> Reservation<'_, '_, B> {
     }
 
     /// Frees what is left now, returning the status.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
+    /// records stay reserved until the area is deleted.
     pub fn release(mut self) -> Result<()> {
         self.free()
     }
@@ -548,6 +595,9 @@ impl<B: Blocks> Reservation<'_, '_, B> {
     }
 }
 
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Dropped above APC_LEVEL, the records still reserved leak
+/// instead of bugchecking (no free call is made there); deleting the area releases them.
+/// [`Reservation::release`] reports that refusal.
 impl<B: Blocks> Drop for Reservation<'_, '_, B> {
     fn drop(&mut self) {
         let _ = self.free();
@@ -561,6 +611,9 @@ impl<B: Blocks> Drop for Reservation<'_, '_, B> {
 impl crate::log::LogFile {
     /// Sets the archive tail (`ClfsSetArchiveTail`): records from `lsn` on are kept for
     /// archiving even if the base moves past them.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn set_archive_tail(&self, lsn: Lsn) -> Result<()> {
         const ROUTINE: &str = "ClfsSetArchiveTail";
         require_passive_or_apc(ROUTINE)?;
