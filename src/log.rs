@@ -533,7 +533,7 @@ impl LogFile {
     /// log file object for it is closed; new opens are refused.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn delete_named(name: &[u16]) -> Result<()> {
         Self::delete_named_with(name, &LogOptions::new())
     }
@@ -610,7 +610,7 @@ impl LogFile {
     /// ignores the status.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
     /// object stays open and is closed by nothing: it leaks.
     pub fn close(self) -> Result<()> {
         let this = ManuallyDrop::new(self);
@@ -621,7 +621,7 @@ impl LogFile {
     /// closes this object. The log goes once every other object for it is closed.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn delete(self) -> Result<()> {
         const ROUTINE: &str = "ClfsDeleteLogByPointer";
         require_passive_or_apc(ROUTINE)?;
@@ -649,7 +649,7 @@ impl LogFile {
     /// as it rounds up to at least the existing size. Returns the container's actual size.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn add_container(&self, path: &[u16], size: u64) -> Result<u64> {
         const ROUTINE: &str = "ClfsAddLogContainer";
         require_passive_or_apc(ROUTINE)?;
@@ -668,7 +668,7 @@ impl LogFile {
     /// `ClfsAddLogContainer` with a NULL size: adds a container of the log's existing size.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn add_container_of_existing_size(&self, path: &[u16]) -> Result<()> {
         const ROUTINE: &str = "ClfsAddLogContainer";
         require_passive_or_apc(ROUTINE)?;
@@ -723,7 +723,7 @@ impl LogFile {
     /// active log.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn remove_container(&self, path: &[u16], force: bool) -> Result<()> {
         const ROUTINE: &str = "ClfsRemoveLogContainer";
         require_passive_or_apc(ROUTINE)?;
@@ -754,7 +754,7 @@ impl LogFile {
     /// `CLFS_INFORMATION` for this stream.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn info(&self) -> Result<LogInfo> {
         const ROUTINE: &str = "ClfsQueryLogFileInformation";
         require_passive_or_apc(ROUTINE)?;

@@ -445,7 +445,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// status. Dropping the area does the same and ignores the status.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
     /// area stays live until its log is closed.
     pub fn delete(self) -> Result<()> {
         let this = ManuallyDrop::new(self);

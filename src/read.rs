@@ -261,7 +261,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// ```
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn read(&self, lsn: Lsn, mode: ReadMode) -> Result<ReadContext<'_>> {
         const ROUTINE: &str = "ClfsReadLogRecord";
         require_passive_or_apc(ROUTINE)?;
@@ -350,7 +350,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// ```
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn read_restart(&self) -> Result<Option<RestartContext<'_>>> {
         const ROUTINE: &str = "ClfsReadRestartArea";
         require_passive_or_apc(ROUTINE)?;
@@ -389,7 +389,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// previous one, flushes the whole area and the log's metadata, and returns its LSN.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn write_restart(&self, data: &[u8]) -> Result<Lsn> {
         self.write_restart_raw(data, None)
     }
@@ -397,7 +397,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Writes a restart area and, atomically, moves the base LSN to `base`.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn write_restart_with_base(&self, data: &[u8], base: Lsn) -> Result<Lsn> {
         if base.is_invalid() {
             return Err(Error::InvalidLsn {
@@ -506,7 +506,7 @@ impl<'a> ReadContext<'a> {
     /// at.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     #[allow(clippy::should_implement_trait)] // a lending iterator: Iterator cannot express it
     #[inline(always)]
     pub fn next(&mut self) -> Result<Option<Record<'_>>> {
@@ -533,7 +533,7 @@ impl<'a> ReadContext<'a> {
     /// record.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn jump(&mut self, lsn: Lsn) -> Result<Option<Record<'_>>> {
         if lsn.is_invalid() {
             return Err(Error::InvalidLsn {
@@ -740,7 +740,7 @@ impl<'a> RestartContext<'a> {
     /// [`current`](Self::current) is `None` too.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn previous(&mut self) -> Result<Option<RestartArea<'_>>> {
         const ROUTINE: &str = "ClfsReadPreviousRestartArea";
         // INVARIANT: a read starts; the old buffer may be reused from here on.

@@ -158,7 +158,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// ```
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     #[inline]
     pub fn append(&self, entries: &[&[u8]]) -> Result<Lsn> {
         self.append_raw(entries, None, &Append::new(), false)
@@ -167,7 +167,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Appends one record with chain links and flags (`ClfsReserveAndAppendLog`).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     #[inline]
     pub fn append_with(&self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
         self.append_raw(entries, None, &options, false)
@@ -177,7 +177,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// the record, zero-padded (`ClfsReserveAndAppendLogAligned`).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn append_aligned(
         &self,
         entries: &[&[u8]],
@@ -273,7 +273,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// `CLFS_LSN_NULL`). Returns the first LSN not flushed: the LSN the next record will get.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn flush(&self) -> Result<Lsn> {
         self.flush_raw(Lsn::NULL)
     }
@@ -282,7 +282,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// flushed. Returns the first LSN not flushed.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn flush_to(&self, lsn: Lsn) -> Result<Lsn> {
         if lsn.is_invalid() {
             return Err(Error::InvalidLsn {
@@ -310,7 +310,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// is checked first.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn advance_base(&self, lsn: Lsn) -> Result<()> {
         const ROUTINE: &str = "ClfsAdvanceLogBase";
         require_passive_or_apc(ROUTINE)?;
@@ -357,7 +357,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// ```
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn reserve(&self, sizes: &[u32]) -> Result<Reservation<'_, 'log, B>> {
         const ROUTINE: &str = "ClfsReserveAndAppendLog";
         require_passive_or_apc(ROUTINE)?;
@@ -430,7 +430,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// for it, headers and alignment included.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn reservation_size(&self, size: u32) -> Result<i64> {
         const ROUTINE: &str = "ClfsAlignReservedLog";
         require_passive_or_apc(ROUTINE)?;
@@ -510,7 +510,7 @@ impl<B: Blocks> Reservation<'_, '_, B> {
     /// reserved record has been used or none is large enough for this one.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn append(&mut self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
         if self.len == 0 {
             return Err(Error::Reservation {
@@ -557,7 +557,7 @@ impl<B: Blocks> Reservation<'_, '_, B> {
     /// Frees what is left now, returning the status.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called. Refused, the
     /// records stay reserved until the area is deleted.
     pub fn release(mut self) -> Result<()> {
         self.free()
@@ -613,7 +613,7 @@ impl crate::log::LogFile {
     /// archiving even if the base moves past them.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
-    /// [`Error::IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn set_archive_tail(&self, lsn: Lsn) -> Result<()> {
         const ROUTINE: &str = "ClfsSetArchiveTail";
         require_passive_or_apc(ROUTINE)?;
