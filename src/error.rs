@@ -98,6 +98,18 @@ pub enum Error {
         limit: u64,
     },
 
+    /// The `CLFS_LSN_NULL` or `CLFS_LSN_INVALID` that clfs.sys exports differs from this
+    /// crate's constant, so LSNs would be misread; `LogFile::create` refuses before the call.
+    #[error("clfs.sys exports {name} = {exported}, but clfs's constant is {ours}: LSNs would be misread, so no log is opened")]
+    LsnConstantMismatch {
+        /// Which constant.
+        name: &'static str,
+        /// The crate's value ([`Lsn::NULL`] or [`Lsn::INVALID`]).
+        ours: Lsn,
+        /// The exported value.
+        exported: Lsn,
+    },
+
     /// An empty container set.
     #[error("a container set needs at least one path, got none")]
     NoContainers,
@@ -360,6 +372,7 @@ impl Error {
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
     /// | `PoolExhausted` | `STATUS_INSUFFICIENT_RESOURCES` |
     /// | `LengthOutOfRange` | `STATUS_LOG_METADATA_INCONSISTENT` |
+    /// | `LsnConstantMismatch` | `STATUS_REVISION_MISMATCH` |
     /// | every other variant (bad sizes, counts, alignments, LSN, geometry, container index and policy arguments) | `STATUS_INVALID_PARAMETER` |
     ///
     /// ```
@@ -391,6 +404,7 @@ impl Error {
             Error::LsnDifferenceOverflow { .. } => NtStatus::INTEGER_OVERFLOW,
             Error::PoolExhausted { .. } => NtStatus::INSUFFICIENT_RESOURCES,
             Error::LengthOutOfRange { .. } => NtStatus::LOG_METADATA_INCONSISTENT,
+            Error::LsnConstantMismatch { .. } => NtStatus::REVISION_MISMATCH,
             Error::NoContainers
             | Error::ZeroBufferSize
             | Error::BufferNotSectorMultiple { .. }

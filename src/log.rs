@@ -489,6 +489,10 @@ impl LogFile {
     pub fn create(name: &[u16], options: LogOptions<'_>) -> Result<LogFile> {
         const ROUTINE: &str = "ClfsCreateLogFile";
         require_passive_or_apc(ROUTINE)?;
+        // Every use of CLFS starts with a log: check the LSN constants against clfs.sys's
+        // exported data here (two loads; decisions.md, issue 11 item 9).
+        let (null, invalid) = sys::exported_lsn_constants();
+        crate::lsn::check_exported(null, invalid)?;
         let name = unicode_string("log name", name)?;
         options.validate()?;
         let (context, context_len) = options.raw_context();

@@ -257,3 +257,55 @@ impl fmt::Debug for Lsn {
         write!(f, "Lsn({self})")
     }
 }
+
+/// Checks [`Lsn::NULL`] and [`Lsn::INVALID`] against the values the backend exports
+/// (`CLFS_LSN_NULL` / `CLFS_LSN_INVALID`, data symbols of clfs.sys in a kernel build): if they
+/// differ, LSNs from this system would be misread, so nothing may be opened.
+pub(crate) fn check_exported(null: u64, invalid: u64) -> Result<()> {
+    for (name, ours, exported) in [
+        ("CLFS_LSN_NULL", Lsn::NULL, Lsn(null)),
+        ("CLFS_LSN_INVALID", Lsn::INVALID, Lsn(invalid)),
+    ] {
+        if ours != exported {
+            return Err(Error::LsnConstantMismatch {
+                name,
+                ours,
+                exported,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn the_constants_are_checked_against_the_exported_data() {
+        assert_eq!(check_exported(0, 0xFFFF_FFFF_0000_0000), Ok(()));
+        let e = check_exported(0, 0xFFFF_FFFF_FFFF_FFFF).unwrap_err();
+        assert_eq!(
+            e,
+            Error::LsnConstantMismatch {
+                name: "CLFS_LSN_INVALID",
+                ours: Lsn::INVALID,
+                exported: Lsn(u64::MAX)
+            }
+        );
+        assert_eq!(e.ntstatus(), crate::NtStatus::REVISION_MISMATCH);
+        assert!(e
+            .to_string()
+            .starts_with("clfs.sys exports CLFS_LSN_INVALID = "));
+        assert_eq!(
+            check_exported(1, 0xFFFF_FFFF_0000_0000).unwrap_err(),
+            Error::LsnConstantMismatch {
+                name: "CLFS_LSN_NULL",
+                ours: Lsn::NULL,
+                exported: Lsn(1)
+            }
+        );
+    }
+}

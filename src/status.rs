@@ -71,6 +71,7 @@ statuses! {
     OBJECT_NAME_COLLISION = 0xC000_0035, "STATUS_OBJECT_NAME_COLLISION", "The object name already exists.";
     SHARING_VIOLATION = 0xC000_0043, "STATUS_SHARING_VIOLATION", "A file cannot be opened because the share access flags are incompatible.";
     DELETE_PENDING = 0xC000_0056, "STATUS_DELETE_PENDING", "A non close operation has been requested of a file object with a delete pending.";
+    REVISION_MISMATCH = 0xC000_0059, "STATUS_REVISION_MISMATCH", "Indicates two revision levels are incompatible.";
     INSUFFICIENT_RESOURCES = 0xC000_009A, "STATUS_INSUFFICIENT_RESOURCES", "Insufficient system resources exist to complete the API.";
     NOT_SUPPORTED = 0xC000_00BB, "STATUS_NOT_SUPPORTED", "The request is not supported.";
     INTEGER_OVERFLOW = 0xC000_0095, "STATUS_INTEGER_OVERFLOW", "{EXCEPTION} Integer overflow.";

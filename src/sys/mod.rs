@@ -12,7 +12,8 @@
 //!   explicit padding and a size assert (56 bytes on x64).
 //! - `CLFS_LSN_NULL` / `CLFS_LSN_INVALID` are exported data in clfs.sys and absent from
 //!   windows-sys: [`CLFS_LSN_NULL`] and [`CLFS_LSN_INVALID`] carry the values the reference
-//!   (§3.3) settles on.
+//!   (§3.3) settles on, and a kernel build also imports the data symbols
+//!   ([`exported_lsn_constants`]) so that the constants are checked against them.
 //! - `PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK` takes `LogIsPinned` as a Rust `bool`; the
 //!   header's `BOOLEAN` is a byte that may hold any value, so this module declares it `u8`,
 //!   with its own [`CLFS_MGMT_CLIENT_REGISTRATION`] and `ClfsMgmtRegisterManagedClient`.
@@ -44,11 +45,38 @@ pub type PALLOCATE_FUNCTION =
 /// `PFREE_FUNCTION` with the documented shape `VOID (*)(PVOID)`.
 pub type PFREE_FUNCTION = Option<unsafe extern "system" fn(buffer: *mut c_void)>;
 
-/// `CLFS_LSN_NULL` (reference §3.3): the smallest LSN.
+/// `CLFS_LSN_NULL` (reference §3.3): the smallest LSN. Checked against clfs.sys's exported
+/// data of the same name by [`exported_lsn_constants`] (see `LogFile::create`).
 pub const CLFS_LSN_NULL: u64 = 0;
 /// `CLFS_LSN_INVALID` (reference §3.3, Microsoft's own managed wrapper): greater than every
-/// valid LSN.
+/// valid LSN. Checked against clfs.sys's exported data of the same name by
+/// [`exported_lsn_constants`].
 pub const CLFS_LSN_INVALID: u64 = 0xFFFF_FFFF_0000_0000;
+
+/// The values of `CLFS_LSN_NULL` and `CLFS_LSN_INVALID` as the backend exports them: in a
+/// kernel build the two data symbols clfs.sys exports (wdm.h declares them
+/// `extern __declspec(dllimport) const CLFS_LSN`; the image imports them by name), with the
+/// emulator its constants. `clfs` checks its own constants against these once per
+/// `LogFile::create`.
+///
+/// IRQL: any (two loads of constant data).
+#[cfg(not(feature = "emulator"))]
+pub fn exported_lsn_constants() -> (u64, u64) {
+    // SAFETY: the two statics are immutable data exported by clfs.sys, bound by the loader
+    // before the driver runs; reading a `CLFS_LSN` (a plain u64) has no other requirement.
+    let null = unsafe { kernel::CLFS_LSN_NULL_DATA.Internal };
+    // SAFETY: as above.
+    let invalid = unsafe { kernel::CLFS_LSN_INVALID_DATA.Internal };
+    (null, invalid)
+}
+
+/// The values of `CLFS_LSN_NULL` and `CLFS_LSN_INVALID` as the emulator defines them.
+///
+/// IRQL: any.
+#[cfg(feature = "emulator")]
+pub fn exported_lsn_constants() -> (u64, u64) {
+    (clfs_emu::CLFS_LSN_NULL, clfs_emu::CLFS_LSN_INVALID)
+}
 
 // Pool types (wdm.h POOL_TYPE) and ExAllocatePool2 flags (wdm.h POOL_FLAGS).
 pub const NonPagedPool: POOL_TYPE = windows_sys::Wdk::Foundation::NonPagedPool;
@@ -364,6 +392,13 @@ pub mod kernel {
         )
     )]
     extern "system" {
+        /// `CLFS_LSN_NULL`: data exported by clfs.sys (reference §3.3), imported by name.
+        #[link_name = "CLFS_LSN_NULL"]
+        pub static CLFS_LSN_NULL_DATA: CLFS_LSN;
+        /// `CLFS_LSN_INVALID`: data exported by clfs.sys (reference §3.3), imported by name.
+        #[link_name = "CLFS_LSN_INVALID"]
+        pub static CLFS_LSN_INVALID_DATA: CLFS_LSN;
+
         /// `ClfsCreateMarshallingArea` with the documented callback shapes (reference §1.4).
         /// windows-sys's declaration takes parameterless callbacks.
         pub fn ClfsCreateMarshallingArea(
