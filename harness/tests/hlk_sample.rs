@@ -68,6 +68,21 @@ fn the_sample_driver_passes_the_hlk_tests() {
     for (args, want) in [
         (&[][..], "14 passed, 0 failed"),
         (&["--generic"][..], "6 passed, 0 failed"),
+        // The generic device tests through the harness's I/O manager.
+        (
+            &[
+                "--generic",
+                "--service",
+                "ClfsSample",
+                "--device",
+                "ClfsSample",
+                "--ioctl",
+                "0x0022A000",
+                "--ioctl",
+                "0x00226008",
+            ][..],
+            "8 passed, 0 failed",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_clfs-hlk"))
             .arg(&image)

@@ -1,5 +1,6 @@
 //! `clfs-hlk`'s device-interface tests: the sample driver's control device, driven through
-//! the harness's I/O manager (`clfs_harness::iomgr`) with the IOCTLs of `clfs-sample-proto`.
+//! the harness's I/O manager (`clfs_harness::iomgr`) with the IOCTLs of `clfs-sample-proto`;
+//! and the two generic device tests ([`DEVICE_TESTS`]) that any driver gets with `--device`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -29,7 +30,7 @@ pub(crate) const TESTS: [(&str, Test); 7] = [
     ("ioctl_round_trip", ioctl_round_trip),
     ("concurrent_io", concurrent_io),
     ("device_path_exerciser", device_path_exerciser),
-    ("open_close_storm", open_close_storm),
+    ("cleanup_storm", cleanup_storm),
     ("ioctl_fault_sweep", ioctl_fault_sweep),
     ("unload_after_last_close", unload_after_last_close),
 ];
@@ -667,7 +668,7 @@ fn device_path_exerciser(ctx: &Ctx<'_>) -> Outcome {
 
 /// Opens and closes from four threads, some with a read in progress; and the read context
 /// ends at cleanup.
-fn open_close_storm(ctx: &Ctx<'_>) -> Outcome {
+fn cleanup_storm(ctx: &Ctx<'_>) -> Outcome {
     let bytes = ctx;
     const THREADS: usize = 4;
     const CYCLES: usize = 400;
@@ -1018,4 +1019,173 @@ fn unload_after_last_close(ctx: &Ctx<'_>) -> Outcome {
         ));
     }
     Ok("unload pended until the last close; zero leaks (devices, links, CLFS objects, pool SmpH and Smpl)".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic device tests (`--device NAME`, `--ioctl CODE`): any driver with a named device.
+
+/// The generic device tests, run when `--device` names the driver's device.
+pub(crate) const DEVICE_TESTS: [(&str, Test); 2] = [
+    ("open_close_storm", open_close_storm),
+    ("path_exerciser", path_exerciser),
+];
+
+/// Starts the driver behind the I/O manager and returns it with the device's NT path.
+fn start_device(ctx: &Ctx<'_>) -> Result<(Rig, String), String> {
+    let name = ctx
+        .config
+        .device
+        .clone()
+        .ok_or("no device named (--device NAME)")?;
+    let path = if name.starts_with('\\') {
+        name
+    } else {
+        format!("\\Device\\{name}")
+    };
+    let sandbox = sandbox()?;
+    let driver = ctx.start("start")?;
+    Ok((
+        Rig {
+            io: IoManager::new(driver),
+            sandbox,
+        },
+        path,
+    ))
+}
+
+/// Opens `path` as SYSTEM for reading and writing.
+fn open_device(rig: &Rig, path: &str) -> Result<File, String> {
+    match rig
+        .io
+        .open(path, iomgr::READ_WRITE, Caller::System)
+        .map_err(violation)?
+    {
+        Ok(f) => Ok(f),
+        Err(st) => Err(format!("opening {path} as SYSTEM failed with {}", nt(st))),
+    }
+}
+
+/// Unloads once every handle is closed and checks that nothing is left.
+fn unload_device(rig: Rig, when: &str) -> Outcome {
+    let state = rig.io.request_unload();
+    if state != UnloadState::Unloaded {
+        return Err(format!(
+            "{when}: unload is {state:?} with {} file(s) open",
+            rig.io.open_files()
+        ));
+    }
+    let driver = rig.io.into_driver();
+    let left = driver.io_leaks();
+    if !left.is_empty() {
+        return Err(format!("{when}: left behind: {}", left.join("; ")));
+    }
+    drop(driver);
+    no_leaks(&rig.sandbox.stats(), when)?;
+    Ok(String::new())
+}
+
+/// Four threads open and close the device 250 times each (every other time with one
+/// request of a `--ioctl` code without buffers); then the driver unloads with nothing left.
+fn open_close_storm(ctx: &Ctx<'_>) -> Outcome {
+    const THREADS: usize = 4;
+    const CYCLES: usize = 250;
+    let (rig, path) = start_device(ctx)?;
+    let codes = &ctx.config.ioctls;
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (rig, path) = (&rig, &path);
+                s.spawn(move || -> Result<(), String> {
+                    let _in = rig.sandbox.enter();
+                    for i in 0..CYCLES {
+                        let f = open_device(rig, path)?;
+                        if let (false, Some(&code)) =
+                            (codes.is_empty(), codes.get((i + t) % codes.len().max(1)))
+                        {
+                            if i % 2 == 0 {
+                                rig.io
+                                    .ioctl(&f, code, None, 0, 0, true)
+                                    .map_err(violation)?;
+                            }
+                        }
+                        let (_, _) = rig.io.close(f).map_err(violation)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    unload_device(rig, "after the storm")?;
+    Ok(format!(
+        "{} opens and closes of {path} on {THREADS} threads",
+        THREADS * CYCLES
+    ))
+}
+
+/// Seeded requests (`--seed`) on the device: the `--ioctl` codes and random ones
+/// (METHOD_BUFFERED and METHOD_NEITHER), lengths 0, 1, odd, 4 KiB + 1, 70,000 and ≥ 1 MiB,
+/// NULL buffers, random contents: no crash, no I/O manager violation, `Information` within
+/// the output; then the driver unloads with nothing left.
+fn path_exerciser(ctx: &Ctx<'_>) -> Outcome {
+    const REQUESTS: usize = 4000;
+    const LENGTHS: [usize; 12] = [0, 1, 3, 7, 8, 9, 16, 17, 63, 4097, 70_000, (1 << 20) + 5];
+    let (rig, path) = start_device(ctx)?;
+    let seed = ctx.config.seed;
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let codes = &ctx.config.ioctls;
+    let mut f = open_device(&rig, &path)?;
+    let mut statuses: BTreeMap<u32, u64> = BTreeMap::new();
+    for i in 0..REQUESTS {
+        if rng.below(300) == 0 {
+            rig.io.close(f).map_err(violation)?;
+            f = open_device(&rig, &path)?;
+        }
+        let code = if !codes.is_empty() && rng.below(3) != 0 {
+            codes[rng.below(codes.len() as u64) as usize]
+        } else {
+            ((rng.next() as u32) & !3) | [0, 3][rng.below(2) as usize]
+        };
+        if code & 3 == 1 || code & 3 == 2 {
+            // Direct I/O needs MDLs, which the harness does not emulate.
+            continue;
+        }
+        let in_len = LENGTHS[rng.below(LENGTHS.len() as u64) as usize];
+        let out_len = LENGTHS[rng.below(LENGTHS.len() as u64) as usize];
+        let input: Option<Vec<u8>> = if rng.below(20) == 0 {
+            None
+        } else {
+            Some((0..in_len).map(|_| rng.next() as u8).collect())
+        };
+        let out_null = rng.below(20) == 0;
+        let r = rig
+            .io
+            .ioctl(&f, code, input.as_deref(), in_len, out_len, out_null)
+            .map_err(|e| {
+                format!("request #{i} (seed {seed}, code {code:#010x}, in {in_len}, out {out_len}): {e}")
+            })?;
+        if r.information > out_len && r.status >= 0 {
+            return Err(format!(
+                "request #{i} (seed {seed}): Information {} > output {out_len}",
+                r.information
+            ));
+        }
+        *statuses.entry(r.status as u32).or_insert(0) += 1;
+    }
+    rig.io.close(f).map_err(violation)?;
+    unload_device(rig, "after the exerciser")?;
+    let seen: Vec<String> = statuses
+        .iter()
+        .map(|(s, n)| format!("{s:#010x}x{n}"))
+        .collect();
+    Ok(format!(
+        "{REQUESTS} requests on {path}, seed {seed}, {} listed code(s); statuses {}",
+        codes.len(),
+        seen.join(" ")
+    ))
 }
