@@ -8,12 +8,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { printf 'package.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
-echo "1. cargo package -p clfs-emu -p clfs (with verification)"
-cargo package -q --allow-dirty -p clfs-emu -p clfs
+# clfs and clfs-emu, plus the workspace crates they depend on through path dependencies (e.g.
+# clfs-format once the emulator uses it): cargo packages them together, in dependency order.
+crates="$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+pkgs = {p["name"]: p for p in json.load(sys.stdin)["packages"]}
+todo, seen = ["clfs-emu", "clfs"], []
+while todo:
+    n = todo.pop()
+    if n in seen or n not in pkgs:
+        continue
+    seen.append(n)
+    todo += [d["name"] for d in pkgs[n]["dependencies"] if d.get("path") and d["kind"] is None]
+print(" ".join(sorted(seen)))
+')"
+echo "1. cargo package $crates (with verification)"
+args=()
+for c in $crates; do args+=(-p "$c"); done
+cargo package -q --allow-dirty "${args[@]}"
 ls target/package/*.crate | sed 's/^/  /'
 
 echo "2. packaged file lists"
-for p in clfs clfs-emu; do
+for p in $crates; do
     list="$(cargo package -q --allow-dirty --list -p "$p")"
     if grep -E '^\.(ci|cargo)/' <<<"$list"; then
         die "$p would ship the files above"
@@ -27,13 +43,13 @@ rustup target add --toolchain nightly x86_64-pc-windows-msvc >/dev/null
 cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
 for p in json.load(sys.stdin)["packages"]:
-    if p["name"] not in ("clfs", "clfs-emu"):
+    if p["name"] not in sys.argv[1:]:
         continue
     # TOML reads [package.metadata.docs.rs] as the nested tables docs -> rs.
     d = ((p.get("metadata") or {}).get("docs") or {}).get("rs") or {}
     for t in d.get("targets") or ["x86_64-unknown-linux-gnu"]:
         print("|".join([p["name"], t, ",".join(d.get("features", [])), " ".join(d.get("rustdoc-args", []))]))
-' | while IFS='|' read -r name target features rdargs; do
+' $crates | while IFS='|' read -r name target features rdargs; do
     echo "  $name on $target, features [$features], rustdoc $rdargs"
     args=(-p "$name" --no-deps --target "$target")
     [ -n "$features" ] && args+=(--features "$features")

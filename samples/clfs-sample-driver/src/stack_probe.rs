@@ -10,9 +10,12 @@
 //! frame (two 1024-entry `UNICODE_STRING` arrays on the stack): the check must fail on it.
 #![allow(missing_docs, clippy::missing_safety_doc)]
 
+use clfs::mgmt::{ErrorStatus, PolicyBuf};
 use clfs::{
-    Append, ClfsAllocator, LogFile, LogOptions, Lsn, MarshallingArea, MarshallingConfig,
-    ReadContext, ReadMode, Reservation, RestartContext, TaggedPool,
+    Append, ClfsAllocator, InstallMode, LogFile, LogFullOutcome, LogOptions, LogSize, Lsn,
+    ManagedClient, ManagementCallbacks, MarshallingArea, MarshallingConfig, MarshallingFlags,
+    Policy, PolicyKind, ReadContext, ReadMode, Reservation, RestartContext, ScanContext,
+    ScanDirection, TaggedPool, TailAdvance,
 };
 
 type Area<'l> = MarshallingArea<'l, ClfsAllocator>;
@@ -119,6 +122,68 @@ probe! {
     }
     clfs_probe_write_restart_with_base(area: &Area<'_>, data: &[u8], base: Lsn) -> clfs::Result<Lsn> {
         area.write_restart_with_base(data, base)
+    }
+    clfs_probe_log_delete_named_with(name: &[u16], options: &LogOptions<'_>) -> clfs::Result<()> {
+        LogFile::delete_named_with(name, options)
+    }
+    clfs_probe_area_create_ex(
+        log: &LogFile,
+        config: MarshallingConfig,
+        alignment: u32,
+        flags: MarshallingFlags,
+    ) -> clfs::Result<Area<'_>> {
+        MarshallingArea::create_ex(log, config, alignment, flags)
+    }
+    clfs_probe_containers(log: &LogFile, cx: &mut ScanContext) -> clfs::Result<u32> {
+        log.containers(cx).map(|scan| scan.filter_map(Result::ok).map(|c| c.size() as u32).sum())
+    }
+    clfs_probe_scan_containers(
+        log: &LogFile,
+        cx: &mut ScanContext,
+        from: u32,
+        direction: ScanDirection,
+    ) -> clfs::Result<u32> {
+        log.scan_containers(cx, from, direction)
+            .map(|scan| scan.filter_map(Result::ok).map(|c| c.physical_id()).sum())
+    }
+    clfs_probe_container_name(log: &LogFile, id: u32, buf: &mut [u16]) -> clfs::Result<usize> {
+        log.container_name(id, buf).map(|n| n.is_truncated() as usize)
+    }
+    clfs_probe_install_policy(log: &LogFile, policy: &Policy<'_>, mode: InstallMode) -> clfs::Result<()> {
+        log.install_policy(policy, mode)
+    }
+    clfs_probe_query_policy(log: &LogFile, kind: PolicyKind, buf: &mut PolicyBuf) -> clfs::Result<bool> {
+        log.query_policy(kind, buf).map(|p| p.is_some())
+    }
+    clfs_probe_remove_policy(log: &LogFile, kind: PolicyKind) -> clfs::Result<()> {
+        log.remove_policy(kind)
+    }
+    clfs_probe_set_log_file_size(log: &LogFile, size: LogSize) -> clfs::Result<u64> {
+        log.set_log_file_size(size).map(|r| core::hint::black_box(r).containers)
+    }
+    clfs_probe_client_register<'a>(log: &'a LogFile, callbacks: &'a Callbacks) -> clfs::Result<ManagedClient<'a, Callbacks>> {
+        ManagedClient::register(log, callbacks)
+    }
+    clfs_probe_client_deregister(client: ManagedClient<'_, Callbacks>) -> clfs::Result<()> {
+        client.deregister()
+    }
+    clfs_probe_client_handle_log_full(client: &ManagedClient<'_, Callbacks>) -> clfs::Result<bool> {
+        client.handle_log_full().map(|o| matches!(o, LogFullOutcome::GrowthPending))
+    }
+    clfs_probe_client_tail_advance_failure(client: &ManagedClient<'_, Callbacks>, reason: ErrorStatus) -> clfs::Result<()> {
+        client.tail_advance_failure(reason)
+    }
+    clfs_probe_client_set_log_file_size(client: &ManagedClient<'_, Callbacks>, size: LogSize) -> clfs::Result<u64> {
+        client.set_log_file_size(size).map(|r| core::hint::black_box(r).containers)
+    }
+}
+
+/// Management callbacks that do nothing (the probe only needs the routines instantiated).
+pub struct Callbacks;
+
+impl ManagementCallbacks for Callbacks {
+    fn advance_tail(&self, _target: Lsn) -> TailAdvance {
+        TailAdvance::Pending
     }
 }
 
