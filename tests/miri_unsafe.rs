@@ -90,3 +90,41 @@ fn default_allocator_and_raw_seam() {
     drop(log);
     assert_no_leaks(&sb);
 }
+
+#[test]
+fn container_sets_from_the_stack_and_from_pool_and_checked_lengths() {
+    use clfs::{Error, LogFile, LogOptions};
+    use clfs_emu::faults;
+    let sb = Sandbox::new();
+    let log = LogFile::create(
+        &common::w("log:C:\\t\\miri-sets"),
+        LogOptions::new().create_if_missing(),
+    )
+    .expect("create");
+    // Two paths: the stack array. Ten: the paged-pool array (PoolStrings), freed on return.
+    let small: Vec<Vec<u16>> = (0..2).map(|i| common::w(&format!("%BLF%\\s{i}"))).collect();
+    let large: Vec<Vec<u16>> = (0..10)
+        .map(|i| common::w(&format!("%BLF%\\l{i}")))
+        .collect();
+    let small: Vec<&[u16]> = small.iter().map(Vec::as_slice).collect();
+    let large: Vec<&[u16]> = large.iter().map(Vec::as_slice).collect();
+    log.add_containers(&small, 512 * 1024).expect("small set");
+    log.add_containers(&large, 512 * 1024).expect("large set");
+    log.remove_containers(&large[2..], true).expect("remove");
+    assert_eq!(log.info().expect("info").containers, 4);
+    // A length the block cannot hold is refused before a slice is formed over it.
+    let area =
+        MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(1024)).expect("area");
+    let lsn = area.append(&[b"abc"]).expect("append");
+    faults::override_length("ClfsReadLogRecord", 1, 1025);
+    assert!(matches!(
+        area.read(lsn, ReadMode::Forward),
+        Err(Error::LengthOutOfRange { len: 1025, .. })
+    ));
+    let mut cx = area.read(lsn, ReadMode::Forward).expect("read");
+    assert_eq!(cx.next().expect("next").expect("record").data, b"abc");
+    drop(cx);
+    area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
