@@ -154,6 +154,8 @@ impl Fault {
 pub enum Phase {
     /// In `DriverEntry`.
     Entry,
+    /// In the device traffic of `--device` / `--ioctl` (open, each IOCTL, close).
+    Io,
     /// In the unload routine.
     Unload,
 }
@@ -499,7 +501,7 @@ fn fault_points(ctx: &Ctx<'_>, scenario: Scenario) -> Result<Vec<(Phase, Fault)>
     let sandbox = sandbox()?;
     prepare(ctx, &sandbox, scenario)?;
     let mut points = Vec::new();
-    let mut driver = ctx.load()?;
+    let mut slot = Some(ctx.load()?);
     let mut count = |phase: Phase, run: &mut dyn FnMut() -> Result<(), String>| {
         let before = sandbox.stats();
         let pool0 = pool_allocations();
@@ -532,13 +534,24 @@ fn fault_points(ctx: &Ctx<'_>, scenario: Scenario) -> Result<Vec<(Phase, Fault)>
         Ok::<(), String>(())
     };
     count(Phase::Entry, &mut || {
-        let status = enter(&mut driver);
+        let driver = slot.as_mut().ok_or("no driver")?;
+        let status = enter(driver);
         if status < 0 {
             return Err(format!("clean run: DriverEntry returned {}", nt(status)));
         }
         Ok(())
     })?;
-    count(Phase::Unload, &mut || unload(&mut driver))?;
+    if ctx.config.device.is_some() {
+        count(Phase::Io, &mut || {
+            let driver = slot.take().ok_or("no driver")?;
+            let (driver, sent) = device_traffic(ctx, driver);
+            slot = Some(driver);
+            sent.map(|_| ())
+        })?;
+    }
+    count(Phase::Unload, &mut || {
+        unload(slot.as_mut().ok_or("no driver")?)
+    })?;
     Ok(points)
 }
 
@@ -584,6 +597,22 @@ pub fn fault_sweep(ctx: &Ctx<'_>) -> Outcome {
                             .map_err(|e| format!("{at}: {e}"))?;
                     }
                 }
+                Phase::Io => {
+                    let status = enter(&mut driver);
+                    if status < 0 {
+                        return Err(format!("{at}: DriverEntry returned {}", nt(status)));
+                    }
+                    point.arm();
+                    let (mut driver, sent) = device_traffic(ctx, driver);
+                    faults::clear();
+                    clear_faults();
+                    sent.map_err(|e| format!("{at}: {e}"))?;
+                    unload(&mut driver).map_err(|e| format!("{at}: {e}"))?;
+                    drop(driver);
+                    no_leaks(&sandbox.stats(), &format!("after {at}"))?;
+                    let logs = read_logs(&sandbox, true)?;
+                    logs.keeps(&baseline).map_err(|e| format!("{at}: {e}"))?;
+                }
                 Phase::Unload => {
                     let status = enter(&mut driver);
                     if status < 0 {
@@ -602,11 +631,13 @@ pub fn fault_sweep(ctx: &Ctx<'_>) -> Outcome {
             }
             no_leaks(&sandbox.stats(), &format!("at the end of {at}"))?;
         }
-        let entry = points.iter().filter(|(p, _)| *p == Phase::Entry).count();
+        let n = |phase: Phase| points.iter().filter(|(p, _)| *p == phase).count();
         total += points.len();
         summary.push(format!(
-            "{scenario:?} log: {entry} in DriverEntry, {} in unload",
-            points.len() - entry
+            "{scenario:?} log: {} in DriverEntry, {} in device I/O, {} in unload",
+            n(Phase::Entry),
+            n(Phase::Io),
+            n(Phase::Unload)
         ));
     }
     Ok(format!(
@@ -620,6 +651,7 @@ pub fn fault_sweep(ctx: &Ctx<'_>) -> Outcome {
 pub fn low_resources(ctx: &Ctx<'_>) -> Outcome {
     let sandbox = sandbox()?;
     let (mut injected, mut failed_entries, mut candidates) = (0usize, 0usize, 0u64);
+    let mut ioctls = 0usize;
     let mut previous = read_logs(&sandbox, false)?;
     for i in 0..ctx.config.lowres_cycles {
         let seed = ctx.config.seed.wrapping_add(i as u64);
@@ -627,12 +659,18 @@ pub fn low_resources(ctx: &Ctx<'_>) -> Outcome {
         let mut driver = ctx.load()?;
         lowres::enable(seed, ctx.config.percent);
         let status = enter(&mut driver);
+        let (mut driver, io) = if status >= 0 {
+            device_traffic(ctx, driver)
+        } else {
+            (driver, Ok(0))
+        };
         let unloaded = if status >= 0 {
             unload(&mut driver)
         } else {
             Ok(())
         };
         let (failures, n) = lowres::disable();
+        ioctls += io.map_err(|e| format!("{at}: {e}"))?;
         unloaded.map_err(|e| format!("{at}: {e}"))?;
         drop(driver);
         injected += failures.len();
@@ -649,9 +687,44 @@ pub fn low_resources(ctx: &Ctx<'_>) -> Outcome {
         previous = logs;
     }
     Ok(format!(
-        "{} cycles, {injected} of {candidates} candidate calls failed, DriverEntry failed {failed_entries} time(s); reproduce with --seed {} --percent {}",
+        "{} cycles, {injected} of {candidates} candidate calls failed, DriverEntry failed {failed_entries} time(s), {ioctls} IOCTL(s) sent; reproduce with --seed {} --percent {}",
         ctx.config.lowres_cycles, ctx.config.seed, ctx.config.percent
     ))
+}
+
+/// With `--device`, while the driver is loaded: opens the device as SYSTEM and sends each
+/// `--ioctl` code (64 zero bytes in, 64 bytes out), then closes it. Any status is accepted
+/// (the low-resources simulation may fail anything); what the I/O manager itself checks (a
+/// completed IRP, guard bytes, ...) must hold. Returns the driver and the IOCTLs sent.
+fn device_traffic(ctx: &Ctx<'_>, driver: Driver) -> (Driver, Result<usize, String>) {
+    use clfs_harness::iomgr::{self, Caller, IoManager};
+    let Some(name) = &ctx.config.device else {
+        return (driver, Ok(0));
+    };
+    let path = if name.starts_with('\\') {
+        name.clone()
+    } else {
+        format!("\\Device\\{name}")
+    };
+    let io = IoManager::new(driver);
+    let run = || -> Result<usize, String> {
+        let file = match io.open(&path, iomgr::READ_WRITE, Caller::System) {
+            Ok(Ok(f)) => f,
+            Ok(Err(_)) => return Ok(0),
+            Err(v) => return Err(format!("opening {path}: I/O manager check failed: {v}")),
+        };
+        let mut sent = 0;
+        for code in &ctx.config.ioctls {
+            io.ioctl(&file, *code, Some(&[0u8; 64]), 64, 64, false)
+                .map_err(|v| format!("IOCTL {code:#x}: I/O manager check failed: {v}"))?;
+            sent += 1;
+        }
+        io.close(file)
+            .map_err(|v| format!("closing {path}: I/O manager check failed: {v}"))?;
+        Ok(sent)
+    };
+    let r = run();
+    (io.into_driver(), r)
 }
 
 /// Power loss while the driver is loaded (its unflushed records are lost), then a reload:
