@@ -128,3 +128,52 @@ fn container_sets_from_the_stack_and_from_pool_and_checked_lengths() {
     log.close().expect("close");
     assert_no_leaks(&sb);
 }
+
+/// The ownership hand-overs (`into_raw`/`from_raw` on every handle type) and the borrowed
+/// create-time pointers (`LogContext`, `SecurityDescriptor`), under Miri too.
+#[test]
+fn raw_handle_round_trips_and_borrowed_create_options() {
+    use clfs::{LogContext, LogFile, LogOptionFlags, LogOptions, SecurityDescriptor};
+    use core::ptr::NonNull;
+    let sb = Sandbox::new();
+    {
+        let sd_bytes = [1u8; 20];
+        // SAFETY: 20 readable bytes that outlive the options (the emulator only records the
+        // address).
+        let sd = unsafe { SecurityDescriptor::from_raw(NonNull::from(&sd_bytes).cast()) };
+        let cookie = *b"cookie";
+        let opts = LogOptions::new()
+            .create_if_missing()
+            .log_option_flags(LogOptionFlags::REENTRANT_FILTER)
+            .context(LogContext::bytes(&cookie).unwrap())
+            .security_descriptor(sd);
+        let log = LogFile::create(&common::w("log:C:\\t\\miri-raw"), opts).unwrap();
+        for i in 0..2 {
+            log.add_container(&common::w(&format!("%BLF%\\miri-raw-{i}")), 512 * 1024)
+                .unwrap();
+        }
+        // SAFETY: from `into_raw`; closed only by the new owner.
+        let log = unsafe { LogFile::from_raw(log.into_raw()) };
+        let config = MarshallingConfig::new(4096);
+        let raw = MarshallingArea::<ClfsAllocator>::create(&log, config)
+            .unwrap()
+            .into_raw();
+        // SAFETY: from `into_raw` on an area of `log` with CLFS's allocator and `config`.
+        let area = unsafe { MarshallingArea::<ClfsAllocator>::from_raw(raw, &log, config) };
+        let a = area.append(&[b"a"]).unwrap();
+        area.append(&[b"b"]).unwrap();
+        area.write_restart(b"r").unwrap();
+        let raw = area.read(a, ReadMode::Forward).unwrap().into_raw();
+        // SAFETY: from `into_raw` on a context of `area`.
+        let mut cx = unsafe { clfs::ReadContext::from_raw(raw, &area) };
+        assert_eq!(cx.next().unwrap().unwrap().data, b"b");
+        drop(cx);
+        let rc = area.read_restart().unwrap().unwrap();
+        assert_eq!(rc.current().unwrap().data, b"r");
+        let raw = rc.into_raw();
+        // SAFETY: from `into_raw` on a restart context of `area`.
+        let mut rc = unsafe { clfs::RestartContext::from_raw(raw, &area) };
+        assert!(rc.previous().unwrap().is_none());
+    }
+    assert_no_leaks(&sb);
+}
