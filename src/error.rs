@@ -218,6 +218,9 @@ pub enum Error {
         /// The undefined bits.
         flags: u64,
     },
+    /// An empty buffer for `ClfsSetLogFileInformation`.
+    #[error("log information to set must hold at least one byte")]
+    EmptyInformation,
     /// A container index at or past the log's container count.
     #[error("container index {index} is out of range: the log has {containers} container{}", if *containers == 1 { "" } else { "s" })]
     ContainerIndexOutOfRange {
@@ -418,6 +421,7 @@ impl Error {
             | Error::BadLogGeometry { .. }
             | Error::LsnBeyondContainer { .. }
             | Error::ContainerIndexOutOfRange { .. }
+            | Error::EmptyInformation
             | Error::InvalidBufferAlignment { .. }
             | Error::UnknownMarshallingFlags { .. }
             | Error::RestartTooLarge { .. }

@@ -86,6 +86,7 @@ extern crate std;
 
 pub mod container;
 pub mod error;
+pub mod info;
 pub mod irql;
 pub mod log;
 pub mod lsn;
@@ -102,6 +103,7 @@ pub use container::{
     ContainerInfo, ContainerName, ContainerScan, ContainerState, ScanContext, ScanDirection,
 };
 pub use error::{BufferKind, Error, Result};
+pub use info::{InformationClass, IoStatistics};
 pub use log::{
     Access, CreateOptions, Disposition, LogContext, LogFile, LogInfo, LogOptionFlags, LogOptions,
     SecurityDescriptor, Share,

@@ -951,7 +951,7 @@ pub struct LogInfo {
 }
 
 impl LogInfo {
-    fn from_raw(raw: &sys::CLFS_INFORMATION) -> LogInfo {
+    pub(crate) fn from_raw(raw: &sys::CLFS_INFORMATION) -> LogInfo {
         let g = raw.Identity;
         let mut identity = [0u8; 16];
         identity[0..4].copy_from_slice(&g.data1.to_le_bytes());

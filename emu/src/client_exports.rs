@@ -9,8 +9,9 @@
 
 use core::ffi::c_void;
 
+use crate::info;
 use crate::marshal::{self, CreateArea};
-use crate::raw::{rd, wr};
+use crate::raw::{copy_in, rd, wr};
 use crate::scan::{self, Scanned};
 use crate::state::count_call;
 use crate::status::*;
@@ -254,4 +255,162 @@ pub unsafe extern "system" fn ClfsCreateMarshallingAreaEx(
         }
         Err(s) => s,
     }
+}
+
+/// `ClfsQueryLogFileInformation` for the classes beyond `CLFS_INFORMATION` (a dedicated log,
+/// so its one stream is stream 0, the physical stream):
+/// - `ClfsLogPhysicalNameInformation` (2): `CLFS_LOG_NAME_INFORMATION`, i.e.
+///   `NameLengthInBytes` then the name of the base log file in the caller's namespace
+///   (`C:\dir\name.blf`, no NUL); `2 + NameLengthInBytes` bytes.
+/// - `ClfsLogStreamIdentifierInformation` (3): one byte, 0.
+/// - `ClfsLogSystemMarkingInformation` (4): a `ULONG` count of system marking references, 0.
+/// - `ClfsLogPhysicalLsnInformation` (5): the input buffer is a `CLFS_PHYSICAL_LSN_INFORMATION`
+///   (24 bytes) naming stream 0 and a valid virtual LSN; the output repeats it with
+///   `PhysicalLsn` = `VirtualLsn` (a dedicated log's LSNs are physical).
+///
+/// `*pcbinfobuffer` smaller than the class needs → the size needed is written and
+/// `STATUS_BUFFER_TOO_SMALL`; a NULL output buffer, an unknown class, or a missing or bad
+/// input for class 5 → `STATUS_INVALID_PARAMETER`. On success `*pcbinfobuffer` = bytes
+/// written.
+///
+/// # Safety
+/// `pcbinfobuffer` non-null and writable; `pinfobuffer` NULL or writable for `cb` bytes;
+/// `pinfoinputbuffer` NULL or readable for `cbinfoinputbuffer` bytes.
+pub(crate) unsafe fn query_other(
+    h: usize,
+    class: i32,
+    pinfoinputbuffer: *const c_void,
+    cbinfoinputbuffer: u32,
+    pinfobuffer: *mut c_void,
+    pcbinfobuffer: *mut u32,
+    cb: u32,
+) -> NTSTATUS {
+    let out: Vec<u8> = match class {
+        info::CLASS_PHYSICAL_NAME => match info::physical_name(h) {
+            Ok(name) => {
+                let Ok(n) = u16::try_from(name.len() * 2) else {
+                    return STATUS_INVALID_PARAMETER;
+                };
+                let mut v = n.to_le_bytes().to_vec();
+                v.extend(name.iter().flat_map(|c| c.to_le_bytes()));
+                v
+            }
+            Err(s) => return s,
+        },
+        info::CLASS_STREAM_ID => vec![0],
+        info::CLASS_SYSTEM_MARKING => 0u32.to_le_bytes().to_vec(),
+        info::CLASS_PHYSICAL_LSN => {
+            if pinfoinputbuffer.is_null() || cbinfoinputbuffer < 24 {
+                return STATUS_INVALID_PARAMETER;
+            }
+            // SAFETY: the caller's input buffer holds at least 24 readable bytes.
+            let Some(input) = (unsafe { copy_in(pinfoinputbuffer.cast::<u8>(), 24) }) else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            let mut vl = [0u8; 8];
+            vl.copy_from_slice(&input[8..16]);
+            let virtual_lsn = u64::from_le_bytes(vl);
+            if input[0] != 0 || virtual_lsn >= crate::CLFS_LSN_INVALID {
+                return STATUS_INVALID_PARAMETER;
+            }
+            if let Err(s) = info::lsn_bounds(h) {
+                return s;
+            }
+            let mut v = vec![0u8; 24];
+            v[8..16].copy_from_slice(&virtual_lsn.to_le_bytes());
+            v[16..24].copy_from_slice(&virtual_lsn.to_le_bytes());
+            v
+        }
+        _ => return STATUS_INVALID_PARAMETER,
+    };
+    let need = out.len() as u32;
+    if cb < need {
+        // SAFETY: non-null (caller).
+        unsafe { wr(pcbinfobuffer, need) };
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    if pinfobuffer.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: the caller's buffer holds `cb >= need` writable bytes; `out` is a separate
+    // allocation.
+    unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), pinfobuffer.cast::<u8>(), out.len()) };
+    // SAFETY: non-null (caller).
+    unsafe { wr(pcbinfobuffer, need) };
+    STATUS_SUCCESS
+}
+
+/// `ClfsSetLogFileInformation`. Which classes can be set is undocumented; the emulator
+/// treats every class as read-only: a known class (0 to 5) → `STATUS_NOT_SUPPORTED`, after
+/// the handle check and `STATUS_INVALID_PARAMETER` for a NULL buffer, a zero length or an
+/// unknown class.
+///
+/// # Safety
+/// `pinfobuffer` NULL or readable for `cbbuffer` bytes (it is not read).
+pub unsafe extern "system" fn ClfsSetLogFileInformation(
+    plfolog: *const FILE_OBJECT,
+    einformationclass: i32,
+    pinfobuffer: *const c_void,
+    cbbuffer: u32,
+) -> NTSTATUS {
+    enter!("ClfsSetLogFileInformation");
+    {
+        let emu = crate::state::emu();
+        if let Err(s) = crate::log::object(&emu, plfolog as usize) {
+            return s;
+        }
+    }
+    if pinfobuffer.is_null() || cbbuffer == 0 || !(0..=5).contains(&einformationclass) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    STATUS_NOT_SUPPORTED
+}
+
+/// `ClfsGetIoStatistics`: a `CLFS_IO_STATISTICS` (48 bytes: a 16-byte header, version 1.0,
+/// `cbLength` 48, `coffData` 16, then flushes, bytes flushed, metadata flushes and metadata
+/// bytes flushed since the process started). A buffer of at least 16 bytes but less than 48
+/// gets the first `cbstatsbuffer` bytes (partial data, as documented). `STATUS_INVALID_PARAMETER`
+/// for a NULL buffer, `cbstatsbuffer < 16`, or a class other than `ClfsIoStatsDefault` (0;
+/// the parameter is reserved). `*pcbstatswritten` (optional) = bytes written.
+///
+/// # Safety
+/// `pvstatsbuffer` NULL or writable for `cbstatsbuffer` bytes; `pcbstatswritten` NULL or
+/// writable.
+pub unsafe extern "system" fn ClfsGetIoStatistics(
+    plfolog: *const FILE_OBJECT,
+    pvstatsbuffer: *mut c_void,
+    cbstatsbuffer: u32,
+    estatsclass: i32,
+    pcbstatswritten: *mut u32,
+) -> NTSTATUS {
+    enter!("ClfsGetIoStatistics");
+    let counts = match info::io_counts(plfolog as usize) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    if pvstatsbuffer.is_null() || cbstatsbuffer < 16 || estatsclass != 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let mut v = Vec::with_capacity(48);
+    v.push(1u8); // ubMajorVersion
+    v.push(0u8); // ubMinorVersion
+    v.extend_from_slice(&[0u8; 2]); // padding
+    v.extend_from_slice(&0i32.to_le_bytes()); // eStatsClass
+    v.extend_from_slice(&48u16.to_le_bytes()); // cbLength
+    v.extend_from_slice(&[0u8; 2]); // padding
+    v.extend_from_slice(&16u32.to_le_bytes()); // coffData
+    for c in [
+        counts.flushes,
+        counts.bytes,
+        counts.meta_flushes,
+        counts.meta_bytes,
+    ] {
+        v.extend_from_slice(&c.to_le_bytes());
+    }
+    let n = v.len().min(cbstatsbuffer as usize);
+    // SAFETY: the caller's buffer holds `cbstatsbuffer >= n` writable bytes.
+    unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), pvstatsbuffer.cast::<u8>(), n) };
+    // SAFETY: optional output; NULL is skipped.
+    unsafe { wr(pcbstatswritten, n as u32) };
+    STATUS_SUCCESS
 }

@@ -348,7 +348,8 @@ pub unsafe extern "system" fn ClfsRemoveLogContainerSet(
 }
 
 /// `ClfsQueryLogFileInformation`: classes `ClfsLogBasicInformation` (0) and
-/// `ClfsLogBasicInformationPhysical` (1) fill a 120-byte `CLFS_INFORMATION`.
+/// `ClfsLogBasicInformationPhysical` (1) fill a 120-byte `CLFS_INFORMATION`; the other
+/// classes (2 to 5) are answered as [`query_other`](crate::client_exports) documents.
 ///
 /// # Safety
 /// Pointer arguments must be NULL or valid as documented.
@@ -361,7 +362,6 @@ pub unsafe extern "system" fn ClfsQueryLogFileInformation(
     pcbinfobuffer: *mut u32,
 ) -> NTSTATUS {
     enter!("ClfsQueryLogFileInformation");
-    let _ = (pinfoinputbuffer, cbinfoinputbuffer);
     {
         let emu = crate::state::emu();
         if let Err(s) = log::object(&emu, plfolog as usize) {
@@ -373,7 +373,18 @@ pub unsafe extern "system" fn ClfsQueryLogFileInformation(
         return STATUS_INVALID_PARAMETER;
     };
     if !matches!(einformationclass, 0 | 1) {
-        return STATUS_INVALID_PARAMETER;
+        // SAFETY: forwarded caller contract; `pcbinfobuffer` is non-null (read above).
+        return unsafe {
+            crate::client_exports::query_other(
+                plfolog as usize,
+                einformationclass,
+                pinfoinputbuffer,
+                cbinfoinputbuffer,
+                pinfobuffer,
+                pcbinfobuffer,
+                cb,
+            )
+        };
     }
     let need = core::mem::size_of::<CLS_INFORMATION>() as u32;
     if cb < need {

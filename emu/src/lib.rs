@@ -16,6 +16,7 @@ pub mod types;
 pub mod client_exports;
 pub mod exports;
 pub mod faults;
+mod info;
 pub mod irql;
 mod log;
 mod marshal;

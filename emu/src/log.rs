@@ -420,12 +420,15 @@ impl PhysLog {
             s.blocks_written += k as u64;
             s.bytes_written += bytes;
         });
+        crate::info::count_flush(&self.base_path, bytes, false);
         Ok(bytes)
     }
 
     /// Persists the metadata (base file).
     pub fn store(&mut self) -> Result<(), NTSTATUS> {
         self.meta.store(&self.base_path)?;
+        let size = std::fs::metadata(&self.base_path).map_or(0, |m| m.len());
+        crate::info::count_flush(&self.base_path, size, true);
         self.stored = self.meta.clone();
         Ok(())
     }

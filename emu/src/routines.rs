@@ -238,6 +238,19 @@ macro_rules! clfs_routines {
                 fflags: u64,
                 ppvmarshalcontext: *mut *mut ::core::ffi::c_void,
             ) -> $crate::types::NTSTATUS;
+            ClfsSetLogFileInformation(
+                plfolog: *const $crate::types::FILE_OBJECT,
+                einformationclass: $crate::types::CLS_LOG_INFORMATION_CLASS,
+                pinfobuffer: *const ::core::ffi::c_void,
+                cbbuffer: u32,
+            ) -> $crate::types::NTSTATUS;
+            ClfsGetIoStatistics(
+                plfolog: *const $crate::types::FILE_OBJECT,
+                pvstatsbuffer: *mut ::core::ffi::c_void,
+                cbstatsbuffer: u32,
+                estatsclass: i32,
+                pcbstatswritten: *mut u32,
+            ) -> $crate::types::NTSTATUS;
             ClfsCreateScanContext(
                 plfolog: *const $crate::types::FILE_OBJECT,
                 cfromcontainer: u32,

@@ -1,0 +1,368 @@
+//! Log information beyond [`LogFile::info`]: every class of `ClfsQueryLogFileInformation`
+//! (reference §2.9) as a typed call, `ClfsSetLogFileInformation`, and `ClfsGetIoStatistics`.
+//!
+//! Every length and offset Clfs.sys returns is checked against the buffer it was given
+//! before anything is read from it.
+//!
+//! ```
+//! # let _sandbox = clfs_emu::Sandbox::new();
+//! use clfs::{wide, LogFile, LogOptions};
+//! let log = LogFile::create(wide!("log:C:\\logs\\doc-info"), LogOptions::new().create_if_missing())?;
+//! let mut buf = [0u16; 128];
+//! let name = log.physical_name(&mut buf)?;
+//! assert_eq!(String::from_utf16_lossy(name), "C:\\logs\\doc-info.blf");
+//! assert_eq!(log.stream_id()?, 0); // a dedicated log's only stream
+//! log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+//! let stats = log.io_statistics()?;
+//! assert!(stats.metadata_flushes >= 1); // the base file was rewritten for the containers
+//! # Ok::<(), clfs::Error>(())
+//! ```
+
+use core::ffi::c_void;
+use core::mem::size_of;
+
+use crate::error::{check, Error, Result};
+use crate::irql::require_passive_or_apc;
+use crate::log::{LogFile, LogInfo};
+use crate::lsn::Lsn;
+use crate::status::NtStatus;
+use crate::sys;
+
+const QUERY: &str = "ClfsQueryLogFileInformation";
+
+/// `CLFS_LOG_INFORMATION_CLASS` (reference §2.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InformationClass {
+    /// `ClfsLogBasicInformation`: `CLFS_INFORMATION` of this stream ([`LogFile::info`]).
+    Basic,
+    /// `ClfsLogBasicInformationPhysical`: `CLFS_INFORMATION` of the physical log
+    /// ([`LogFile::physical_info`]).
+    BasicPhysical,
+    /// `ClfsLogPhysicalNameInformation` ([`LogFile::physical_name`]).
+    PhysicalName,
+    /// `ClfsLogStreamIdentifierInformation` ([`LogFile::stream_id`]).
+    StreamIdentifier,
+    /// `ClfsLogSystemMarkingInformation` ([`LogFile::system_markings`]).
+    SystemMarking,
+    /// `ClfsLogPhysicalLsnInformation` ([`LogFile::physical_lsn`]).
+    PhysicalLsn,
+}
+
+impl InformationClass {
+    /// The raw `CLFS_LOG_INFORMATION_CLASS` value.
+    ///
+    /// IRQL: any level.
+    pub const fn raw(self) -> sys::CLFS_LOG_INFORMATION_CLASS {
+        match self {
+            InformationClass::Basic => 0,
+            InformationClass::BasicPhysical => 1,
+            InformationClass::PhysicalName => 2,
+            InformationClass::StreamIdentifier => 3,
+            InformationClass::SystemMarking => 4,
+            InformationClass::PhysicalLsn => 5,
+        }
+    }
+}
+
+/// `CLFS_IO_STATISTICS`: the log's flush counters (reference §2.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct IoStatistics {
+    /// `ubMajorVersion`, `ubMinorVersion` of the statistics buffer.
+    pub version: (u8, u8),
+    /// `cFlush`: flushes of log blocks.
+    pub flushes: u64,
+    /// `cbFlush`: bytes of log blocks flushed.
+    pub bytes_flushed: u64,
+    /// `cMetaFlush`: flushes of the log's metadata.
+    pub metadata_flushes: u64,
+    /// `cbMetaFlush`: bytes of metadata flushed.
+    pub metadata_bytes_flushed: u64,
+}
+
+/// `CLFS_IO_STATISTICS` as laid out in memory (48 bytes on every target).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RawIoStatistics {
+    major: u8,
+    minor: u8,
+    _pad0: u16,
+    class: i32,
+    length: u16,
+    _pad1: u16,
+    data_offset: u32,
+    counters: [u64; 4],
+}
+
+const _: () = assert!(size_of::<RawIoStatistics>() == 48);
+
+/// `CLFS_PHYSICAL_LSN_INFORMATION` (24 bytes, reference §2.5).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RawPhysicalLsn {
+    stream: u8,
+    _pad: [u8; 7],
+    virtual_lsn: u64,
+    physical_lsn: u64,
+}
+
+const _: () = assert!(size_of::<RawPhysicalLsn>() == 24);
+
+impl LogFile {
+    /// Runs one query into `out`, returning the number of bytes Clfs.sys says it wrote,
+    /// checked to lie within `out`.
+    ///
+    /// # Safety
+    /// `out` must be valid for writes of `out_len` bytes; `input` NULL or readable for
+    /// `input_len` bytes.
+    unsafe fn query_raw(
+        &self,
+        class: InformationClass,
+        input: *const c_void,
+        input_len: u32,
+        out: *mut c_void,
+        out_len: u32,
+    ) -> Result<u32> {
+        require_passive_or_apc(QUERY)?;
+        let mut len = out_len;
+        // SAFETY: the object is open (type invariant); the buffers are as the caller states.
+        let status = unsafe {
+            sys::ClfsQueryLogFileInformation(
+                self.as_raw(),
+                class.raw(),
+                input,
+                input_len,
+                out,
+                &mut len,
+            )
+        };
+        check(QUERY, status)?;
+        if len > out_len {
+            return Err(Error::Status {
+                routine: QUERY,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        Ok(len)
+    }
+
+    /// `ClfsQueryLogFileInformation` with `ClfsLogBasicInformationPhysical`: the
+    /// `CLFS_INFORMATION` of the physical log (for a dedicated log the same as
+    /// [`LogFile::info`]).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn physical_info(&self) -> Result<LogInfo> {
+        // SAFETY: CLFS_INFORMATION is plain data; all-zero is a valid value.
+        let mut raw: sys::CLFS_INFORMATION = unsafe { core::mem::zeroed() };
+        let size = size_of::<sys::CLFS_INFORMATION>() as u32;
+        // SAFETY: `raw` is writable for `size` bytes; no input.
+        let n = unsafe {
+            self.query_raw(
+                InformationClass::BasicPhysical,
+                core::ptr::null(),
+                0,
+                (&mut raw as *mut sys::CLFS_INFORMATION).cast::<c_void>(),
+                size,
+            )
+        }?;
+        if n != size {
+            return Err(Error::Status {
+                routine: QUERY,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        Ok(LogInfo::from_raw(&raw))
+    }
+
+    /// `ClfsQueryLogFileInformation` with `ClfsLogPhysicalNameInformation`: the physical
+    /// log's name, written into `buf` (UTF-16, no NUL). `buf` holds the
+    /// `CLFS_LOG_NAME_INFORMATION` (its first element is the length), so it needs one element
+    /// more than the name. Too small: `Error::Status` with `STATUS_BUFFER_TOO_SMALL`.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn physical_name<'b>(&self, buf: &'b mut [u16]) -> Result<&'b [u16]> {
+        let cap = u32::try_from(buf.len().saturating_mul(2)).unwrap_or(u32::MAX - 1);
+        // SAFETY: `buf` is writable for `cap <= 2 * buf.len()` bytes and 2-aligned, as
+        // CLFS_LOG_NAME_INFORMATION needs; no input.
+        let n = unsafe {
+            self.query_raw(
+                InformationClass::PhysicalName,
+                core::ptr::null(),
+                0,
+                buf.as_mut_ptr().cast::<c_void>(),
+                cap,
+            )
+        }?;
+        let bad = Error::Status {
+            routine: QUERY,
+            status: NtStatus::UNSUCCESSFUL,
+        };
+        let Some((&bytes, rest)) = buf.split_first() else {
+            return Err(bad);
+        };
+        let bytes = u32::from(bytes);
+        if n < 2 || bytes % 2 != 0 || bytes > n - 2 {
+            return Err(bad);
+        }
+        rest.get(..(bytes / 2) as usize).ok_or(bad)
+    }
+
+    /// `ClfsQueryLogFileInformation` with `ClfsLogStreamIdentifierInformation`: this
+    /// stream's identifier (0 for a dedicated log and for the physical stream of a
+    /// multiplexed one).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn stream_id(&self) -> Result<u8> {
+        let mut id = 0u8;
+        // SAFETY: `id` is one writable byte; no input.
+        let n = unsafe {
+            self.query_raw(
+                InformationClass::StreamIdentifier,
+                core::ptr::null(),
+                0,
+                (&mut id as *mut u8).cast::<c_void>(),
+                1,
+            )
+        }?;
+        if n != 1 {
+            return Err(Error::Status {
+                routine: QUERY,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        Ok(id)
+    }
+
+    /// `ClfsQueryLogFileInformation` with `ClfsLogSystemMarkingInformation`: the count of
+    /// system marking references (a `ULONG`; its meaning is undocumented).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn system_markings(&self) -> Result<u32> {
+        let mut count = 0u32;
+        // SAFETY: `count` is 4 writable bytes; no input.
+        let n = unsafe {
+            self.query_raw(
+                InformationClass::SystemMarking,
+                core::ptr::null(),
+                0,
+                (&mut count as *mut u32).cast::<c_void>(),
+                4,
+            )
+        }?;
+        if n != 4 {
+            return Err(Error::Status {
+                routine: QUERY,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        Ok(count)
+    }
+
+    /// `ClfsQueryLogFileInformation` with `ClfsLogPhysicalLsnInformation`: the physical LSN of
+    /// `virtual_lsn` in stream `stream` (through `CLFS_PHYSICAL_LSN_INFORMATION` in both
+    /// directions). For a dedicated log both are the same. [`Lsn::INVALID`] is refused before
+    /// the call ([`Error::InvalidLsn`]).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn physical_lsn(&self, stream: u8, virtual_lsn: Lsn) -> Result<Lsn> {
+        if virtual_lsn.is_invalid() {
+            return Err(Error::InvalidLsn {
+                what: "the virtual LSN to map",
+            });
+        }
+        let input = RawPhysicalLsn {
+            stream,
+            virtual_lsn: virtual_lsn.raw(),
+            ..RawPhysicalLsn::default()
+        };
+        let mut out = RawPhysicalLsn::default();
+        // SAFETY: `input` is 24 readable bytes, `out` 24 writable bytes.
+        let n = unsafe {
+            self.query_raw(
+                InformationClass::PhysicalLsn,
+                (&input as *const RawPhysicalLsn).cast::<c_void>(),
+                24,
+                (&mut out as *mut RawPhysicalLsn).cast::<c_void>(),
+                24,
+            )
+        }?;
+        if n != 24 {
+            return Err(Error::Status {
+                routine: QUERY,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        Ok(Lsn::from_raw(out.physical_lsn))
+    }
+
+    /// `ClfsSetLogFileInformation` with the raw bytes of class `class`. Which classes and
+    /// fields Clfs.sys lets a client set is undocumented (the emulator answers
+    /// `STATUS_NOT_SUPPORTED` to every class; docs/decisions.md). An empty `data` is refused
+    /// before the call ([`Error::EmptyInformation`]).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn set_information(&self, class: InformationClass, data: &[u8]) -> Result<()> {
+        const ROUTINE: &str = "ClfsSetLogFileInformation";
+        require_passive_or_apc(ROUTINE)?;
+        if data.is_empty() {
+            return Err(Error::EmptyInformation);
+        }
+        let len = u32::try_from(data.len()).map_err(|_| Error::Status {
+            routine: ROUTINE,
+            status: NtStatus::INVALID_PARAMETER,
+        })?;
+        // SAFETY: the object is open; `data` is readable for `len` bytes.
+        let status = unsafe {
+            sys::ClfsSetLogFileInformation(
+                self.as_raw(),
+                class.raw(),
+                data.as_ptr().cast::<c_void>(),
+                len,
+            )
+        };
+        check(ROUTINE, status).map(drop)
+    }
+
+    /// `ClfsGetIoStatistics` (`ClfsIoStatsDefault`): the log's flush counters. The header's
+    /// `cbLength` and `coffData` are checked against the bytes written before the counters
+    /// are read.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn io_statistics(&self) -> Result<IoStatistics> {
+        const ROUTINE: &str = "ClfsGetIoStatistics";
+        require_passive_or_apc(ROUTINE)?;
+        let mut raw = RawIoStatistics::default();
+        let mut written = 0u32;
+        // SAFETY: the object is open; `raw` is 48 writable bytes; `written` a writable u32.
+        let status = unsafe {
+            sys::ClfsGetIoStatistics(
+                self.as_raw(),
+                (&mut raw as *mut RawIoStatistics).cast::<c_void>(),
+                48,
+                0,
+                &mut written,
+            )
+        };
+        check(ROUTINE, status)?;
+        // The counters must lie inside what was written, at the offset the header names.
+        if written > 48
+            || u32::from(raw.length) > written
+            || raw.data_offset != 16
+            || written < raw.data_offset + 32
+        {
+            return Err(Error::Status {
+                routine: ROUTINE,
+                status: NtStatus::UNSUCCESSFUL,
+            });
+        }
+        let [flushes, bytes_flushed, metadata_flushes, metadata_bytes_flushed] = raw.counters;
+        Ok(IoStatistics {
+            version: (raw.major, raw.minor),
+            flushes,
+            bytes_flushed,
+            metadata_flushes,
+            metadata_bytes_flushed,
+        })
+    }
+}
