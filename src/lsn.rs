@@ -236,6 +236,16 @@ impl Lsn {
     }
 }
 
+/// `container:0xoffset:record`, e.g. `0:0x0:0` or `2:0x1000:3` (the notation of the docs and
+/// of `clfs-dump`: container and record in decimal, the block offset in hex); `INVALID` for
+/// [`Lsn::INVALID`].
+///
+/// ```
+/// use clfs::Lsn;
+/// assert_eq!(Lsn::NULL.to_string(), "0:0x0:0");
+/// assert_eq!(Lsn::new(12, 0x1000, 3).unwrap().to_string(), "12:0x1000:3");
+/// assert_eq!(Lsn::INVALID.to_string(), "INVALID");
+/// ```
 impl fmt::Display for Lsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_invalid() {
@@ -243,7 +253,7 @@ impl fmt::Display for Lsn {
         } else {
             write!(
                 f,
-                "{:x}.{:x}.{:x}",
+                "{}:{:#x}:{}",
                 self.container(),
                 self.block_offset(),
                 self.record()
