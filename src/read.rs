@@ -126,6 +126,10 @@ impl<'c> Record<'c> {
 
     /// Its undo-next link, `None` when `CLFS_LSN_INVALID`.
     ///
+    /// A restart record (see [`ReadContext::with_restart_records`]) carries undo-next
+    /// `CLFS_LSN_NULL` as Windows writes it, so this is `Some(Lsn::NULL)` there: not a link
+    /// to the first record. Follow undo-next links from data records only.
+    ///
     /// IRQL: any.
     #[inline]
     pub fn undo_next(&self) -> Option<Lsn> {

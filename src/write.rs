@@ -281,6 +281,10 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Makes every record up to and including `lsn` durable (`ClfsFlushToLsn`); more may be
     /// flushed. Returns the first LSN not flushed.
     ///
+    /// `flush_to(Lsn::NULL)` flushes the whole area, like [`flush`](Self::flush): CLFS reads
+    /// `CLFS_LSN_NULL` as "everything", which also covers a new log's first record (LSN
+    /// 0:0x0:0).
+    ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn flush_to(&self, lsn: Lsn) -> Result<Lsn> {
@@ -611,6 +615,10 @@ impl<B: Blocks> Drop for Reservation<'_, '_, B> {
 impl crate::log::LogFile {
     /// Sets the archive tail (`ClfsSetArchiveTail`): records from `lsn` on are kept for
     /// archiving even if the base moves past them.
+    ///
+    /// Only an archivable log has an archive tail: create it with
+    /// [`LogOptions::archive(true)`](crate::LogOptions::archive) (`FILE_ATTRIBUTE_ARCHIVE`).
+    /// On an ephemeral log (the default) Clfs.sys refuses with `STATUS_LOG_EPHEMERAL`.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.

@@ -199,6 +199,10 @@ fn the_first_record_at_lsn_null_is_a_record_everywhere() {
         .with_restart_records();
     let mut kinds = Vec::new();
     while let Some(rec) = cx.next().expect("next") {
+        if rec.kind() == RecordType::Restart {
+            // As Windows writes them: undo-next CLFS_LSN_NULL, not a link (Record::undo_next).
+            assert_eq!(rec.undo_next(), Some(Lsn::NULL));
+        }
         kinds.push((rec.lsn, rec.kind()));
     }
     assert_eq!(kinds.first(), Some(&(first, RecordType::Data)));
@@ -475,6 +479,10 @@ fn misuse_gets_messages_that_name_the_rule_and_the_values() {
         "refused before Clfs.sys was called"
     );
     assert!(before <= calls);
+
+    // An ephemeral log (the default) has no archive tail: LogOptions::archive(true) gives one.
+    let err = log.set_archive_tail(Lsn::NULL).unwrap_err();
+    assert_eq!(err.status(), Some(NtStatus::LOG_EPHEMERAL));
 
     // Clfs.sys's own refusal keeps its NTSTATUS, by name.
     let err = LogFile::create(wide!("log:C:\\drv\\missing"), LogOptions::new()).unwrap_err();
