@@ -14,20 +14,37 @@ use crate::sys;
 /// The most write entries one record may have here (they are gathered on the stack).
 pub const MAX_WRITE_ENTRIES: usize = 32;
 
-/// Bytes of a marshalling buffer that a record cannot use: a log block header (112 bytes) and
-/// one record header (40 bytes), the on-disk sizes reference §4.3 gives. The exact overhead is
+/// Bytes of a marshalling buffer that no record can use: a log block header (112 bytes) and
+/// one record header (40 bytes), the on-disk sizes of the CLFS format. The block's fixup
+/// array comes on top ([`max_record_size`]). The exact overhead Clfs.sys applies is
 /// undocumented; `docs/decisions.md` records this choice, which the emulator shares.
 pub const RECORD_OVERHEAD: u32 = 112 + 40;
 
-/// The largest record, in bytes, that fits in a marshalling buffer of `buffer_size` bytes.
+/// The largest log block: 255 sectors, the most whose fixup array (2 bytes per sector, plus
+/// 2) fits in the block's last sector, as in every Windows-made block.
+const MAX_BLOCK_SIZE: u32 = 255 * 512;
+
+/// The largest record, in bytes, that fits in a marshalling buffer of `buffer_size` bytes: a
+/// log block is built in the buffer with its header, its records and its fixup array (2 bytes
+/// per 512-byte sector plus 2, rounded up to 8), and is at most 255 sectors (the most whose
+/// fixup array fits in the block's last sector, as in every Windows-made block); the record
+/// gets the block less a block header (112 bytes), a record header (40) and the fixup array.
 ///
 /// ```
-/// assert_eq!(clfs::max_record_size(64 * 1024), 65384);
+/// assert_eq!(clfs::max_record_size(4096), 3920);
+/// assert_eq!(clfs::max_record_size(64 * 1024), 65120);
+/// assert_eq!(clfs::max_record_size(1024 * 1024), 255 * 512 - 152 - 512);
 /// ```
 ///
 /// IRQL: any.
 pub const fn max_record_size(buffer_size: u32) -> u32 {
-    buffer_size.saturating_sub(RECORD_OVERHEAD)
+    let block = if buffer_size < MAX_BLOCK_SIZE {
+        buffer_size
+    } else {
+        MAX_BLOCK_SIZE
+    };
+    let fixups = ((block / 512) * 2 + 2 + 7) & !7;
+    block.saturating_sub(RECORD_OVERHEAD + fixups)
 }
 
 /// How a record is appended: its chain links and flags.
@@ -668,7 +685,7 @@ mod tests {
             gather(&[&big], 4096, &mut raw),
             Err(Error::RecordTooLarge {
                 size: 4096,
-                max: 4096 - RECORD_OVERHEAD as usize,
+                max: 4096 - RECORD_OVERHEAD as usize - 24,
                 buffer_size: 4096,
             })
         );

@@ -392,13 +392,13 @@ fn certain_failures_are_refused_before_clfs_is_called() {
         area.append(&[&big]).unwrap_err(),
         Error::RecordTooLarge {
             size: 4096,
-            max: 4096 - 152,
+            max: 4096 - 152 - 24,
             buffer_size: 4096
         }
     );
     assert_eq!(
         area.append(&[&big]).unwrap_err().to_string(),
-        "record of 4096 bytes does not fit in the marshalling area: at most 3944 bytes fit in one 4096-byte buffer"
+        "record of 4096 bytes does not fit in the marshalling area: at most 3920 bytes fit in one 4096-byte buffer"
     );
     let many: Vec<&[u8]> = vec![b"x"; 33];
     assert_eq!(

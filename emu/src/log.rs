@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::marshal::Area;
-use crate::persist::{self, round_sector, ContainerMeta, Meta, SECTOR};
+use crate::persist::{self, block_bytes, ContainerMeta, DiskBlock, Meta, SECTOR};
 use crate::pool::BlockMem;
 use crate::state::{emu, root_of, with_stats, Emu};
 use crate::status::*;
@@ -84,7 +84,7 @@ impl QBlock {
         let BlockBuf::Mem(m) = &self.buf else {
             return None;
         };
-        let len = (round_sector(u64::from(self.used)) as usize).min(m.bytes().len());
+        let len = (block_bytes(u64::from(self.used)) as usize).min(m.bytes().len());
         let copy = m.bytes()[..len].to_vec();
         match std::mem::replace(&mut self.buf, BlockBuf::Owned(copy)) {
             BlockBuf::Mem(m) => Some(m),
@@ -116,8 +116,6 @@ pub(crate) struct PhysLog {
     pub reserved_bytes: u64,
     /// The metadata as last written to the base file.
     pub stored: Meta,
-    /// CRC of the last block written (chained into the next block's header).
-    pub last_crc: u32,
 }
 
 /// LSN from its parts.
@@ -135,7 +133,6 @@ impl PhysLog {
             base_path,
             stored: meta.clone(),
             meta,
-            last_crc: 0,
             queue: VecDeque::new(),
             opens: Vec::new(),
             delete_pending: false,
@@ -143,58 +140,116 @@ impl PhysLog {
         }
     }
 
-    /// Loads a log from disk: the base file's metadata, then the blocks flushed after the
-    /// base file last recorded the cursor (flushes within one container do not rewrite the
-    /// base file): starting from the last flushed block it names, the blocks of the cursor's
-    /// container are followed for as long as each is valid and names the CRC of the block
-    /// before it. No record is kept in memory.
-    fn load(sandbox: u64, base_path: PathBuf) -> Result<PhysLog, NTSTATUS> {
-        let meta = Meta::load(&base_path)?;
+    /// Loads a log from disk: the base file's metadata, then the end of the log. Flushes
+    /// within one container do not rewrite the base file, so the blocks of the cursor's
+    /// container are followed from the cursor it records for as long as each is a valid block
+    /// of that container at that offset (its header's `CurrentLsn` and every sector signature
+    /// check; stale data of an earlier lap carries another logical id, a torn block fails its
+    /// signatures). The last flushed record is the last record of the last block found, or of
+    /// the block that ends at the recorded cursor. No record is kept in memory.
+    fn load(sandbox: u64, base_path: PathBuf, root: &Path) -> Result<PhysLog, NTSTATUS> {
+        let meta = Meta::load(&base_path, root)?;
         let mut log = PhysLog::new(sandbox, base_path, meta);
         for c in &log.meta.containers {
             if !c.path.exists() {
                 return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
             }
         }
-        // Even with no flushed record recorded: a flush after the base file was last written
-        // (e.g. by a container add) may have written blocks that only the chain finds.
         let (ccid, coff) = (log.meta.cursor_cid, log.meta.cursor_off);
+        let size = log.meta.container_size;
         let Some(c) = log.meta.containers.iter().find(|c| c.logical == Some(ccid)) else {
+            // No container in use yet: nothing was ever flushed.
+            log.meta.flushed = None;
+            log.last = None;
             return Ok(log);
         };
         let f = std::fs::File::open(&c.path).map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?;
         let mut buf = Vec::new();
-        // The last block the base file knows of (it holds the last flushed record).
-        let flushed = log.meta.flushed.unwrap_or(0);
-        let (fcid, foff) = ((flushed >> 32) as u32, flushed as u32 & !0x1FF);
-        let mut crc = 0;
-        if log.meta.flushed.is_some() && fcid == ccid {
-            let h =
-                persist::read_block(&f, fcid, foff, &mut buf).ok_or(STATUS_LOG_BLOCK_INVALID)?;
-            crc = h.crc;
-        }
-        let size = log.meta.container_size;
+        let mut blk = DiskBlock::default();
         let mut off = coff;
         let mut last = None;
         while u64::from(off) + persist::BLOCK_HDR as u64 <= size {
-            let Some(h) = persist::read_block(&f, ccid, off, &mut buf) else {
-                break;
-            };
-            if h.prev != crc {
+            if persist::read_block(&f, ccid, off, size, &mut buf, &mut blk).is_none() {
                 break;
             }
-            crc = h.crc;
-            last = Some(lsn(ccid, off, h.nrec - 1));
-            off = off.saturating_add(round_sector(u64::from(h.used)) as u32);
+            last = Some(lsn(ccid, off, blk.recs.len() as u32 - 1));
+            off = off.saturating_add(blk.size);
         }
-        if let Some(l) = last {
-            log.meta.cursor_off = off;
-            log.voff = off;
-            log.meta.flushed = Some(l);
-            log.last = Some(l);
-        }
-        log.last_crc = crc;
+        let flushed = match last {
+            Some(l) => {
+                log.meta.cursor_off = off;
+                log.voff = off;
+                Some(l)
+            }
+            None => log.last_record_before(&f, ccid, coff, &mut buf)?,
+        };
+        log.meta.flushed = flushed;
+        log.last = flushed;
         Ok(log)
+    }
+
+    /// The last record of the block that ends at (`cid`, `end`): the base file's hint if it
+    /// names a record of that block, else found by walking the container's block headers
+    /// from offset 0 (or the whole previous container when `end` is 0). `None` for a log
+    /// with no record before the cursor.
+    fn last_record_before(
+        &self,
+        f: &std::fs::File,
+        cid: u32,
+        end: u32,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<u64>, NTSTATUS> {
+        let size = self.meta.container_size;
+        let mut blk = DiskBlock::default();
+        if let Some(h) = self.meta.flushed {
+            let (hc, ho, hi) = ((h >> 32) as u32, h as u32 & !0x1FF, h as u32 & 0x1FF);
+            if hc == cid
+                && persist::read_block(f, hc, ho, size, buf, &mut blk).is_some()
+                && ho.saturating_add(blk.size) == end
+                && hi as usize + 1 == blk.recs.len()
+            {
+                return Ok(Some(h));
+            }
+        }
+        let (wcid, file) = if end == 0 {
+            if cid == 0 {
+                return Ok(None);
+            }
+            let Some(c) = self
+                .meta
+                .containers
+                .iter()
+                .find(|c| c.logical == Some(cid - 1))
+            else {
+                return Ok(None);
+            };
+            (
+                cid - 1,
+                Some(std::fs::File::open(&c.path).map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?),
+            )
+        } else {
+            (cid, None)
+        };
+        let f = file.as_ref().unwrap_or(f);
+        let stop = if end == 0 { size } else { u64::from(end) };
+        let mut off = 0u32;
+        let mut found = None;
+        while u64::from(off) < stop {
+            let Some(len) = persist::read_hdr(f, wcid, off, size) else {
+                break;
+            };
+            found = Some(off);
+            off = off.saturating_add(len);
+        }
+        if end != 0 && u64::from(off) != stop {
+            // The blocks before the cursor do not reach it: the log is damaged.
+            return Err(STATUS_LOG_BLOCK_INVALID);
+        }
+        let Some(o) = found else {
+            return Ok(None);
+        };
+        persist::read_block(f, wcid, o, size, buf, &mut blk).ok_or(STATUS_LOG_BLOCK_INVALID)?;
+        Ok(Some(lsn(wcid, o, blk.recs.len() as u32 - 1)))
     }
 
     /// min(base, archive tail): records below it are outside the active region.
@@ -256,7 +311,7 @@ impl PhysLog {
             .queue
             .back()
             .filter(|b| b.open)
-            .map_or(0, |b| round_sector(u64::from(b.used)));
+            .map_or(0, |b| block_bytes(u64::from(b.used)));
         let cur = size.saturating_sub(u64::from(self.voff) + open);
         let free = self
             .meta
@@ -273,7 +328,7 @@ impl PhysLog {
             .queue
             .back()
             .filter(|b| b.open)
-            .map_or(0, |b| round_sector(u64::from(b.used)));
+            .map_or(0, |b| block_bytes(u64::from(b.used)));
         let cur = self
             .meta
             .container_size
@@ -299,7 +354,7 @@ impl PhysLog {
             return;
         }
         b.open = false;
-        self.voff = b.off.saturating_add(round_sector(u64::from(b.used)) as u32);
+        self.voff = b.off.saturating_add(block_bytes(u64::from(b.used)) as u32);
     }
 
     /// Chooses where a new block of `block` bytes goes; may move to the next free container.
@@ -323,7 +378,13 @@ impl PhysLog {
             if !c.pending_delete && self.is_free(c) {
                 self.vcid += 1;
                 self.voff = 0;
-                self.meta.containers[i].logical = Some(self.vcid);
+                let c = &mut self.meta.containers[i];
+                // A recycled container's blocks get the next USN (as the container context's
+                // `usnCurrent` on Windows), so a torn block mixing laps fails its signatures.
+                if c.logical.is_some() {
+                    c.usn = c.usn.wrapping_add(1).max(1);
+                }
+                c.logical = Some(self.vcid);
                 return Ok((self.vcid, 0));
             }
         }
@@ -353,27 +414,22 @@ impl PhysLog {
         }
         let mut files: HashMap<u32, std::fs::File> = HashMap::new();
         let mut bytes = 0u64;
-        let mut crc = self.last_crc;
         let mut new_meta = self.meta.clone();
-        for b in self.queue.iter_mut().take(k) {
+        for (j, b) in self.queue.iter_mut().take(k).enumerate() {
             let (cid, off, used, nrec) = (b.cid, b.off, b.used, b.nrec);
+            let Some(c) = self.meta.containers.iter().find(|c| c.logical == Some(cid)) else {
+                return Err(STATUS_LOG_CONTAINER_WRITE_FAILED);
+            };
             if nrec > 0 {
                 let at = b.last_pos as usize;
                 persist::mark_last(b.image_mut(), at);
             }
-            crc = persist::seal_block(b.image_mut(), cid, off, used, nrec, crc);
-            let len = (round_sector(u64::from(b.used)) as usize).min(b.image().len());
-            let f = match files.entry(b.cid) {
+            // As Windows does: the block that ends a flush names the next block's LSN.
+            let len = block_bytes(u64::from(used)) as u32;
+            let next = (j + 1 == k).then(|| lsn(cid, off.saturating_add(len), 0));
+            let f = match files.entry(cid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
-                    let Some(c) = self
-                        .meta
-                        .containers
-                        .iter()
-                        .find(|c| c.logical == Some(b.cid))
-                    else {
-                        return Err(STATUS_LOG_CONTAINER_WRITE_FAILED);
-                    };
                     let f = std::fs::OpenOptions::new()
                         .write(true)
                         .open(&c.path)
@@ -381,13 +437,23 @@ impl PhysLog {
                     v.insert(f)
                 }
             };
-            persist::write_at(f, u64::from(b.off), &b.image()[..len])
-                .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
-            bytes += len as u64;
-            new_meta.cursor_cid = b.cid;
-            new_meta.cursor_off = b.off.saturating_add(len as u32);
-            if b.nrec > 0 {
-                new_meta.flushed = Some(b.first + u64::from(b.nrec - 1));
+            let sealed = persist::seal(b.image_mut(), cid, off, used, c.usn, next)?;
+            let wr = b
+                .image()
+                .get(..sealed.len)
+                .ok_or(STATUS_LOG_CONTAINER_WRITE_FAILED)
+                .and_then(|img| {
+                    persist::write_at(f, u64::from(off), img)
+                        .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)
+                });
+            // The image stays readable as a queued block until the flush has succeeded.
+            persist::unseal(b.image_mut(), &sealed);
+            wr?;
+            bytes += sealed.len as u64;
+            new_meta.cursor_cid = cid;
+            new_meta.cursor_off = off.saturating_add(sealed.len as u32);
+            if nrec > 0 {
+                new_meta.flushed = Some(b.first + u64::from(nrec - 1));
             }
         }
         for f in files.values() {
@@ -396,13 +462,12 @@ impl PhysLog {
         }
         // The base file is rewritten only when more than the cursor changed (a new container
         // in use, base, restart, ...): a reopen finds blocks past the recorded cursor by
-        // scanning the cursor's container along the CRC chain, so flushed data survives.
+        // scanning the cursor's container, so flushed data survives.
         if !new_meta.same_but_cursor(&self.stored) {
             new_meta.store(&self.base_path)?;
             self.stored = new_meta.clone();
         }
         self.meta = new_meta;
-        self.last_crc = crc;
         for _ in 0..k {
             let Some(b) = self.queue.pop_front() else {
                 break;
@@ -516,7 +581,7 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         match known {
             Some(id) => id,
             None => {
-                let log = PhysLog::load(sandbox, base.clone())?;
+                let log = PhysLog::load(sandbox, base.clone(), &root)?;
                 let id = emu.new_log_id();
                 emu.log_ids.insert(base.clone(), id);
                 emu.logs.insert(id, log);
@@ -530,25 +595,8 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         if let Some(d) = base.parent() {
             std::fs::create_dir_all(d).map_err(|_| STATUS_OBJECT_NAME_INVALID)?;
         }
-        let meta = Meta {
-            identity: persist::random_guid(),
-            attributes: a.attributes,
-            container_size: 0,
-            // The first record gets LSN 0:0x0:0 (= CLFS_LSN_NULL), as on Windows.
-            base: crate::CLFS_LSN_NULL,
-            archive_tail: if a.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
-                0
-            } else {
-                CLFS_LSN_INVALID
-            },
-            restart: CLFS_LSN_INVALID,
-            flushed: None,
-            cursor_cid: 0,
-            cursor_off: 0,
-            next_phys: 0,
-            containers: Vec::new(),
-        };
-        meta.store(&base)?;
+        let mut meta = Meta::new(persist::random_guid(), a.attributes, client_name(&a.rel));
+        meta.create(&base)?;
         let id = emu.new_log_id();
         emu.log_ids.insert(base.clone(), id);
         emu.logs
@@ -563,6 +611,14 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         Some(STATUS_DELETE_PENDING)
     } else if exists && log.meta.attributes & 1 != 0 && a.access & (GENERIC_WRITE | DELETE) != 0 {
         Some(STATUS_ACCESS_DENIED)
+    } else if let (Some(why), true) = (
+        &log.meta.read_only,
+        a.access & (GENERIC_WRITE | DELETE) != 0,
+    ) {
+        // A Windows-made log with parts the emulator does not write: read access only.
+        let note = format!("{}: opened for reading only: {why}", base.display());
+        with_stats(sandbox, |s| s.notes.push(note));
+        Some(STATUS_MEDIA_WRITE_PROTECTED)
     } else if share_conflict(&log.opens, a.access, a.share) {
         Some(STATUS_SHARING_VIOLATION)
     } else {
@@ -589,6 +645,22 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
     );
     with_stats(sandbox, |s| s.open_logs += 1);
     Ok(h)
+}
+
+/// The client symbol of a new log, in the form Windows stores (the base file's path):
+/// `\??\C:\dir\name.blf` for the log `log:C:\dir\name`.
+fn client_name(rel: &Path) -> String {
+    let mut s = String::from("\\??");
+    for (i, c) in rel.components().enumerate() {
+        let c = c.as_os_str().to_string_lossy();
+        s.push('\\');
+        s.push_str(&c);
+        if i == 0 && c.len() == 1 && c.chars().all(|x| x.is_ascii_alphabetic()) {
+            s.push(':');
+        }
+    }
+    s.push_str(".blf");
+    s
 }
 
 /// `ClfsCloseLogFileObject`.
@@ -670,7 +742,7 @@ pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
     if !base.exists() {
         return STATUS_OBJECT_NAME_NOT_FOUND;
     }
-    match PhysLog::load(sandbox, base) {
+    match PhysLog::load(sandbox, base, &root) {
         Ok(l) => {
             l.delete_files();
             STATUS_SUCCESS
@@ -715,8 +787,10 @@ pub(crate) fn add_containers(
         cur
     };
     let mut paths: Vec<PathBuf> = Vec::new();
+    let mut symbols: Vec<String> = Vec::new();
     for n in names {
         let p = crate::names::container_path(n, &root, &log.base_path)?;
+        symbols.push(String::from_utf16_lossy(n));
         if paths.contains(&p)
             || log.meta.containers.iter().any(|c| c.path == p)
             || p == log.base_path
@@ -745,15 +819,17 @@ pub(crate) fn add_containers(
     }
     let old = log.meta.clone();
     log.meta.container_size = csize;
-    for p in &paths {
+    for (p, name) in paths.iter().zip(symbols) {
         let logical = (log.meta.containers.is_empty()).then_some(log.vcid);
         let phys = log.meta.next_phys;
         log.meta.next_phys = phys.wrapping_add(1);
         log.meta.containers.push(ContainerMeta {
             path: p.clone(),
+            name,
             phys,
             logical,
             pending_delete: false,
+            usn: 1,
         });
     }
     if let Err(st) = log.store() {

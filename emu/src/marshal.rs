@@ -274,7 +274,10 @@ pub(crate) fn append_locked(
     let need = record_size(r.data.len() as u64);
     // The area's own open block, if the record fits (its image is the area's buffer size).
     let reuse = log.queue.back().is_some_and(|b| {
-        b.open && b.area == h && u64::from(b.used) + need <= b.image().len() as u64 && b.nrec < 512
+        b.open
+            && b.area == h
+            && persist::fits(u64::from(b.used) + need, b.image().len() as u64)
+            && b.nrec < 512
     });
     // The area itself is looked up only to place a new block or to use a reservation (`parts`
     // checked it is live); a record that fits the open block cannot be too large.
@@ -284,7 +287,8 @@ pub(crate) fn append_locked(
     if !reuse || use_res {
         let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
         bufsize = area.alloc.size as u64;
-        if BLOCK_HDR as u64 + need > bufsize {
+        // The record, the block header and the block's fixup array must fit the buffer.
+        if !persist::fits(BLOCK_HDR as u64 + need, bufsize) {
             return Err(STATUS_INVALID_PARAMETER);
         }
         // Space: a reservation (if used) is consumed; the rest must stay available.

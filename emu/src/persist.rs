@@ -1,14 +1,16 @@
-//! The on-disk format: the base file (`.blf`) and log blocks inside containers.
+//! The on-disk format: real CLFS files, encoded and decoded with `clfs-format`.
 //!
-//! Base file (little-endian): `b"CLFSEMU\0"`, version `u32` (2), CRC-32C `u32` of everything
-//! after byte 16, payload length `u32`, then the [`Meta`] fields in declaration order (strings
-//! as `u32` length + UTF-8). Written to `<name>.blf.tmp`, fsynced, renamed over the base file.
+//! Base file (`<name>.blf`, 64 KiB): the six metadata blocks Windows writes (control, base and
+//! truncate record, each with a shadow copy). A new log gets the whole image (written to
+//! `<name>.blf.tmp`, fsynced, renamed); every later update writes the three blocks of the
+//! *older* copy with the next dump count and fsyncs, so a torn write of one copy leaves the
+//! other valid and a reader takes the valid copy with the higher dump count.
 //!
-//! Log block (at a 512-byte-aligned offset of a container): a 32-byte header
-//! (`BLOCK_MAGIC`, logical container id, offset, used bytes, record count, CRC-32C of bytes
-//! 32..used, CRC-32C of the block written before it, 4 reserved), then records: a 40-byte
-//! header laid out as Windows writes it ([`record_header`]) and the data, 8-byte aligned. A block occupies its used size rounded up to 512
-//! bytes (the padding is zero).
+//! Containers: log blocks at 512-byte-aligned offsets, each a `CLFS_LOG_BLOCK_HEADER` (0x70
+//! bytes: USN, sector counts, `CurrentLsn`, `NextLsn`, the first record's offset, the fixup
+//! array's offset), the records (40-byte headers, 8-byte aligned) and the fixup array in the
+//! last sector; the last two bytes of every sector carry the signature `[0x04|flags, USN]`.
+//! Checksum 0, as Windows writes container blocks.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -16,21 +18,27 @@ use std::io::Write;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use clfs_format as fmt;
+
+use crate::log::lsn;
 use crate::status::*;
 use crate::types::NTSTATUS;
+use crate::{CLFS_LSN_INVALID, CLFS_LSN_NULL};
 
-const MAGIC: &[u8; 8] = b"CLFSEMU\0";
-/// 3: the first block is at offset 0 and "no flushed record" is `CLFS_LSN_INVALID` (2 used
-/// 0, when no record had LSN 0; 1 used CRC-32/IEEE).
-const VERSION: u32 = 3;
-/// Log block magic (`"CBLK"`).
-pub(crate) const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"CBLK");
-/// Log block header size.
-pub(crate) const BLOCK_HDR: usize = 32;
-/// Record header size (reference §4.3).
-pub(crate) const REC_HDR: usize = 40;
+/// Log block header size (`CLFS_LOG_BLOCK_HEADER`).
+pub(crate) const BLOCK_HDR: usize = fmt::BLOCK_HEADER_SIZE;
+/// Record header size.
+pub(crate) const REC_HDR: usize = fmt::RECORD_HEADER_SIZE;
 /// Sector size.
 pub(crate) const SECTOR: u64 = 512;
+/// Record type bit: a data record (`ClfsDataRecord`).
+pub(crate) const REC_DATA: u32 = fmt::RECORD_TYPE_DATA;
+/// Record type bit: a restart record (`ClfsRestartRecord`).
+pub(crate) const REC_RESTART: u32 = fmt::RECORD_TYPE_RESTART;
+/// Offset of the record type (`u32`) in a record header.
+const REC_TYPE_AT: usize = 0x24;
+/// `FILE_ATTRIBUTE_ARCHIVE`.
+const ARCHIVE: u32 = 0x20;
 
 /// Rounds up to a multiple of 8.
 pub(crate) fn align8(n: u64) -> u64 {
@@ -42,169 +50,142 @@ pub(crate) fn round_sector(n: u64) -> u64 {
     n.saturating_add(SECTOR - 1) & !(SECTOR - 1)
 }
 
-/// The CRC-32C (Castagnoli) polynomial, reflected.
-const POLY: u32 = 0x82F6_3B78;
-
-const fn crc_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { POLY ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
+/// Sectors of a block whose records end at `used`: the fewest whose fixup array
+/// (`fmt::fixup_offset`) lies after the records.
+fn sectors_for(used: u64) -> u64 {
+    let mut n = used.div_ceil(SECTOR).max(1);
+    while (fmt::fixup_offset(n as usize) as u64) < used {
+        n += 1;
     }
-    t
-}
-static CRC: [u32; 256] = crc_table();
-
-const fn crc_tables8() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    t[0] = crc_table();
-    let mut k = 1;
-    while k < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let p = t[k - 1][i];
-            t[k][i] = (p >> 8) ^ t[0][(p & 0xFF) as usize];
-            i += 1;
-        }
-        k += 1;
-    }
-    t
-}
-/// Slicing-by-8 tables (the same CRC, eight bytes per step).
-static CRC8: [[u32; 256]; 8] = crc_tables8();
-
-/// CRC-32C in software (slicing-by-8), on the running (inverted) state `c`.
-fn crc32c_soft(mut c: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(8);
-    for w in &mut chunks {
-        let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        c = CRC8[7][(lo & 0xFF) as usize]
-            ^ CRC8[6][((lo >> 8) & 0xFF) as usize]
-            ^ CRC8[5][((lo >> 16) & 0xFF) as usize]
-            ^ CRC8[4][(lo >> 24) as usize]
-            ^ CRC8[3][w[4] as usize]
-            ^ CRC8[2][w[5] as usize]
-            ^ CRC8[1][w[6] as usize]
-            ^ CRC8[0][w[7] as usize];
-    }
-    for &b in chunks.remainder() {
-        c = CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    c
+    n
 }
 
-/// Bytes per stream in one round of the three-stream hardware CRC.
-#[cfg(target_arch = "x86_64")]
-const STREAM: usize = 4096;
+/// Bytes a block whose records end at `used` takes in its container.
+pub(crate) fn block_bytes(used: u64) -> u64 {
+    sectors_for(used) * SECTOR
+}
 
-/// The linear map "append `STREAM` zero bytes" on a raw CRC-32C register, byte-sliced:
-/// `shift(c) = T[0][c & 0xFF] ^ T[1][(c >> 8) & 0xFF] ^ T[2][..] ^ T[3][c >> 24]`.
-#[cfg(target_arch = "x86_64")]
-fn shift_tables() -> &'static [[u32; 256]; 4] {
-    static T: std::sync::OnceLock<[[u32; 256]; 4]> = std::sync::OnceLock::new();
-    T.get_or_init(|| {
-        let zeros = [0u8; STREAM];
-        let basis: Vec<u32> = (0..32).map(|b| crc32c_soft(1 << b, &zeros)).collect();
-        let mut t = [[0u32; 256]; 4];
-        for (k, tk) in t.iter_mut().enumerate() {
-            for (v, e) in tk.iter_mut().enumerate() {
-                *e = (0..8)
-                    .filter(|bit| v >> bit & 1 != 0)
-                    .fold(0, |acc, bit| acc ^ basis[8 * k + bit]);
-            }
-        }
-        t
+/// The most sectors of a log block: its fixup array (2 bytes per sector, plus 2, rounded up to
+/// 8) must lie in its last sector, as in every Windows-made block ([ION]; `clfs-format`
+/// refuses other blocks).
+pub(crate) const MAX_BLOCK_SECTORS: u64 = 255;
+
+/// Whether a block whose records end at `used` fits a marshalling buffer of `cap` bytes: the
+/// block, fixup array included, must fit the buffer (Clfs.sys builds it there) and have at
+/// most [`MAX_BLOCK_SECTORS`] sectors.
+pub(crate) fn fits(used: u64, cap: u64) -> bool {
+    block_bytes(used) <= cap.min(MAX_BLOCK_SECTORS * SECTOR)
+}
+
+/// Encodes a 40-byte record header as Windows writes it: own LSN, undo-next, previous,
+/// `DataSize` (header included), 0, flags 0, data offset 0x28, type (`ty`, plus the
+/// first-in-block flag when `first`).
+pub(crate) fn record_header(
+    lsn: u64,
+    undo: u64,
+    prev: u64,
+    len: u32,
+    ty: u8,
+    first: bool,
+) -> [u8; REC_HDR] {
+    let mut h = [0u8; REC_HDR];
+    fmt::RecordHeader {
+        lsn: fmt::Lsn(lsn),
+        undo_next: fmt::Lsn(undo),
+        previous: fmt::Lsn(prev),
+        data_size: len.saturating_add(REC_HDR as u32),
+        unknown: 0,
+        flags: 0,
+        data_offset: REC_HDR as u16,
+        record_type: u32::from(ty)
+            | if first {
+                fmt::RECORD_FLAG_FIRST_IN_BLOCK
+            } else {
+                0
+            },
+    }
+    .encode_into(&mut h, 0);
+    h
+}
+
+/// Sets the last-in-block flag in the type of the record whose header is at `pos`.
+pub(crate) fn mark_last(image: &mut [u8], pos: usize) {
+    if let Some(t) = image.get_mut(pos + REC_TYPE_AT..pos + REC_HDR) {
+        let ty = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) | fmt::RECORD_FLAG_LAST_IN_BLOCK;
+        t.copy_from_slice(&ty.to_le_bytes());
+    }
+}
+
+/// The staging of one block write: the block's bytes as they go to disk.
+pub(crate) struct Sealed {
+    /// Bytes to write (the whole block: `sectors * 512`).
+    pub len: usize,
+    /// The fixup array's offset and the original sector tails it saved (to undo the stamping).
+    fix: usize,
+    sectors: usize,
+}
+
+/// Turns the block image in `image` (records from 0x70 to `used`) into its on-disk form in
+/// place: zero padding to the block end, the header (`CurrentLsn` = the block's LSN,
+/// `NextLsn` = `next` or INVALID), the fixup array and the sector signatures with `usn`.
+/// [`unseal`] undoes the stamping (the image stays readable as a queued block).
+pub(crate) fn seal(
+    image: &mut [u8],
+    cid: u32,
+    off: u32,
+    used: u32,
+    usn: u8,
+    next: Option<u64>,
+) -> Result<Sealed, NTSTATUS> {
+    let n = sectors_for(u64::from(used)) as usize;
+    let len = n * SECTOR as usize;
+    let blk = image
+        .get_mut(..len)
+        .ok_or(STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+    // A reused block may hold older bytes past the records.
+    if let Some(pad) = blk.get_mut(used as usize..) {
+        pad.fill(0);
+    }
+    let mut h = fmt::BlockHeader::new(n as u16, usn);
+    h.current_lsn = fmt::Lsn(lsn(cid, off, 0));
+    h.next_lsn = fmt::Lsn(next.unwrap_or(CLFS_LSN_INVALID));
+    let loc = fmt::Loc::new("(emulator)", u64::from(off));
+    fmt::encode_block(blk, &h, fmt::SECTOR_BLOCK_DATA, false, &loc)
+        .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+    Ok(Sealed {
+        len,
+        fix: h.signatures_offset as usize,
+        sectors: n,
     })
 }
 
-#[cfg(target_arch = "x86_64")]
-fn shift(t: &[[u32; 256]; 4], c: u32) -> u32 {
-    t[0][(c & 0xFF) as usize]
-        ^ t[1][((c >> 8) & 0xFF) as usize]
-        ^ t[2][((c >> 16) & 0xFF) as usize]
-        ^ t[3][(c >> 24) as usize]
-}
-
-#[cfg(target_arch = "x86_64")]
-fn word(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 8).map_or(0, |w| {
-        u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
-    })
-}
-
-/// CRC-32C with the SSE4.2 `crc32` instruction: three independent streams of `STREAM`
-/// bytes per round (the instruction's latency is three times its throughput), joined with
-/// [`shift`], then eight bytes per instruction for the rest. `c` is the raw register.
-///
-/// # Safety
-/// The CPU must support SSE4.2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2")]
-#[allow(unused_unsafe)] // the intrinsics are unsafe before Rust 1.87, safe here after
-unsafe fn crc32c_sse42(c: u32, data: &[u8]) -> u32 {
-    use core::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
-    let mut c = c;
-    let mut rest = data;
-    if rest.len() >= 3 * STREAM {
-        let t = shift_tables();
-        while let (Some(a), Some(b), Some(d)) = (
-            rest.get(..STREAM),
-            rest.get(STREAM..2 * STREAM),
-            rest.get(2 * STREAM..3 * STREAM),
-        ) {
-            let (mut ca, mut cb, mut cd) = (u64::from(c), 0u64, 0u64);
-            for i in (0..STREAM).step_by(8) {
-                // SAFETY: SSE4.2 is available (this function's contract).
-                ca = unsafe { _mm_crc32_u64(ca, word(a, i)) };
-                // SAFETY: as above.
-                cb = unsafe { _mm_crc32_u64(cb, word(b, i)) };
-                // SAFETY: as above.
-                cd = unsafe { _mm_crc32_u64(cd, word(d, i)) };
-            }
-            c = shift(t, shift(t, ca as u32) ^ cb as u32) ^ cd as u32;
-            rest = &rest[3 * STREAM..];
+/// Restores the sector tails [`seal`] replaced with signatures.
+pub(crate) fn unseal(image: &mut [u8], s: &Sealed) {
+    for i in 0..s.sectors {
+        let at = (i + 1) * SECTOR as usize - 2;
+        let Some(saved) = image.get(s.fix + 2 * i..s.fix + 2 * i + 2) else {
+            return;
+        };
+        let saved = [saved[0], saved[1]];
+        if let Some(t) = image.get_mut(at..at + 2) {
+            t.copy_from_slice(&saved);
         }
     }
-    let mut c = u64::from(c);
-    let mut chunks = rest.chunks_exact(8);
-    for w in &mut chunks {
-        let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        // SAFETY: SSE4.2 is available (this function's contract).
-        c = unsafe { _mm_crc32_u64(c, v) };
-    }
-    let mut c = c as u32;
-    for &b in chunks.remainder() {
-        // SAFETY: as above.
-        c = unsafe { _mm_crc32_u8(c, b) };
-    }
-    c
-}
-
-/// CRC-32C (Castagnoli; check value `0xE306_9283`), in hardware where the CPU has it.
-pub(crate) fn crc32c(data: &[u8]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("sse4.2") {
-        // SAFETY: SSE4.2 was just detected.
-        return !unsafe { crc32c_sse42(!0, data) };
-    }
-    !crc32c_soft(!0, data)
 }
 
 /// One container as recorded in the base file.
 #[derive(Clone, Debug)]
 pub(crate) struct ContainerMeta {
+    /// The host file.
     pub path: PathBuf,
+    /// The container's symbol: the name it was added with (`%BLF%\…` or a full path).
+    pub name: String,
     pub phys: u32,
     /// The logical id, `None` while the container has never been used.
     pub logical: Option<u32>,
     pub pending_delete: bool,
+    /// The USN its blocks carry (incremented when it is recycled).
+    pub usn: u8,
 }
 
 /// The persistent state of a physical log.
@@ -223,155 +204,143 @@ pub(crate) struct Meta {
     pub cursor_off: u32,
     pub next_phys: u32,
     pub containers: Vec<ContainerMeta>,
-}
-
-struct W(Vec<u8>);
-impl W {
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-}
-
-struct R<'a>(&'a [u8]);
-impl R<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], NTSTATUS> {
-        if self.0.len() < n {
-            return Err(STATUS_LOG_METADATA_CORRUPT);
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u32(&mut self) -> Result<u32, NTSTATUS> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Result<u64, NTSTATUS> {
-        Ok(u64::from(self.u32()?) | (u64::from(self.u32()?) << 32))
-    }
-    fn str(&mut self) -> Result<String, NTSTATUS> {
-        let n = self.u32()? as usize;
-        let b = self.take(n)?;
-        String::from_utf8(b.to_vec()).map_err(|_| STATUS_LOG_METADATA_CORRUPT)
-    }
+    /// The dump count of the newest base-file copy, and which copy holds it.
+    pub dump: u64,
+    pub shadow_current: bool,
+    /// The client context as read (times, flush threshold, state: kept for a Windows-made
+    /// log); its LSN fields are rewritten from the fields above on every store.
+    pub client: fmt::ClientContext,
+    /// The client's symbol (Windows stores the base file's path there).
+    pub client_name: String,
+    /// `eLogState` of the base record.
+    pub log_state: u8,
+    /// Why the log may only be read (a Windows-made log with parts the emulator does not
+    /// write), if so.
+    pub read_only: Option<String>,
 }
 
 impl Meta {
-    fn encode(&self) -> Vec<u8> {
-        let mut w = W(Vec::new());
-        w.0.extend_from_slice(&self.identity);
-        w.u32(self.attributes);
-        w.u64(self.container_size);
-        w.u64(self.base);
-        w.u64(self.archive_tail);
-        w.u64(self.restart);
-        w.u64(self.flushed.unwrap_or(crate::CLFS_LSN_INVALID));
-        w.u32(self.cursor_cid);
-        w.u32(self.cursor_off);
-        w.u32(self.next_phys);
-        w.u32(self.containers.len() as u32);
-        for c in &self.containers {
-            w.u32(c.phys);
-            w.u32(c.logical.unwrap_or(u32::MAX));
-            w.u32(u32::from(c.pending_delete));
-            w.str(&c.path.to_string_lossy());
-        }
-        let payload = w.0;
-        let mut out = Vec::with_capacity(payload.len() + 20);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        let mut rest = (payload.len() as u32).to_le_bytes().to_vec();
-        rest.extend_from_slice(&payload);
-        out.extend_from_slice(&crc32c(&rest).to_le_bytes());
-        out.extend_from_slice(&rest);
-        out
-    }
-
-    fn decode(b: &[u8]) -> Result<Meta, NTSTATUS> {
-        if b.len() < 20 || &b[..8] != MAGIC {
-            return Err(STATUS_LOG_METADATA_CORRUPT);
-        }
-        let mut r = R(&b[8..]);
-        if r.u32()? != VERSION {
-            return Err(STATUS_LOG_METADATA_CORRUPT);
-        }
-        let crc = r.u32()?;
-        if crc32c(r.0) != crc {
-            return Err(STATUS_LOG_METADATA_CORRUPT);
-        }
-        let len = r.u32()? as usize;
-        if r.0.len() != len {
-            return Err(STATUS_LOG_METADATA_CORRUPT);
-        }
-        let mut identity = [0u8; 16];
-        identity.copy_from_slice(r.take(16)?);
-        let mut m = Meta {
+    /// A new, empty log.
+    pub fn new(identity: [u8; 16], attributes: u32, client_name: String) -> Meta {
+        let mut client = fmt::ClientContext::new(0);
+        client.attributes = attributes as u16;
+        Meta {
             identity,
-            attributes: r.u32()?,
-            container_size: r.u64()?,
-            base: r.u64()?,
-            archive_tail: r.u64()?,
-            restart: r.u64()?,
-            flushed: Some(r.u64()?).filter(|&l| l != crate::CLFS_LSN_INVALID),
-            cursor_cid: r.u32()?,
-            cursor_off: r.u32()?,
-            next_phys: r.u32()?,
+            attributes,
+            container_size: 0,
+            // The first record gets LSN 0:0x0:0 (= CLFS_LSN_NULL), as on Windows.
+            base: CLFS_LSN_NULL,
+            archive_tail: if attributes & ARCHIVE != 0 {
+                CLFS_LSN_NULL
+            } else {
+                CLFS_LSN_INVALID
+            },
+            restart: CLFS_LSN_INVALID,
+            flushed: None,
+            cursor_cid: 0,
+            cursor_off: 0,
+            next_phys: 0,
             containers: Vec::new(),
-        };
-        let n = r.u32()?;
-        if n > 1024 {
-            return Err(STATUS_LOG_METADATA_CORRUPT);
+            dump: 1,
+            shadow_current: false,
+            client,
+            client_name,
+            log_state: fmt::base::LOG_STATE_UNINITIALIZED | fmt::base::LOG_STATE_INITIALIZED,
+            read_only: None,
         }
-        for _ in 0..n {
-            let phys = r.u32()?;
-            let logical = r.u32()?;
-            let pending_delete = r.u32()? != 0;
-            let path = PathBuf::from(r.str()?);
-            m.containers.push(ContainerMeta {
-                path,
-                phys,
-                logical: (logical != u32::MAX).then_some(logical),
-                pending_delete,
+    }
+
+    /// The base record for dump count `dump`.
+    fn base_record(&self, dump: u64) -> fmt::BaseRecord {
+        let mut b = fmt::BaseRecord::new(fmt::LogId(self.identity));
+        b.dump_count = dump;
+        b.log_state = self.log_state;
+        let mut c = self.client;
+        c.attributes = self.attributes as u16;
+        c.base = fmt::Lsn(self.base);
+        // As on Windows: `last` is where the next block goes; an ephemeral log's archive tail
+        // is its base.
+        c.last = fmt::Lsn(lsn(self.cursor_cid, self.cursor_off, 0));
+        c.restart = fmt::Lsn(self.restart);
+        c.archive_tail = fmt::Lsn(if self.attributes & ARCHIVE != 0 {
+            self.archive_tail
+        } else {
+            self.base
+        });
+        // Not written by Windows (NULL there): the last flushed record, a hint that spares the
+        // scan for it at open (checked before it is believed).
+        c.unused1 = fmt::Lsn(self.flushed.unwrap_or(CLFS_LSN_INVALID));
+        b.add_client(c, &self.client_name);
+        // A never-used container gets the next logical ids after the used ones, in physical
+        // order (for a new log: logical = physical, as Windows writes them); ids stay unique.
+        let mut spare = self
+            .containers
+            .iter()
+            .filter_map(|c| c.logical)
+            .max()
+            .map_or(0, |m| m.saturating_add(1));
+        for ct in &self.containers {
+            let logical = ct.logical.unwrap_or_else(|| {
+                spare = spare.saturating_add(1);
+                spare - 1
             });
+            let mut cc = fmt::ContainerContext::new(ct.phys, logical, self.container_size);
+            cc.usn = u32::from(ct.usn);
+            cc.state = if ct.pending_delete {
+                fmt::base::CONTAINER_STATE_ACTIVE_PENDING_DELETE
+            } else if ct.logical.is_some() {
+                fmt::base::CONTAINER_STATE_ACTIVE
+            } else {
+                fmt::base::CONTAINER_STATE_INACTIVE
+            };
+            b.add_container(cc, &ct.name);
         }
-        Ok(m)
+        b
     }
 
-    /// True if `self` and `o` differ at most in the durable cursor and the last flushed LSN
-    /// (what a reopen recovers by scanning the cursor's container).
-    pub fn same_but_cursor(&self, o: &Meta) -> bool {
-        self.identity == o.identity
-            && self.attributes == o.attributes
-            && self.container_size == o.container_size
-            && self.base == o.base
-            && self.archive_tail == o.archive_tail
-            && self.restart == o.restart
-            && self.cursor_cid == o.cursor_cid
-            && self.next_phys == o.next_phys
-            && self.containers.len() == o.containers.len()
-            && self.containers.iter().zip(&o.containers).all(|(a, b)| {
-                a.phys == b.phys
-                    && a.logical == b.logical
-                    && a.pending_delete == b.pending_delete
-                    && a.path == b.path
-            })
+    /// The control, general and scratch block images for dump count `dump`.
+    fn blocks(&self, dump: u64) -> Result<[Vec<u8>; 3], NTSTATUS> {
+        let err = |_| STATUS_LOG_METADATA_CORRUPT;
+        let ctl = fmt::ControlRecord::new(dump).encode();
+        // The base record must fit its 0x7a00-byte block (Windows would extend the base file;
+        // the emulator does not): too many containers for it is the container limit.
+        let gen = self
+            .base_record(dump)
+            .encode()
+            .map_err(|_| STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)?;
+        let scr = fmt::TruncateRecord {
+            dump_count: dump,
+            ..Default::default()
+        }
+        .encode();
+        let (_, cs) = fmt::MetadataBlockType::Control.default_extent();
+        let (_, gs) = fmt::MetadataBlockType::General.default_extent();
+        let (_, ss) = fmt::MetadataBlockType::Scratch.default_extent();
+        Ok([
+            fmt::encode_metadata_block(cs as usize, 1, &ctl).map_err(err)?,
+            fmt::encode_metadata_block(gs as usize, 1, &gen).map_err(err)?,
+            fmt::encode_metadata_block(ss as usize, 1, &scr).map_err(err)?,
+        ])
     }
 
-    /// Writes the base file atomically: temp file, fsync, rename, directory fsync.
-    pub fn store(&self, base: &Path) -> Result<(), NTSTATUS> {
+    /// Writes a new base file atomically (temp file, fsync, rename, directory fsync): both
+    /// copies of every block, dump count 1.
+    pub fn create(&mut self, base: &Path) -> Result<(), NTSTATUS> {
+        let blocks = self.blocks(1)?;
+        let mut image = vec![0u8; fmt::BASE_FILE_SIZE];
+        for t in fmt::MetadataBlockType::ALL {
+            let (o, s) = t.default_extent();
+            let b = &blocks[t as usize / 2];
+            if let Some(dst) = image.get_mut(o as usize..(o + s) as usize) {
+                dst.copy_from_slice(b);
+            }
+        }
         let mut tmp = base.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         let res = (|| -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
-            f.write_all(&self.encode())?;
+            f.write_all(&image)?;
             f.sync_all()?;
             std::fs::rename(&tmp, base)?;
             // (Miri cannot fsync a directory; `.ci/miri.sh` runs the emulator under it.)
@@ -385,88 +354,154 @@ impl Meta {
         })();
         res.map_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            crate::status::STATUS_LOG_CONTAINER_WRITE_FAILED
+            STATUS_LOG_CONTAINER_WRITE_FAILED
+        })?;
+        self.dump = 1;
+        self.shadow_current = false;
+        Ok(())
+    }
+
+    /// Writes the next dump count into the older copy of the control, base and truncate
+    /// records, then fsyncs. On failure nothing in memory changes (the newer copy on disk is
+    /// still valid, and the next store writes the older one again).
+    pub fn store(&mut self, base: &Path) -> Result<(), NTSTATUS> {
+        if self.read_only.is_some() {
+            return Err(STATUS_ACCESS_DENIED);
+        }
+        let dump = self.dump + 1;
+        let shadow = !self.shadow_current;
+        let blocks = self.blocks(dump)?;
+        let res = (|| -> std::io::Result<()> {
+            let f = OpenOptions::new().write(true).open(base)?;
+            let types = if shadow {
+                [
+                    fmt::MetadataBlockType::ControlShadow,
+                    fmt::MetadataBlockType::GeneralShadow,
+                    fmt::MetadataBlockType::ScratchShadow,
+                ]
+            } else {
+                [
+                    fmt::MetadataBlockType::Control,
+                    fmt::MetadataBlockType::General,
+                    fmt::MetadataBlockType::Scratch,
+                ]
+            };
+            for (t, b) in types.iter().zip(&blocks) {
+                write_at(&f, u64::from(t.default_extent().0), b)?;
+            }
+            f.sync_all()
+        })();
+        res.map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+        self.dump = dump;
+        self.shadow_current = shadow;
+        Ok(())
+    }
+
+    /// True if `self` and `o` differ at most in what a reopen recovers by scanning the
+    /// cursor's container (the cursor offset and the last flushed record).
+    pub fn same_but_cursor(&self, o: &Meta) -> bool {
+        self.identity == o.identity
+            && self.attributes == o.attributes
+            && self.container_size == o.container_size
+            && self.base == o.base
+            && self.archive_tail == o.archive_tail
+            && self.restart == o.restart
+            && self.cursor_cid == o.cursor_cid
+            && self.containers.len() == o.containers.len()
+            && self.containers.iter().zip(&o.containers).all(|(a, b)| {
+                a.phys == b.phys
+                    && a.logical == b.logical
+                    && a.pending_delete == b.pending_delete
+                    && a.usn == b.usn
+                    && a.path == b.path
+            })
+    }
+
+    /// Reads and validates a base file; container names are mapped under `root`.
+    pub fn load(base: &Path, root: &Path) -> Result<Meta, NTSTATUS> {
+        let bytes = std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+        let name = base.file_name().map_or_else(
+            || base.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let bf = fmt::BaseFile::decode(&bytes, &name).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+        let b = &bf.base;
+        // Multiplexed logs (several streams, owner pages) are not emulated.
+        if b.is_multiplexed() || b.clients.len() != 1 {
+            return Err(STATUS_NOT_SUPPORTED);
+        }
+        let client = b.clients[0].context;
+        let attributes = u32::from(client.attributes);
+        let mut read_only = None;
+        if let Some((at, len)) = bf.trailing {
+            read_only = Some(format!(
+                "{len} bytes after the metadata blocks at {at:#x} (a Windows 11 log \
+                 authentication area): rewriting the base file would invalidate it"
+            ));
+        }
+        if bf.truncate.is_some_and(|t| t.in_progress()) {
+            read_only = Some("a truncation is in progress (its record is undocumented)".into());
+        }
+        // Emulator-written logs mark used containers ACTIVE; a Windows-made log may leave
+        // every container INACTIVE and number them in order (logical = physical).
+        let any_active = b.containers.iter().any(|c| {
+            matches!(
+                c.context.state,
+                fmt::base::CONTAINER_STATE_ACTIVE
+                    | fmt::base::CONTAINER_STATE_ACTIVE_PENDING_DELETE
+            )
+        });
+        let mut containers = Vec::with_capacity(b.containers.len());
+        let mut size = None;
+        for c in &b.containers {
+            let w: Vec<u16> = c.name.encode_utf16().collect();
+            let path = crate::names::container_path(&w, root, base)
+                .map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+            if *size.get_or_insert(c.context.size) != c.context.size || c.context.size == 0 {
+                return Err(STATUS_LOG_METADATA_CORRUPT);
+            }
+            let pending = c.context.state == fmt::base::CONTAINER_STATE_ACTIVE_PENDING_DELETE;
+            let used =
+                !any_active || pending || c.context.state == fmt::base::CONTAINER_STATE_ACTIVE;
+            containers.push(ContainerMeta {
+                path,
+                name: c.name.clone(),
+                phys: c.context.physical_id,
+                logical: used.then_some(c.context.logical_id),
+                pending_delete: pending,
+                usn: (c.context.usn as u8).max(1),
+            });
+        }
+        let last = client.last.0;
+        let hint = client.unused1.0;
+        Ok(Meta {
+            identity: b.log_id.0,
+            attributes,
+            container_size: size.unwrap_or(0),
+            base: client.base.0,
+            archive_tail: if attributes & ARCHIVE != 0 {
+                client.archive_tail.0
+            } else {
+                CLFS_LSN_INVALID
+            },
+            restart: client.restart.0,
+            flushed: (hint != CLFS_LSN_INVALID).then_some(hint),
+            cursor_cid: (last >> 32) as u32,
+            cursor_off: last as u32 & !0x1FF,
+            next_phys: containers
+                .iter()
+                .map(|c| c.phys.saturating_add(1))
+                .max()
+                .unwrap_or(0),
+            containers,
+            dump: b.dump_count,
+            shadow_current: bf.base_copy == fmt::Copy::Shadow,
+            client,
+            client_name: b.clients[0].name.clone(),
+            log_state: b.log_state,
+            read_only,
         })
     }
-
-    /// Reads and validates a base file.
-    pub fn load(base: &Path) -> Result<Meta, NTSTATUS> {
-        let b = std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
-        Meta::decode(&b)
-    }
-}
-
-/// Record type bit: a data record (`ClfsDataRecord`).
-pub(crate) const REC_DATA: u32 = 0x01;
-/// Record type bit: a restart record (`ClfsRestartRecord`).
-pub(crate) const REC_RESTART: u32 = 0x02;
-/// Record type flag: the first record of its log block (seen on Windows-made logs).
-pub(crate) const REC_FIRST: u32 = 0x04;
-/// Record type flag: the last record of its log block (seen on Windows-made logs).
-pub(crate) const REC_LAST: u32 = 0x20;
-/// Offset of the record type (`u32`) in a record header.
-const REC_TYPE_AT: usize = 36;
-
-/// Encodes a 40-byte record header as Windows writes it: own LSN, undo-next, previous,
-/// `DataSize` (`u32`, header included), a `u32` (0), record flags (`u16`, 0), the offset of
-/// the data (`u16`, 0x28) and the record type (`u32`: `ty` plus [`REC_FIRST`] when `first`).
-pub(crate) fn record_header(
-    lsn: u64,
-    undo: u64,
-    prev: u64,
-    len: u32,
-    ty: u8,
-    first: bool,
-) -> [u8; REC_HDR] {
-    let mut h = [0u8; REC_HDR];
-    h[0..8].copy_from_slice(&lsn.to_le_bytes());
-    h[8..16].copy_from_slice(&undo.to_le_bytes());
-    h[16..24].copy_from_slice(&prev.to_le_bytes());
-    h[24..28].copy_from_slice(&len.saturating_add(REC_HDR as u32).to_le_bytes());
-    h[34..36].copy_from_slice(&(REC_HDR as u16).to_le_bytes());
-    let ty = u32::from(ty) | if first { REC_FIRST } else { 0 };
-    h[REC_TYPE_AT..REC_HDR].copy_from_slice(&ty.to_le_bytes());
-    h
-}
-
-/// Sets [`REC_LAST`] in the type of the record whose header is at `pos` of `image`.
-pub(crate) fn mark_last(image: &mut [u8], pos: usize) {
-    if let Some(t) = image.get_mut(pos + REC_TYPE_AT..pos + REC_HDR) {
-        let ty = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) | REC_LAST;
-        t.copy_from_slice(&ty.to_le_bytes());
-    }
-}
-
-/// Fills in the block header of `image` (whose first `used` bytes are the block); `prev` is
-/// the CRC of the block written before it (the chain that lets a reopen trust blocks flushed
-/// after the base file's cursor). Returns the block's CRC.
-pub(crate) fn seal_block(
-    image: &mut [u8],
-    cid: u32,
-    off: u32,
-    used: u32,
-    nrec: u32,
-    prev: u32,
-) -> u32 {
-    let used_us = (used as usize).min(image.len());
-    // Zero the padding up to the sector end (a reused block may hold older bytes there).
-    let end = (round_sector(u64::from(used)) as usize).min(image.len());
-    if let Some(pad) = image.get_mut(used_us..end) {
-        pad.fill(0);
-    }
-    let crc = crc32c(&image[BLOCK_HDR.min(used_us)..used_us]);
-    let mut h = [0u8; BLOCK_HDR];
-    h[0..4].copy_from_slice(&BLOCK_MAGIC.to_le_bytes());
-    h[4..8].copy_from_slice(&cid.to_le_bytes());
-    h[8..12].copy_from_slice(&off.to_le_bytes());
-    h[12..16].copy_from_slice(&used.to_le_bytes());
-    h[16..20].copy_from_slice(&nrec.to_le_bytes());
-    h[20..24].copy_from_slice(&crc.to_le_bytes());
-    h[24..28].copy_from_slice(&prev.to_le_bytes());
-    if image.len() >= BLOCK_HDR {
-        image[..BLOCK_HDR].copy_from_slice(&h);
-    }
-    crc
 }
 
 /// Creates a zero-filled container of `size` bytes (fails if the file exists).
@@ -482,57 +517,19 @@ pub(crate) fn create_container(path: &Path, size: u64) -> std::io::Result<()> {
     r
 }
 
-/// Writes `data` at `off` of the container file (no fsync): one positioned write (`pwrite`)
-/// where the platform has it, instead of a seek and a write.
-pub(crate) fn write_at(f: &mut File, off: u64, data: &[u8]) -> std::io::Result<()> {
+/// Writes `data` at `off` of a file (no fsync): one positioned write (`pwrite`) where the
+/// platform has it, instead of a seek and a write.
+pub(crate) fn write_at(f: &File, off: u64, data: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         std::os::unix::fs::FileExt::write_all_at(f, data, off)
     }
     #[cfg(not(unix))]
     {
-        f.seek(SeekFrom::Start(off))?;
-        f.write_all(data)
+        let mut w = f;
+        w.seek(SeekFrom::Start(off))?;
+        w.write_all(data)
     }
-}
-
-fn rd_u32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn rd_u64(b: &[u8], at: usize) -> u64 {
-    u64::from(rd_u32(b, at)) | (u64::from(rd_u32(b, at + 4)) << 32)
-}
-
-/// The header fields of a log block.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct BlockHdr {
-    pub used: u32,
-    pub nrec: u32,
-    /// CRC-32 of bytes `32..used`.
-    pub crc: u32,
-    /// CRC of the block written before this one (the chain).
-    pub prev: u32,
-}
-
-/// Parses a block header found at `off` of logical container `cid` (`None` if it is not the
-/// header of a block of that container at that offset).
-pub(crate) fn parse_hdr(h: &[u8], cid: u32, off: u32) -> Option<BlockHdr> {
-    if h.len() < BLOCK_HDR
-        || rd_u32(h, 0) != BLOCK_MAGIC
-        || rd_u32(h, 4) != cid
-        || rd_u32(h, 8) != off
-    {
-        return None;
-    }
-    let hdr = BlockHdr {
-        used: rd_u32(h, 12),
-        nrec: rd_u32(h, 16),
-        crc: rd_u32(h, 20),
-        prev: rd_u32(h, 24),
-    };
-    (hdr.used as usize >= BLOCK_HDR + REC_HDR && hdr.nrec >= 1 && hdr.nrec <= 512).then_some(hdr)
 }
 
 /// Reads `buf.len()` bytes at `off`: one positioned read (`pread`) where the platform has it.
@@ -549,29 +546,75 @@ fn read_exact_at(f: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
     }
 }
 
-/// Reads only the header of the block at `off` of logical container `cid`.
-pub(crate) fn read_hdr(f: &File, cid: u32, off: u32) -> Option<BlockHdr> {
+/// The size in bytes of the block at `off` of logical container `cid`, from its header alone
+/// (`None` unless a block of that container and offset starts there and fits in `limit`
+/// bytes of the container).
+pub(crate) fn read_hdr(f: &File, cid: u32, off: u32, limit: u64) -> Option<u32> {
     let mut h = [0u8; BLOCK_HDR];
     read_exact_at(f, u64::from(off), &mut h).ok()?;
-    parse_hdr(&h, cid, off)
+    let loc = fmt::Loc::new("(container)", u64::from(off));
+    let hdr = fmt::BlockHeader::decode(&h, &loc).ok()?;
+    let size = hdr.size() as u64;
+    (hdr.major_version == fmt::block::MAJOR_VERSION
+        && hdr.current_lsn.0 == lsn(cid, off, 0)
+        && size > 0
+        && u64::from(off) + size <= limit)
+        .then_some(size as u32)
 }
 
-/// Reads the whole block at `off` of logical container `cid` into the first `used` bytes of
-/// `buf` (grown as needed) and checks its header and CRC. `None` if there is no valid block there.
-pub(crate) fn read_block(f: &File, cid: u32, off: u32, buf: &mut Vec<u8>) -> Option<BlockHdr> {
-    let hdr = read_hdr(f, cid, off)?;
-    let used = hdr.used as usize;
-    if used > 1 << 20 {
+/// A flushed block read from its container: its size and where its records are.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DiskBlock {
+    /// Bytes the block takes in the container.
+    pub size: u32,
+    /// Offset of each record's header in the block (index = record index).
+    pub recs: Vec<u32>,
+}
+
+/// Reads the block at `off` of logical container `cid` (a container of `limit` bytes) into
+/// `buf` (grown as needed), checks it (header, `CurrentLsn`, every sector signature against
+/// the header's USN: a torn or stale block fails) and restores its sector bytes, then lists
+/// its records (each with the LSN of its place). `None` if there is no valid block there.
+pub(crate) fn read_block(
+    f: &File,
+    cid: u32,
+    off: u32,
+    limit: u64,
+    buf: &mut Vec<u8>,
+    out: &mut DiskBlock,
+) -> Option<()> {
+    let size = read_hdr(f, cid, off, limit)? as usize;
+    // The buffer only grows (no zeroing per block); the block is its first `size` bytes.
+    if buf.len() < size {
+        buf.resize(size, 0);
+    }
+    let blk = buf.get_mut(..size)?;
+    read_exact_at(f, u64::from(off), blk).ok()?;
+    let loc = fmt::Loc::new("(container)", u64::from(off));
+    let h = fmt::decode_block(
+        blk,
+        fmt::SECTOR_BLOCK_DATA,
+        fmt::ChecksumPolicy::IfPresent,
+        &loc,
+    )
+    .ok()?;
+    let recs = fmt::block_records(blk, &h, &loc).ok()?;
+    if recs.is_empty() {
         return None;
     }
-    // The buffer only grows (no zeroing per block); the block is its first `used` bytes.
-    if buf.len() < used {
-        buf.resize(used, 0);
-    }
-    let blk = buf.get_mut(..used)?;
-    read_exact_at(f, u64::from(off), blk).ok()?;
-    let body = blk.get(BLOCK_HDR..)?;
-    (crc32c(body) == hdr.crc).then_some(hdr)
+    out.size = size as u32;
+    out.recs.clear();
+    out.recs.extend(recs.iter().map(|r| r.offset as u32));
+    Some(())
+}
+
+fn rd_u32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn rd_u64(b: &[u8], at: usize) -> u64 {
+    u64::from(rd_u32(b, at)) | (u64::from(rd_u32(b, at + 4)) << 32)
 }
 
 /// A record inside a block image.
@@ -580,6 +623,7 @@ pub(crate) struct RecView {
     pub lsn: u64,
     pub undo: u64,
     pub prev: u64,
+    /// The client-visible type (data/restart bits only).
     pub ty: u8,
     /// Offset of the data in the block.
     pub data: usize,
@@ -589,15 +633,19 @@ pub(crate) struct RecView {
 }
 
 /// The record whose header is at `pos` of block image `blk` (first `used` bytes valid).
-/// `DataSize` includes the header; `ty` is the client-visible type (data/restart bits only).
 pub(crate) fn rec_at(blk: &[u8], used: usize, pos: usize) -> Option<RecView> {
     let used = used.min(blk.len());
     if pos.checked_add(REC_HDR)? > used {
         return None;
     }
-    let len = (rd_u32(blk, pos + 24) as usize).checked_sub(REC_HDR)?;
-    let data = pos + REC_HDR;
-    if data.checked_add(len)? > used {
+    let size = rd_u32(blk, pos + 0x18) as usize;
+    let doff = usize::from(u16::from_le_bytes([blk[pos + 0x22], blk[pos + 0x23]]));
+    if doff < REC_HDR || doff > size {
+        return None;
+    }
+    let data = pos + doff;
+    let len = size - doff;
+    if pos.checked_add(size)? > used {
         return None;
     }
     Some(RecView {
@@ -607,35 +655,21 @@ pub(crate) fn rec_at(blk: &[u8], used: usize, pos: usize) -> Option<RecView> {
         ty: (rd_u32(blk, pos + REC_TYPE_AT) & (REC_DATA | REC_RESTART)) as u8,
         data,
         len,
-        next: data + align8(len as u64) as usize,
+        next: pos + align8(size as u64) as usize,
     })
 }
 
-/// Finds record `idx` of a block image, walking from `from` = (index, header offset) of an
-/// earlier record (or the first record). Checks the record's own LSN against `lsn`.
-pub(crate) fn find_rec(
-    blk: &[u8],
-    used: usize,
-    nrec: u32,
-    idx: u32,
-    lsn: u64,
-    from: Option<(u32, usize)>,
-) -> Option<(RecView, usize)> {
+/// Finds record `idx` of a queued block image (records from 0x70, `nrec` of them). Checks the
+/// record's own LSN against `lsn`.
+pub(crate) fn find_rec(blk: &[u8], used: usize, nrec: u32, idx: u32, lsn: u64) -> Option<RecView> {
     if idx >= nrec {
         return None;
     }
-    let (mut i, mut pos) = match from {
-        Some((fi, fp)) if fi <= idx => (fi, fp),
-        _ => (0, BLOCK_HDR),
-    };
-    loop {
-        let r = rec_at(blk, used, pos)?;
-        if i == idx {
-            return (r.lsn == lsn).then_some((r, pos));
-        }
-        i += 1;
-        pos = r.next;
+    let mut pos = BLOCK_HDR;
+    for _ in 0..idx {
+        pos = rec_at(blk, used, pos)?.next;
     }
+    rec_at(blk, used, pos).filter(|r| r.lsn == lsn)
 }
 
 /// A random 16-byte identity.
@@ -659,32 +693,57 @@ pub(crate) fn random_guid() -> [u8; 16] {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn crc32c_check_value() {
-        assert_eq!(super::crc32c(b"123456789"), 0xE306_9283);
-        assert_eq!(!super::crc32c_soft(!0, b"123456789"), 0xE306_9283);
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
-        let mut c = !0u32;
-        for &b in &data {
-            c = super::CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+    fn block_sizes_leave_room_for_the_fixup_array() {
+        assert_eq!(block_bytes(0x70 + 0x48), 512);
+        assert_eq!(block_bytes(0x1f8), 512);
+        assert_eq!(block_bytes(0x1f9), 1024);
+        assert!(fits(4096 - 24, 4096) && !fits(4096 - 23, 4096));
+        assert!(fits(255 * 512 - 512, 1 << 20) && !fits(255 * 512, 1 << 20));
+    }
+
+    #[test]
+    fn sealed_blocks_decode_and_unseal_restores_the_image() {
+        let mut img = vec![0u8; 4096];
+        let h = record_header(
+            lsn(3, 0x400, 0),
+            CLFS_LSN_INVALID,
+            CLFS_LSN_INVALID,
+            1000,
+            1,
+            true,
+        );
+        img[BLOCK_HDR..BLOCK_HDR + REC_HDR].copy_from_slice(&h);
+        for (i, b) in img[BLOCK_HDR + REC_HDR..BLOCK_HDR + REC_HDR + 1000]
+            .iter_mut()
+            .enumerate()
+        {
+            *b = (i % 251) as u8 + 1;
         }
-        for n in [0, 1, 7, 8, 9, 999, 1000] {
-            assert_eq!(
-                super::crc32c(&data[..n]),
-                !super::crc32c_soft(!0, &data[..n])
-            );
-        }
-        assert_eq!(super::crc32c(&data), !c);
-        // Long inputs (the three-stream path) agree with the table-driven CRC.
-        let long: Vec<u8> = (0..70_001u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
-        for n in [12_287, 12_288, 12_289, 24_576, 65_536, 70_001] {
-            assert_eq!(
-                super::crc32c(&long[..n]),
-                !super::crc32c_soft(!0, &long[..n]),
-                "{n}"
-            );
-        }
+        mark_last(&mut img, BLOCK_HDR);
+        let used = (BLOCK_HDR + REC_HDR + 1000) as u32;
+        let before = img.clone();
+        let s = seal(&mut img, 3, 0x400, used, 7, None).unwrap();
+        assert_eq!(s.len, 1536);
+        let mut disk = img[..s.len].to_vec();
+        unseal(&mut img, &s);
+        assert_eq!(
+            img[BLOCK_HDR..used as usize],
+            before[BLOCK_HDR..used as usize]
+        );
+        let loc = fmt::Loc::new("t", 0x400);
+        let hd = fmt::decode_block(
+            &mut disk,
+            fmt::SECTOR_BLOCK_DATA,
+            fmt::ChecksumPolicy::IfPresent,
+            &loc,
+        )
+        .unwrap();
+        let recs = fmt::block_records(&disk, &hd, &loc).unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].data, &before[BLOCK_HDR + REC_HDR..used as usize]);
+        assert_eq!(recs[0].header.record_type, 0x25);
     }
 }

@@ -4,7 +4,7 @@ use std::fs::File;
 
 use crate::log::{lsn, PhysLog};
 use crate::marshal::{Area, INFINITE};
-use crate::persist::{self, round_sector, BlockHdr, RecView, BLOCK_HDR};
+use crate::persist::{self, DiskBlock, RecView, BLOCK_HDR};
 use crate::pool::BlockMem;
 use crate::state::{emu, with_stats, Emu};
 use crate::status::*;
@@ -19,15 +19,14 @@ pub(crate) const MODE_PREVIOUS: i32 = 2;
 pub(crate) const MODE_FORWARD: i32 = 3;
 
 /// A read context's copy of the flushed log block its current record is in (read whole from
-/// the container, CRC-checked), so following records of that block need no I/O.
+/// the container, its signatures checked and fixups restored), so following records of that
+/// block need no I/O.
 #[derive(Default)]
 pub(crate) struct BlockCache {
     /// (logical container id, offset) of the block in `buf`.
     key: Option<(u32, u32)>,
-    hdr: BlockHdr,
+    blk: DiskBlock,
     buf: Vec<u8>,
-    /// Index and header offset of the record last found in `buf`.
-    hint: Option<(u32, usize)>,
     /// The container file last read, by logical id.
     file: Option<(u32, File)>,
 }
@@ -91,8 +90,8 @@ struct Found {
     off: u32,
     idx: u32,
     nrec: u32,
-    used: u32,
-    crc: u32,
+    /// Bytes the block takes in its container (disk blocks).
+    size: u32,
 }
 
 /// (logical container id, block offset, record index) of an LSN.
@@ -126,27 +125,26 @@ fn load_disk(log: &PhysLog, cache: &mut BlockCache, cid: u32, off: u32) -> Optio
         return Some(());
     }
     cache.key = None;
-    cache.hint = None;
     ensure_file(log, cache, cid)?;
-    let BlockCache { file, buf, .. } = cache;
+    let BlockCache { file, buf, blk, .. } = cache;
     let (_, f) = file.as_ref()?;
-    let hdr = persist::read_block(f, cid, off, buf)?;
-    cache.hdr = hdr;
+    persist::read_block(f, cid, off, log.meta.container_size, buf, blk)?;
     cache.key = Some((cid, off));
     Some(())
 }
 
-/// The header of the flushed block at (`cid`, `off`), if there is one.
-fn peek_hdr(log: &PhysLog, cache: &mut BlockCache, cid: u32, off: u32) -> Option<BlockHdr> {
+/// The size of the flushed block at (`cid`, `off`) from its header, if a block of that
+/// container and offset is there.
+fn peek_hdr(log: &PhysLog, cache: &mut BlockCache, cid: u32, off: u32) -> Option<u32> {
     if cache.key == Some((cid, off)) {
-        return Some(cache.hdr);
+        return Some(cache.blk.size);
     }
     if u64::from(off) + BLOCK_HDR as u64 > log.meta.container_size {
         return None;
     }
     ensure_file(log, cache, cid)?;
     let (_, f) = cache.file.as_ref()?;
-    persist::read_hdr(f, cid, off)
+    persist::read_hdr(f, cid, off, log.meta.container_size)
 }
 
 /// Finds record `l` (not checked against the tail): in a queued block (invisible if it is
@@ -162,7 +160,7 @@ fn find(log: &PhysLog, cache: &mut BlockCache, area: usize, l: u64) -> Result<Fo
         if b.open && b.area != area {
             return Err(STATUS_LOG_RECORD_NONEXISTENT);
         }
-        let (r, _) = persist::find_rec(b.image(), b.used as usize, b.nrec, idx, l, None)
+        let r = persist::find_rec(b.image(), b.used as usize, b.nrec, idx, l)
             .ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
         return Ok(Found {
             r,
@@ -171,24 +169,25 @@ fn find(log: &PhysLog, cache: &mut BlockCache, area: usize, l: u64) -> Result<Fo
             off,
             idx,
             nrec: b.nrec,
-            used: b.used,
-            crc: 0,
+            size: 0,
         });
     }
     load_disk(log, cache, cid, off).ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
-    let h = cache.hdr;
-    let (r, pos) = persist::find_rec(&cache.buf, h.used as usize, h.nrec, idx, l, cache.hint)
+    let b = &cache.blk;
+    let r = b
+        .recs
+        .get(idx as usize)
+        .and_then(|&pos| persist::rec_at(&cache.buf, b.size as usize, pos as usize))
+        .filter(|r| r.lsn == l)
         .ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
-    cache.hint = Some((idx, pos));
     Ok(Found {
         r,
         src: Src::Disk,
         cid,
         off,
         idx,
-        nrec: h.nrec,
-        used: h.used,
-        crc: h.crc,
+        nrec: b.recs.len() as u32,
+        size: b.size,
     })
 }
 
@@ -242,29 +241,28 @@ fn queue_from(log: &PhysLog, area: usize, i: usize) -> Result<u64, NTSTATUS> {
         .ok_or(STATUS_END_OF_FILE)
 }
 
-/// The flushed block after the one at (`cid`, `off`) (`used` bytes, CRC `crc`): the next
-/// sector-aligned offset of the same container if a block of that container chained to
-/// this one is there, else offset 0 of the next logical container. `None` at the flushed
-/// cursor (the queued blocks follow).
+/// The flushed block after the one at (`cid`, `off`) of `size` bytes: the next offset of
+/// the same container if a block of that container and offset is there, else offset 0 of the
+/// next logical container. `None` at the flushed cursor (the queued blocks follow).
 fn next_disk_block(
     log: &PhysLog,
     cache: &mut BlockCache,
     cid: u32,
     off: u32,
-    used: u32,
-    crc: u32,
+    size: u32,
 ) -> Result<Option<(u32, u32)>, NTSTATUS> {
-    let off2 = u32::try_from(u64::from(off) + round_sector(u64::from(used))).unwrap_or(u32::MAX);
+    let off2 = off.saturating_add(size);
     if !on_disk(log, cid, off2) {
         return Ok(None);
     }
     if cid == log.meta.cursor_cid {
+        // Below the cursor, the blocks of its container follow each other without a gap.
         return match peek_hdr(log, cache, cid, off2) {
-            Some(h) if h.prev == crc => Ok(Some((cid, off2))),
-            _ => Err(STATUS_LOG_BLOCK_INVALID),
+            Some(_) => Ok(Some((cid, off2))),
+            None => Err(STATUS_LOG_BLOCK_INVALID),
         };
     }
-    if peek_hdr(log, cache, cid, off2).is_some_and(|h| h.prev == crc) {
+    if peek_hdr(log, cache, cid, off2).is_some() {
         return Ok(Some((cid, off2)));
     }
     let c2 = cid.saturating_add(1);
@@ -272,8 +270,8 @@ fn next_disk_block(
         return Ok(None);
     }
     match peek_hdr(log, cache, c2, 0) {
-        Some(h) if h.prev == crc => Ok(Some((c2, 0))),
-        _ => Err(STATUS_LOG_BLOCK_INVALID),
+        Some(_) => Ok(Some((c2, 0))),
+        None => Err(STATUS_LOG_BLOCK_INVALID),
     }
 }
 
@@ -291,11 +289,12 @@ fn first_ge(log: &PhysLog, cache: &mut BlockCache, area: usize, t: u64) -> Resul
         }
         return Err(STATUS_END_OF_FILE);
     }
-    if let Some(h) = peek_hdr(log, cache, cid, off) {
-        if idx < h.nrec {
+    if load_disk(log, cache, cid, off).is_some() {
+        let size = cache.blk.size;
+        if (idx as usize) < cache.blk.recs.len() {
             return Ok(t);
         }
-        return match next_disk_block(log, cache, cid, off, h.used, h.crc)? {
+        return match next_disk_block(log, cache, cid, off, size)? {
             Some((c, o)) => Ok(lsn(c, o, 0)),
             None => queue_from(log, area, 0),
         };
@@ -303,13 +302,13 @@ fn first_ge(log: &PhysLog, cache: &mut BlockCache, area: usize, t: u64) -> Resul
     // `t` is not in a block start: walk the container's blocks from its start.
     let mut o = 0;
     while on_disk(log, cid, o) {
-        let Some(h) = peek_hdr(log, cache, cid, o) else {
+        let Some(size) = peek_hdr(log, cache, cid, o) else {
             break;
         };
         if o > off {
             return Ok(lsn(cid, o, 0));
         }
-        o = u32::try_from(u64::from(o) + round_sector(u64::from(h.used))).unwrap_or(u32::MAX);
+        o = o.saturating_add(size);
     }
     let c2 = cid.saturating_add(1);
     if on_disk(log, c2, 0) && peek_hdr(log, cache, c2, 0).is_some() {
@@ -337,7 +336,7 @@ fn next_after(
     }
     match f.src {
         Src::Queue(i) => queue_from(log, area, i + 1),
-        Src::Disk => match next_disk_block(log, cache, f.cid, f.off, f.used, f.crc)? {
+        Src::Disk => match next_disk_block(log, cache, f.cid, f.off, f.size)? {
             Some((c, o)) => Ok(lsn(c, o, 0)),
             None => queue_from(log, area, 0),
         },

@@ -72,6 +72,9 @@ pub struct Stats {
     pub advance_tail_contract_breaches: u64,
     /// The options of the last `ClfsCreateLogFile` call whose parameters were accepted.
     pub last_create: Option<CreateCall>,
+    /// What the emulator noticed about logs it opened that a test may want to show, e.g.
+    /// why a Windows-made log was opened for reading only (`docs/emulator.md`).
+    pub notes: Vec<String>,
 }
 
 /// What a `ClfsCreateLogFile` call passed beside the name, access, share, disposition and
