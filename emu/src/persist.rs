@@ -692,6 +692,7 @@ pub(crate) fn random_guid() -> [u8; 16] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code: a panic is a failure report
 mod tests {
     use super::*;
 
