@@ -318,7 +318,8 @@ impl Meta {
         let (_, ss) = fmt::MetadataBlockType::Scratch.default_extent();
         Ok([
             fmt::encode_metadata_block(cs as usize, 1, &ctl).map_err(err)?,
-            fmt::encode_metadata_block(gs as usize, 1, &gen).map_err(err)?,
+            fmt::encode_metadata_block(gs as usize, 1, &gen)
+                .map_err(|_| STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)?,
             fmt::encode_metadata_block(ss as usize, 1, &scr).map_err(err)?,
         ])
     }

@@ -297,3 +297,35 @@ fn a_registry_style_log_for_the_independent_reader() {
     }
     no_leaks(&sb);
 }
+
+/// Containers are limited by what the 0x7a00-byte base-record block holds (their contexts and
+/// names); the emulator does not extend the base file as Windows can. Past that,
+/// `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED`, with nothing changed.
+#[test]
+fn the_base_record_bounds_the_container_count() {
+    let sb = Sandbox::new();
+    let h = log_with_containers("log:many", 2);
+    let mut n = 2;
+    let status = loop {
+        let names: Vec<Box<U16s>> = (0..16)
+            .map(|i| ustr(&format!("%BLF%\\c{}", n + i)))
+            .collect();
+        let us: Vec<clfs_emu::types::UNICODE_STRING> = names.iter().map(|u| u.us).collect();
+        // SAFETY: valid names; NULL size (the existing one).
+        let s = unsafe { ClfsAddLogContainerSet(h, 16, core::ptr::null(), us.as_ptr()) };
+        if s != 0 {
+            break s;
+        }
+        n += 16;
+        assert!(n < 1024, "no limit found");
+    };
+    assert_eq!(status, STATUS_LOG_CONTAINER_LIMIT_EXCEEDED);
+    assert!(n >= 128, "only {n} containers fit");
+    assert_eq!(info(h).TotalContainers as usize, n);
+    close(h);
+    let h = create("log:many", RW, 0, 1).unwrap();
+    assert_eq!(info(h).TotalContainers as usize, n);
+    close(h);
+    eprintln!("{n} containers with names %BLF%\\cN fit the base record");
+    no_leaks(&sb);
+}
