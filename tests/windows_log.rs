@@ -161,6 +161,7 @@ fn a_windows_made_log_is_read_through_the_clfs_api() {
     );
     assert_eq!((info.containers, info.container_size), (2, CONTAINER_SIZE));
     assert_eq!(info.attributes, 0x102, "FILE_ATTRIBUTE_HIDDEN | TEMPORARY");
+    assert_eq!(info.identity, independent.base.base.log_id.0, "the log id");
     let area =
         MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
     {

@@ -940,7 +940,13 @@ pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
         RestartLsn: crate::types::CLS_LSN {
             Internal: log.meta.restart,
         },
-        Identity: windows_sys::core::GUID::from_u128(u128::from_be_bytes(g)),
+        // The log id as the base record stores it (a GUID in memory order).
+        Identity: windows_sys::core::GUID {
+            data1: u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+            data2: u16::from_le_bytes([g[4], g[5]]),
+            data3: u16::from_le_bytes([g[6], g[7]]),
+            data4: [g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]],
+        },
     };
     if n == 0 {
         info.FreeContainers = 0;
