@@ -457,13 +457,13 @@ fn misuse_gets_messages_that_name_the_rule_and_the_values() {
     let err = area.append(&[&big]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "record of 4096 bytes does not fit in the marshalling area: at most 3944 bytes fit in one 4096-byte buffer"
+        "record of 4096 bytes does not fit in the marshalling area: at most 3920 bytes fit in one 4096-byte buffer"
     );
     assert_eq!(
         err,
         Error::RecordTooLarge {
             size: 4096,
-            max: 3944,
+            max: 3920,
             buffer_size: 4096
         }
     );
