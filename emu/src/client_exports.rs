@@ -10,7 +10,7 @@
 use core::ffi::c_void;
 
 use crate::info;
-use crate::marshal::{self, CreateArea};
+use crate::marshal::CreateArea;
 use crate::raw::{copy_in, rd, wr};
 use crate::scan::{self, Scanned};
 use crate::state::count_call;
@@ -242,19 +242,8 @@ pub unsafe extern "system" fn ClfsCreateMarshallingAreaEx(
         max_read: cmaxreadbuffers,
         out_null: ppvmarshalcontext.is_null(),
     };
-    match marshal::create(plfolog as usize, a) {
-        Ok(h) => {
-            // SAFETY: checked non-null in create; the caller passes a writable pointer.
-            unsafe {
-                wr(
-                    ppvmarshalcontext,
-                    core::ptr::without_provenance_mut::<c_void>(h),
-                )
-            };
-            STATUS_SUCCESS
-        }
-        Err(s) => s,
-    }
+    // SAFETY: the caller's contract is this routine's.
+    unsafe { crate::exports::create_area(plfolog, a, ppvmarshalcontext) }
 }
 
 /// `ClfsQueryLogFileInformation` for the classes beyond `CLFS_INFORMATION` (a dedicated log,

@@ -433,6 +433,20 @@ pub unsafe extern "system" fn ClfsCreateMarshallingArea(
         max_read: cmaxreadbuffers,
         out_null: ppvmarshalcontext.is_null(),
     };
+    // SAFETY: the caller's contract is this routine's.
+    unsafe { create_area(plfolog, a, ppvmarshalcontext) }
+}
+
+/// The body `ClfsCreateMarshallingArea` and `ClfsCreateMarshallingAreaEx` share, after their
+/// own argument checks: creates the area and stores its handle in `*ppvmarshalcontext`.
+///
+/// # Safety
+/// `ppvmarshalcontext` is NULL (`a.out_null`, refused by `marshal::create`) or writable.
+pub(crate) unsafe fn create_area(
+    plfolog: *const FILE_OBJECT,
+    a: CreateArea,
+    ppvmarshalcontext: *mut *mut c_void,
+) -> NTSTATUS {
     match marshal::create(plfolog as usize, a) {
         Ok(h) => {
             // SAFETY: checked non-null in create; the caller passes a writable pointer.
