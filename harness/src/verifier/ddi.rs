@@ -293,8 +293,14 @@ macro_rules! clfs_table {
     };
 }
 
-/// §1.0: the LSN helpers run at any level, everything else at `<= APC_LEVEL`.
+/// §1.0: the LSN helpers run at any level, everything else at `<= APC_LEVEL`. The LSN
+/// helpers are the `ClfsLsn*` routines and the header-only `ClfsLaterLsn`/`ClfsEarlierLsn`
+/// (pure LSN arithmetic like `ClfsLsnIncrement`, IRQL undocumented): the same set the
+/// emulator lets run at any IRQL, so the two never disagree about a call.
 const fn clfs_irql(name: &str) -> u8 {
+    if ends_with(name, "ClfsLaterLsn") || ends_with(name, "ClfsEarlierLsn") {
+        return HIGH_LEVEL;
+    }
     let b = name.as_bytes();
     let p = b"ClfsLsn";
     if b.len() < p.len() {
@@ -363,5 +369,32 @@ pub(crate) fn check_irql(dll: &str, name: &str) {
                 r.max_irql
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loader's IRQL table and the emulator agree on which CLFS routines may run at any
+    /// level: every LSN helper the emulator exports, and nothing else.
+    #[test]
+    fn lsn_helpers_run_at_any_level_and_nothing_else_does() {
+        for name in [
+            "ClfsLsnCreate",
+            "ClfsLsnIncrement",
+            "ClfsLsnDifference",
+            "ClfsLaterLsn",
+            "ClfsEarlierLsn",
+        ] {
+            assert_eq!(clfs_irql(name), HIGH_LEVEL, "{name}");
+        }
+        for name in [
+            "ClfsFlushToLsn",
+            "ClfsReadLogRecord",
+            "ClfsMgmtHandleLogFileFull",
+        ] {
+            assert_eq!(clfs_irql(name), APC, "{name}");
+        }
     }
 }
