@@ -239,6 +239,10 @@ fn a_torn_container_block_is_detected_by_its_signatures() {
         e.to_string().contains("sector signature of sector 2"),
         "{e}"
     );
+    // ...a verifying reader takes it for the end of the log, not for damage: no record of the
+    // active range lies after it...
+    let log = decode(sb.root(), "torn.blf");
+    assert!(log.records.iter().all(|r| r.header.lsn.0 < torn));
     // ...and the emulator ends the log before the torn block.
     let h = create("log:torn", RW, 0, 1).unwrap();
     assert_eq!(info(h).LastFlushedLsn.Internal, kept);
@@ -262,6 +266,12 @@ fn a_torn_container_block_is_detected_by_its_signatures() {
     .unwrap();
     let recs = fmt::block_records(&blk, &h, &loc).unwrap();
     assert_eq!((recs.len(), recs[0].data), (1, &b"after"[..]));
+    // The stale tail after the new end is not damage either.
+    let log = decode(sb.root(), "torn.blf");
+    assert_eq!(
+        log.records.last().map(|r| r.data.as_slice()),
+        Some(&b"after"[..])
+    );
     no_leaks(&sb);
 }
 

@@ -434,9 +434,25 @@ impl Log {
         Ok(out)
     }
 
+    /// Whether the sector at `offset` of the container with logical id `logical_id` lies after
+    /// every record of every stream's active range. A block that cannot be decoded there is
+    /// where the log ends (a write that a crash tore, or the stale tail of one that a later,
+    /// shorter block replaced), not damage to the log.
+    pub fn past_the_end(&self, logical_id: u32, offset: u64) -> bool {
+        let Ok(offset) = u32::try_from(offset) else {
+            return false;
+        };
+        let at = Lsn::new(logical_id, offset, 0);
+        !self
+            .records
+            .iter()
+            .any(|r| r.header.lsn >= at && self.is_active(r))
+    }
+
     /// Checks every rule this crate knows, and returns the first broken one:
     /// rejected metadata copies (a CRC or signature), the base record's symbol tables and
-    /// counts, every container block that could not be decoded, the first-in-block flag,
+    /// counts, every container block that could not be decoded (unless it lies after every
+    /// record of the active ranges: [`past_the_end`](Self::past_the_end)), the first-in-block flag,
     /// each record's links (INVALID, NULL, or an earlier LSN that is present when it lies at
     /// or after the client's base), each client's base and restart LSNs naming present
     /// records, and the restart chain. A container whose file is missing is an error only
@@ -448,7 +464,11 @@ impl Log {
         let loc = Loc::new(name, self.base.base_copy_offset());
         self.base.base.check(&self.base.base_bytes, &loc)?;
         for s in self.containers.iter().flatten() {
-            if let Some(e) = s.errors.first() {
+            if let Some(e) = s
+                .errors
+                .iter()
+                .find(|e| !self.past_the_end(s.logical_id, e.offset))
+            {
                 return Err(e.clone());
             }
         }
