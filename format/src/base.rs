@@ -527,6 +527,14 @@ mod off {
 }
 
 /// Reads a NUL-terminated UTF-16LE name at `at` of `r`: the units without the NUL.
+/// Whether two items of `items` have the same `key`.
+fn has_duplicate<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> bool {
+    items
+        .iter()
+        .enumerate()
+        .any(|(i, a)| items.iter().skip(i + 1).any(|b| key(a) == key(b)))
+}
+
 fn read_name(r: &[u8], at: usize, loc: &Loc<'_>, field: &'static str) -> Result<Vec<u16>> {
     let mut units = Vec::new();
     let mut p = at;
@@ -824,42 +832,24 @@ impl BaseRecord {
                 ));
             }
         }
-        for (i, c) in self.containers.iter().enumerate() {
-            if self
-                .containers
-                .iter()
-                .skip(i + 1)
-                .any(|d| d.context.physical_id == c.context.physical_id)
-            {
-                return Err(loc.err(
-                    "CLFS_CONTAINER_CONTEXT.cidContainer",
-                    Rule::Invalid("two containers have the same physical id"),
-                ));
-            }
-            if self
-                .containers
-                .iter()
-                .skip(i + 1)
-                .any(|d| d.context.logical_id == c.context.logical_id)
-            {
-                return Err(loc.err(
-                    "CLFS_CONTAINER_CONTEXT.cidQueue",
-                    Rule::Invalid("two containers have the same logical id"),
-                ));
-            }
+        let containers = &self.containers;
+        if has_duplicate(containers, |c| c.context.physical_id) {
+            return Err(loc.err(
+                "CLFS_CONTAINER_CONTEXT.cidContainer",
+                Rule::Invalid("two containers have the same physical id"),
+            ));
         }
-        for (i, c) in self.clients.iter().enumerate() {
-            if self
-                .clients
-                .iter()
-                .skip(i + 1)
-                .any(|d| d.context.client_id == c.context.client_id)
-            {
-                return Err(loc.err(
-                    "CLFS_CLIENT_CONTEXT.cidClient",
-                    Rule::Invalid("two clients have the same id"),
-                ));
-            }
+        if has_duplicate(containers, |c| c.context.logical_id) {
+            return Err(loc.err(
+                "CLFS_CONTAINER_CONTEXT.cidQueue",
+                Rule::Invalid("two containers have the same logical id"),
+            ));
+        }
+        if has_duplicate(&self.clients, |c| c.context.client_id) {
+            return Err(loc.err(
+                "CLFS_CLIENT_CONTEXT.cidClient",
+                Rule::Invalid("two clients have the same id"),
+            ));
         }
         Ok(())
     }
