@@ -1,6 +1,7 @@
 //! The one error type of the crate.
 
 use crate::lsn::Lsn;
+use crate::name::LogNameError;
 use crate::status::NtStatus;
 
 /// Which of a marshalling area's buffer limits an error is about.
@@ -71,6 +72,20 @@ pub enum Error {
     EmptyName {
         /// What the string is.
         what: &'static str,
+    },
+
+    /// A `log:` name that breaks a naming rule ([`LogName`](crate::LogName)); the
+    /// [`LogNameError`] names the rule and the offending value.
+    #[error("invalid log name: {0}")]
+    InvalidLogName(LogNameError),
+
+    /// A routine that writes records (or resets a stream) called on the physical log of a
+    /// multiplexed log (`log:<path>::`), which holds no records of its own
+    /// ([`LogKind::Physical`](crate::LogKind::Physical)).
+    #[error("{routine} cannot be used on the physical log of a multiplexed log (log:<path>::), which holds no records: open one of its streams (log:<path>::<stream>)")]
+    PhysicalLog {
+        /// The routine that was about to be called.
+        routine: &'static str,
     },
 
     /// More containers in one call than `ClfsAddLogContainerSet` / `ClfsRemoveLogContainerSet`
@@ -184,9 +199,11 @@ pub enum Error {
     #[error("entry alignment must be at least 1 byte, got 0")]
     ZeroAlignment,
 
-    /// An LSN outside the log's active range: from another log, never issued, or already
-    /// recycled. LSNs carry no log identity, so the range is what can be checked.
-    #[error("LSN {lsn} is not in this log's active range {first}..={last}: it belongs to another log or to records that were already recycled")]
+    /// An LSN outside the stream's active range: from another log or another stream, never
+    /// issued, or already recycled. LSNs carry no log or stream identity, so the range is what
+    /// can be checked: an LSN of another stream of the same multiplexed log that happens to
+    /// fall inside the range is not caught here (Clfs.sys answers for it).
+    #[error("LSN {lsn} is not in this stream's active range {first}..={last}: it belongs to another log or stream, or to records that were already recycled")]
     LsnNotInLog {
         /// The LSN.
         lsn: Lsn,
@@ -366,7 +383,8 @@ impl Error {
     /// | `Status` | the status Clfs.sys returned |
     /// | `IrqlTooHigh` | `STATUS_INVALID_DEVICE_STATE` (Clfs.sys would bugcheck; no status exists) |
     /// | `NameTooLong` | `STATUS_NAME_TOO_LONG` |
-    /// | `EmptyName` | `STATUS_OBJECT_NAME_INVALID` |
+    /// | `EmptyName`, `InvalidLogName` | `STATUS_OBJECT_NAME_INVALID` |
+    /// | `PhysicalLog` | `STATUS_LOG_MULTIPLEXED` |
     /// | `TooManyContainers` | `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED` |
     /// | `NotEnoughContainers` | `STATUS_LOG_NOT_ENOUGH_CONTAINERS` |
     /// | `LsnNotInLog` | `STATUS_LOG_RECORD_NONEXISTENT` |
@@ -394,7 +412,8 @@ impl Error {
             Error::Status { status, .. } => *status,
             Error::IrqlTooHigh { .. } => NtStatus::INVALID_DEVICE_STATE,
             Error::NameTooLong { .. } => NtStatus::NAME_TOO_LONG,
-            Error::EmptyName { .. } => NtStatus::OBJECT_NAME_INVALID,
+            Error::EmptyName { .. } | Error::InvalidLogName(_) => NtStatus::OBJECT_NAME_INVALID,
+            Error::PhysicalLog { .. } => NtStatus::LOG_MULTIPLEXED,
             Error::TooManyContainers { .. } => NtStatus::LOG_CONTAINER_LIMIT_EXCEEDED,
             Error::NotEnoughContainers { .. } => NtStatus::LOG_NOT_ENOUGH_CONTAINERS,
             Error::LsnNotInLog { .. } => NtStatus::LOG_RECORD_NONEXISTENT,

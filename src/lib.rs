@@ -92,6 +92,7 @@ pub mod log;
 pub mod lsn;
 pub mod marshal;
 pub mod mgmt;
+pub mod name;
 pub mod pool;
 pub mod read;
 pub mod status;
@@ -114,6 +115,7 @@ pub use mgmt::{
     InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks, Policy, PolicyKind,
     TailAdvance,
 };
+pub use name::{LogKind, LogName, LogNameError, MAX_STREAMS, MAX_STREAM_NAME};
 pub use pool::{pool_tag, BlockAllocator, Blocks, ClfsAllocator, PoolType, TaggedPool};
 pub use read::{ReadContext, ReadMode, Record, RecordType, RestartArea, RestartContext};
 pub use status::{NtStatus, Severity};

@@ -10,6 +10,7 @@ use bitflags::bitflags;
 use crate::error::{check, Error, Result};
 use crate::irql::require_passive_or_apc;
 use crate::lsn::Lsn;
+use crate::name::{LogKind, LogName};
 use crate::sys;
 use crate::wide::unicode_string;
 
@@ -445,13 +446,16 @@ impl<'a> LogOptions<'a> {
 /// allocated or called ([`Error::TooManyContainers`]).
 pub const MAX_CONTAINERS_PER_SET: usize = 1024;
 
-/// An open CLFS log file object: one open instance of a dedicated log's stream.
+/// An open CLFS log file object: one open instance of a stream (the one stream of a dedicated
+/// log, or one stream of a multiplexed log), or of a multiplexed log's physical log. Which one
+/// it is comes from its name: [`LogFile::kind`].
 ///
 /// Created by [`LogFile::create`] (`ClfsCreateLogFile`); closed on drop
 /// (`ClfsCloseLogFileObject`) or by [`LogFile::close`], which returns the status.
 ///
 /// # Invariants
 /// `raw` is a log file object that `ClfsCreateLogFile` returned and that has not been closed.
+/// `kind` and `access`, when `Some`, are what it was opened with.
 ///
 /// ```
 /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -467,25 +471,54 @@ pub const MAX_CONTAINERS_PER_SET: usize = 1024;
 #[derive(Debug)]
 pub struct LogFile {
     raw: NonNull<sys::FILE_OBJECT>,
+    /// From the name at [`LogFile::create`]; `None` after [`LogFile::from_raw`].
+    kind: Option<LogKind>,
+    /// From the options at [`LogFile::create`]; `None` after [`LogFile::from_raw`].
+    access: Option<Access>,
 }
 
 // SAFETY: a log file object is a referenced kernel FILE_OBJECT with no thread affinity: any
 // thread at IRQL <= APC_LEVEL may use and close it (no CLFS page ties it to its creating
-// thread). The library keeps no state of its own in `LogFile`.
+// thread). The library's own state in `LogFile` (its kind and access mask) is immutable
+// plain data.
 unsafe impl Send for LogFile {}
 // SAFETY: concurrent calls on one log file object are safe. No page documents this in so many
 // words (docs/decisions.md, "`LogFile` is `Sync`"); it follows from what is documented:
 // marshalling-context operations are thread-safe (reference §1.4, §4.2), and each of them works
 // on the area's log file object from whatever thread calls it, so CLFS already synchronises its
 // per-object state; the DDI calls out the one thread-unsafe CLFS object (read contexts, §0.1
-// item 9) and says nothing of the kind for log file objects. `LogFile` adds no state.
+// item 9) and says nothing of the kind for log file objects. `LogFile` adds only immutable
+// plain data (kind, access mask).
 unsafe impl Sync for LogFile {}
 
 impl LogFile {
-    /// `ClfsCreateLogFile`: creates or opens the dedicated log named `name`
-    /// (`log:<physical log path>`, without `.blf`).
+    /// `ClfsCreateLogFile`: creates or opens the log or stream named `name` (without `.blf`):
     ///
-    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    /// | name | opens ([`LogFile::kind`]) |
+    /// |---|---|
+    /// | `log:<path>` | a dedicated log ([`LogKind::Dedicated`]) |
+    /// | `log:<path>::<stream>` | a stream of a multiplexed log, creating the physical log if it is missing ([`LogKind::Stream`]) |
+    /// | `log:<path>::` | the physical log of a multiplexed log ([`LogKind::Physical`]): containers, queries, scans; no marshalling area |
+    ///
+    /// Checked before the call: the name's `log:` prefix (any case), a non-empty path, and the
+    /// stream-name rules of [`LogName`] ([`Error::InvalidLogName`], which names the rule and
+    /// the offending character, position or length); then the option rules
+    /// ([`Error::LogOptions`]). A dedicated log is never converted into a multiplexed one or
+    /// back: Clfs.sys answers `STATUS_LOG_DEDICATED` for `log:<path>::<stream>` when `<path>`
+    /// is a dedicated log, and `STATUS_LOG_MULTIPLEXED` for `log:<path>` when it is a
+    /// multiplexed one.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::{wide, Error, LogFile, LogKind, LogNameError, LogOptions};
+    /// let err = LogFile::create(wide!("log:C:\\logs\\mux::a|b"), LogOptions::new().create_if_missing()).unwrap_err();
+    /// assert_eq!(err, Error::InvalidLogName(LogNameError::StreamNameChar { unit: u16::from(b'|'), position: 1 }));
+    /// assert!(err.refused_before_call());
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn create(name: &[u16], options: LogOptions<'_>) -> Result<LogFile> {
         const ROUTINE: &str = "ClfsCreateLogFile";
         require_passive_or_apc(ROUTINE)?;
@@ -493,7 +526,9 @@ impl LogFile {
         // exported data here (two loads; decisions.md, issue 11 item 9).
         let (null, invalid) = sys::exported_lsn_constants();
         crate::lsn::check_exported(null, invalid)?;
-        let name = unicode_string("log name", name)?;
+        let us = unicode_string("log name", name)?;
+        let kind = LogName::parse(name)?.kind();
+        let name = us;
         options.validate()?;
         let (context, context_len) = options.raw_context();
         let security = options
@@ -529,12 +564,49 @@ impl LogFile {
             routine: ROUTINE,
             status: crate::NtStatus::UNSUCCESSFUL,
         })?;
-        // INVARIANT: ClfsCreateLogFile succeeded and returned this object.
-        Ok(LogFile { raw })
+        // INVARIANT: ClfsCreateLogFile succeeded and returned this object, opened with this
+        // name's kind and this access mask.
+        Ok(LogFile {
+            raw,
+            kind: Some(kind),
+            access: Some(options.access),
+        })
     }
 
-    /// `ClfsDeleteLogFile`: marks the log named `name` for deletion. It is deleted once every
-    /// log file object for it is closed; new opens are refused.
+    /// What this object opened, from the name given to [`LogFile::create`]: a dedicated log,
+    /// a stream of a multiplexed log, or a multiplexed log's physical log. `None` for an
+    /// object taken over with [`LogFile::from_raw`], whose name `clfs` never saw; for those,
+    /// [`LogFile::stream_id`] tells a stream (a non-zero id) from the other two.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::{wide, LogFile, LogKind, LogOptions};
+    /// let log = LogFile::create(wide!("log:C:\\logs\\doc-kind2"), LogOptions::new().create_if_missing())?;
+    /// assert_eq!(log.kind(), Some(LogKind::Dedicated));
+    /// // SAFETY: the object from `into_raw` is handed straight back.
+    /// let log = unsafe { LogFile::from_raw(log.into_raw()) };
+    /// assert_eq!(log.kind(), None);
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    ///
+    /// IRQL: any (nothing is called).
+    pub const fn kind(&self) -> Option<LogKind> {
+        self.kind
+    }
+
+    /// The access mask this object was opened with ([`LogOptions::access`]); `None` for an
+    /// object taken over with [`LogFile::from_raw`].
+    ///
+    /// IRQL: any (nothing is called).
+    pub const fn access(&self) -> Option<Access> {
+        self.access
+    }
+
+    /// `ClfsDeleteLogFile`: marks the log or stream named `name` for deletion. It is deleted
+    /// once every log file object for it is closed; new opens are refused. Deleting a stream
+    /// (`log:<path>::<stream>`) deletes that stream only, not the physical log or its other
+    /// streams. The name is checked as in [`LogFile::create`] before the call
+    /// ([`Error::InvalidLogName`]).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -550,7 +622,9 @@ impl LogFile {
     pub fn delete_named_with(name: &[u16], options: &LogOptions<'_>) -> Result<()> {
         const ROUTINE: &str = "ClfsDeleteLogFile";
         require_passive_or_apc(ROUTINE)?;
-        let name = unicode_string("log name", name)?;
+        let us = unicode_string("log name", name)?;
+        LogName::parse(name)?;
+        let name = us;
         options.validate()?;
         let (context, context_len) = options.raw_context();
         // SAFETY: `name` is valid for the call; the reserved pointer is NULL; the context is
@@ -580,6 +654,9 @@ impl LogFile {
     /// `wdk-sys` driver opened itself (`docs/wdk-sys.md` shows the casts). The `LogFile`
     /// closes it on drop, like one from [`LogFile::create`].
     ///
+    /// `clfs` never saw the object's name, so [`LogFile::kind`] is `None` and the checks that
+    /// need the kind (a marshalling area on a physical log) are left to Clfs.sys.
+    ///
     /// IRQL: any (nothing is called).
     ///
     /// # Safety
@@ -597,8 +674,13 @@ impl LogFile {
     /// # Ok::<(), clfs::Error>(())
     /// ```
     pub unsafe fn from_raw(raw: NonNull<sys::FILE_OBJECT>) -> LogFile {
-        // INVARIANT: the caller hands over an open log file object it no longer closes.
-        LogFile { raw }
+        // INVARIANT: the caller hands over an open log file object it no longer closes; its
+        // kind and access are unknown.
+        LogFile {
+            raw,
+            kind: None,
+            access: None,
+        }
     }
 
     /// Gives up ownership of the log file object without closing it: the caller must close

@@ -226,6 +226,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// | precondition | error |
     /// |---|---|
     /// | IRQL <= APC_LEVEL | [`Error::IrqlTooHigh`] |
+    /// | the log is a stream, not a multiplexed log's physical log (`log:<path>::`, [`LogKind::Physical`](crate::LogKind::Physical)) | [`Error::PhysicalLog`] |
     /// | buffer size non-zero | [`Error::ZeroBufferSize`] |
     /// | write and read limits at least 1 | [`Error::ZeroBufferCount`] |
     /// | the log has at least 2 containers | [`Error::NotEnoughContainers`] |
@@ -233,7 +234,12 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// | allocate and free callbacks both or neither | holds by construction (`B`) |
     ///
     /// The container count and sector size come from `ClfsQueryLogFileInformation`; on any
-    /// refusal `ClfsCreateMarshallingArea` is never called.
+    /// refusal `ClfsCreateMarshallingArea` is never called. The physical-log check needs the
+    /// log's name: for a [`LogFile::from_raw`] object ([`LogFile::kind`] is `None`) it is left
+    /// to Clfs.sys, which answers `STATUS_LOG_MULTIPLEXED`.
+    ///
+    /// Each stream of a multiplexed log takes its own marshalling areas; the LSNs an area hands
+    /// out are its stream's, not comparable with another stream's ([`Lsn`](crate::Lsn)).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn create(log: &'log LogFile, config: MarshallingConfig) -> Result<Self> {
@@ -292,6 +298,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             "ClfsCreateMarshallingArea"
         };
         require_passive_or_apc(routine)?;
+        if log.kind() == Some(crate::name::LogKind::Physical) {
+            return Err(Error::PhysicalLog { routine });
+        }
         config.validate()?;
         if let Some((alignment, flags)) = ex {
             if alignment != 0 && (!alignment.is_power_of_two() || alignment > config.buffer_size) {
