@@ -262,7 +262,9 @@ impl LogFile {
     /// `ClfsQueryLogFileInformation` with `ClfsLogPhysicalLsnInformation`: the physical LSN of
     /// `virtual_lsn` in stream `stream` (through `CLFS_PHYSICAL_LSN_INFORMATION` in both
     /// directions). For a dedicated log both are the same. [`Lsn::INVALID`] is refused before
-    /// the call ([`Error::InvalidLsn`]).
+    /// the call ([`Error::InvalidLsn`]). The result is a position in the physical log, not an
+    /// LSN of `stream`: compare it only with other physical LSNs of this log
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn physical_lsn(&self, stream: u8, virtual_lsn: Lsn) -> Result<Lsn> {

@@ -991,6 +991,11 @@ impl Drop for PoolStrings {
 }
 
 /// A typed view of `CLFS_INFORMATION` (reference §2.4).
+///
+/// The LSN fields (`min_archive_tail`, `base`, `last_flushed`, `last`, `restart`) are the
+/// stream's (from [`LogFile::info`]; the physical log's from [`LogFile::physical_info`]):
+/// compare them only with LSNs of the same stream
+/// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LogInfo {

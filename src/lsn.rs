@@ -13,7 +13,25 @@ use crate::sys;
 /// `Ord` is that comparison, which agrees with `ClfsLsnLess` / `ClfsLsnGreater`;
 /// [`Lsn::NULL`] is the smallest LSN and [`Lsn::INVALID`] compares greater than every valid one.
 ///
-/// LSNs of different streams cannot be compared meaningfully.
+/// # LSNs of different streams
+///
+/// An LSN means something only in the stream that issued it. Two LSNs of one stream compare
+/// as their records were written; two LSNs of *different* streams, even two streams of one
+/// multiplexed log, do not compare at all: the DDI says so for `ClfsLsnEqual`, `ClfsLsnLess`
+/// and `ClfsLsnGreater` (reference §1.8), and this type's `Ord`, `PartialOrd`, `Eq`,
+/// [`difference`](Lsn::difference), [`increment`](Lsn::increment) and
+/// [`decrement`](Lsn::decrement) inherit the rule. That `a < b` for `a` from stream 1 and `b`
+/// from stream 2 says nothing about which record was written or flushed first, whether one
+/// is durable because the other is, or whether they are the same record. `Lsn` carries no
+/// stream identity, so the compiler cannot catch the mix-up: keep each stream's LSNs with
+/// the stream (its own variables, collections or `(stream, Lsn)` pairs), and never sort,
+/// `max` or deduplicate LSNs of several streams together. Every LSN the crate hands out
+/// (from an append, a flush, a read, a restart area, [`LogInfo`](crate::LogInfo)) belongs to
+/// the stream of the [`LogFile`](crate::LogFile) or marshalling area it came from.
+///
+/// A physical LSN ([`LogFile::physical_lsn`](crate::LogFile::physical_lsn)) is a position in
+/// the physical log, not an LSN of any stream: compare it only with other physical LSNs of
+/// the same log.
 ///
 /// ```
 /// use clfs::Lsn;
@@ -23,8 +41,34 @@ use crate::sys;
 /// assert_eq!(Lsn::new(0, 100, 0), None); // offset not a multiple of 512
 /// ```
 #[repr(transparent)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Lsn(u64);
+
+/// The order of records in **one** stream: plain unsigned comparison of the 64-bit value,
+/// as `ClfsLsnLess` / `ClfsLsnGreater`. Comparing LSNs of two different streams is
+/// meaningless, even in one multiplexed log ([`Lsn`](Lsn#lsns-of-different-streams)).
+///
+/// ```
+/// use clfs::Lsn;
+/// // Both from the same stream:
+/// let (first, later) = (Lsn::new(0, 0x200, 0).unwrap(), Lsn::new(0, 0x200, 1).unwrap());
+/// assert!(first < later);
+/// ```
+impl Ord for Lsn {
+    #[inline]
+    fn cmp(&self, other: &Lsn) -> core::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+/// [`Ord`]'s order: meaningful for LSNs of one stream only
+/// ([`Lsn`](Lsn#lsns-of-different-streams)).
+impl PartialOrd for Lsn {
+    #[inline]
+    fn partial_cmp(&self, other: &Lsn) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Lsn {
     /// `CLFS_LSN_NULL`: container 0, offset 0, record 0; a valid LSN and the smallest one.

@@ -683,7 +683,8 @@ pub enum TailAdvance {
 /// ```
 pub trait ManagementCallbacks: Sync {
     /// AdvanceTail: CLFS asks the client to move its tail (its base LSN) to or beyond
-    /// `target`. Queue the work and return [`TailAdvance::Pending`], or
+    /// `target`, an LSN of the stream the client registered on
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)). Queue the work and return [`TailAdvance::Pending`], or
     /// [`TailAdvance::Failed`] when it cannot be done.
     ///
     /// IRQL: CLFS calls it at PASSIVE_LEVEL or APC_LEVEL (reference §1.0).

@@ -84,7 +84,7 @@ impl RecordType {
 pub struct Record<'c> {
     /// The record's bytes, as appended.
     pub data: &'c [u8],
-    /// Its LSN.
+    /// Its LSN, in the stream it was read from ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     pub lsn: Lsn,
     kind: u8,
     undo_next: Lsn,
@@ -124,7 +124,7 @@ impl<'c> Record<'c> {
         RecordType::from_raw(self.kind)
     }
 
-    /// Its undo-next link, `None` when `CLFS_LSN_INVALID`.
+    /// Its undo-next link, `None` when `CLFS_LSN_INVALID`: an LSN of the same stream.
     ///
     /// A restart record (see [`ReadContext::with_restart_records`]) carries undo-next
     /// `CLFS_LSN_NULL` as Windows writes it, so this is `Some(Lsn::NULL)` there: not a link
@@ -136,7 +136,7 @@ impl<'c> Record<'c> {
         self.undo_next.valid()
     }
 
-    /// Its previous link, `None` when `CLFS_LSN_INVALID`.
+    /// Its previous link, `None` when `CLFS_LSN_INVALID`: an LSN of the same stream.
     ///
     /// IRQL: any.
     #[inline]
@@ -390,7 +390,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     }
 
     /// Writes a restart area (`ClfsWriteRestartArea`): appends a restart record linked to the
-    /// previous one, flushes the whole area and the log's metadata, and returns its LSN.
+    /// previous one, flushes the whole area and the log's metadata, and returns its LSN (one
+    /// of this area's stream: [`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -534,7 +535,7 @@ impl<'a> ReadContext<'a> {
 
     /// Reads the record at `lsn` next, instead of following the context's mode (`plsnUser`,
     /// for walking a chain kept in the records' own data). It must lie before the current
-    /// record.
+    /// record, in the same stream.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -621,7 +622,8 @@ fn terminate(raw: NonNull<c_void>) {
 pub struct RestartArea<'c> {
     /// The restart data, as written.
     pub data: &'c [u8],
-    /// The restart record's LSN.
+    /// The restart record's LSN, in the stream it was read from
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     pub lsn: Lsn,
 }
 

@@ -73,7 +73,8 @@ impl Append {
         }
     }
 
-    /// The record's undo-next link (`CLFS_LSN_INVALID` when not set).
+    /// The record's undo-next link (`CLFS_LSN_INVALID` when not set): an LSN of the same
+    /// stream ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// IRQL: any.
     pub const fn undo_next(mut self, lsn: Lsn) -> Self {
@@ -81,7 +82,8 @@ impl Append {
         self
     }
 
-    /// The record's previous link (`CLFS_LSN_INVALID` when not set).
+    /// The record's previous link (`CLFS_LSN_INVALID` when not set): an LSN of the same
+    /// stream ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// IRQL: any.
     pub const fn previous(mut self, lsn: Lsn) -> Self {
@@ -161,6 +163,10 @@ const NO_LINK: sys::CLFS_LSN = Lsn::INVALID.to_sys();
 impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Appends one record made of `entries`, concatenated, and returns its LSN
     /// (`ClfsReserveAndAppendLog`). The bytes are not copied by this library.
+    ///
+    /// The LSN is one of this area's stream: it orders the stream's records, and means
+    /// nothing next to an LSN of another stream of the same multiplexed log
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -287,7 +293,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     }
 
     /// Flushes every record in the area to stable storage (`ClfsFlushToLsn` with
-    /// `CLFS_LSN_NULL`). Returns the first LSN not flushed: the LSN the next record will get.
+    /// `CLFS_LSN_NULL`). Returns the first LSN not flushed, a bound in this area's stream: in
+    /// a dedicated log, the LSN the next record will get; in a stream of a multiplexed log
+    /// the next record may get a later one (the streams share the physical log). It says
+    /// nothing about other streams: a flush makes only this stream's records durable
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -296,7 +306,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     }
 
     /// Makes every record up to and including `lsn` durable (`ClfsFlushToLsn`); more may be
-    /// flushed. Returns the first LSN not flushed.
+    /// flushed. Returns the first LSN not flushed. `lsn` and the result are LSNs of this
+    /// area's stream ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// `flush_to(Lsn::NULL)` flushes the whole area, like [`flush`](Self::flush): CLFS reads
     /// `CLFS_LSN_NULL` as "everything", which also covers a new log's first record (LSN
@@ -328,7 +339,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// older records once their containers can be recycled. `lsn` must lie between the current
     /// base and the last LSN, and not past the latest restart area (write a new restart area
     /// with [`write_restart_with_base`](Self::write_restart_with_base) to move past it); this
-    /// is checked first.
+    /// is checked first. `lsn` is an LSN of this area's stream; other streams of a
+    /// multiplexed log keep their own bases ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -527,7 +539,8 @@ impl<B: Blocks> Reservation<'_, '_, B> {
         self.live().iter().copied().fold(0, i64::saturating_add)
     }
 
-    /// Appends one record into the reserved space. Refused before the call when every
+    /// Appends one record into the reserved space and returns its LSN, one of the area's
+    /// stream ([`Lsn`](crate::Lsn#lsns-of-different-streams)). Refused before the call when every
     /// reserved record has been used or none is large enough for this one.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
@@ -631,7 +644,8 @@ impl<B: Blocks> Drop for Reservation<'_, '_, B> {
 
 impl crate::log::LogFile {
     /// Sets the archive tail (`ClfsSetArchiveTail`): records from `lsn` on are kept for
-    /// archiving even if the base moves past them.
+    /// archiving even if the base moves past them. `lsn` is an LSN of this object's stream
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
     ///
     /// Only an archivable log has an archive tail: create it with
     /// [`LogOptions::archive(true)`](crate::LogOptions::archive) (`FILE_ATTRIBUTE_ARCHIVE`).
