@@ -246,16 +246,18 @@ pub unsafe extern "system" fn ClfsCreateMarshallingAreaEx(
     unsafe { crate::exports::create_area(plfolog, a, ppvmarshalcontext) }
 }
 
-/// `ClfsQueryLogFileInformation` for the classes beyond `CLFS_INFORMATION` (a dedicated log,
-/// so its one stream is stream 0, the physical stream):
+/// `ClfsQueryLogFileInformation` for the classes beyond `CLFS_INFORMATION` (a dedicated log's
+/// one stream is stream 0, the physical stream; a multiplexed log's streams are 1 to 123):
 /// - `ClfsLogPhysicalNameInformation` (2): `CLFS_LOG_NAME_INFORMATION`, i.e.
 ///   `NameLengthInBytes` then the name of the base log file in the caller's namespace
 ///   (`C:\dir\name.blf`, no NUL); `2 + NameLengthInBytes` bytes.
-/// - `ClfsLogStreamIdentifierInformation` (3): one byte, 0.
+/// - `ClfsLogStreamIdentifierInformation` (3): one byte, the stream identifier (0 for a
+///   dedicated log and for the physical log of a multiplexed one).
 /// - `ClfsLogSystemMarkingInformation` (4): a `ULONG` count of system marking references, 0.
 /// - `ClfsLogPhysicalLsnInformation` (5): the input buffer is a `CLFS_PHYSICAL_LSN_INFORMATION`
-///   (24 bytes) naming stream 0 and a valid virtual LSN; the output repeats it with
-///   `PhysicalLsn` = `VirtualLsn` (a dedicated log's LSNs are physical).
+///   (24 bytes) naming stream 0 or the object's stream and a valid virtual LSN; the output
+///   repeats it with `PhysicalLsn` = `VirtualLsn` (a dedicated log's LSNs are physical, and
+///   the emulator gives a multiplexed log's streams physical LSNs too: docs/emulator.md).
 ///
 /// `*pcbinfobuffer` smaller than the class needs → the size needed is written and
 /// `STATUS_BUFFER_TOO_SMALL`; a NULL output buffer, an unknown class, or a missing or bad
@@ -286,7 +288,10 @@ pub(crate) unsafe fn query_other(
             }
             Err(s) => return s,
         },
-        info::CLASS_STREAM_ID => vec![0],
+        info::CLASS_STREAM_ID => match info::stream_id(h) {
+            Ok(id) => vec![id],
+            Err(s) => return s,
+        },
         info::CLASS_SYSTEM_MARKING => 0u32.to_le_bytes().to_vec(),
         info::CLASS_PHYSICAL_LSN => {
             if pinfoinputbuffer.is_null() || cbinfoinputbuffer < 24 {
@@ -299,7 +304,11 @@ pub(crate) unsafe fn query_other(
             let mut vl = [0u8; 8];
             vl.copy_from_slice(&input[8..16]);
             let virtual_lsn = u64::from_le_bytes(vl);
-            if input[0] != 0 || virtual_lsn >= crate::CLFS_LSN_INVALID {
+            let sid = match info::stream_id(h) {
+                Ok(id) => id,
+                Err(s) => return s,
+            };
+            if (input[0] != 0 && input[0] != sid) || virtual_lsn >= crate::CLFS_LSN_INVALID {
                 return STATUS_INVALID_PARAMETER;
             }
             if let Err(s) = info::lsn_bounds(h) {

@@ -69,7 +69,9 @@ fn check_option_flag(flag: u32, ctx: *const c_void, cb: u32) -> Result<(), NTSTA
     Ok(())
 }
 
-/// `ClfsCreateLogFile`: creates or opens a dedicated log (`log:<path>`).
+/// `ClfsCreateLogFile`: creates or opens a dedicated log (`log:<path>`), a stream of a
+/// multiplexed log (`log:<path>::<stream>`, creating the multiplexed log if needed) or the
+/// physical log of a multiplexed log (`log:<path>::`).
 ///
 /// # Safety
 /// Pointer arguments must be NULL or valid as documented for Clfs.sys.
@@ -118,21 +120,13 @@ pub unsafe extern "system" fn ClfsCreateLogFile(
         Ok(n) => n,
         Err(s) => return s,
     };
-    if name.stream.is_some() {
-        let root = crate::state::root_of(crate::state::current_sandbox());
-        let dedicated = root.is_some_and(|r| crate::names::base_file(&r, &name.rel).exists());
-        return if dedicated {
-            STATUS_LOG_DEDICATED
-        } else {
-            STATUS_NOT_SUPPORTED
-        };
-    }
     let args = CreateArgs {
         rel: name.rel,
         access: fdesiredaccess,
         share: dwsharemode,
         disposition: fcreatedisposition,
         attributes: fflagsandattributes,
+        stream: name.stream,
     };
     match log::create(args) {
         Ok(h) => {
@@ -157,6 +151,20 @@ pub unsafe extern "system" fn ClfsCreateLogFile(
 pub unsafe extern "system" fn ClfsCloseLogFileObject(plfolog: *const FILE_OBJECT) -> NTSTATUS {
     enter!("ClfsCloseLogFileObject");
     log::close(plfolog as usize)
+}
+
+/// `ClfsCloseAndResetLogFile`: marks the object's stream for reset, then closes the object
+/// as `ClfsCloseLogFileObject` does. The reset happens when the stream's last object closes:
+/// the stream's base, restart and archive tail move to the log's end, so it reads as a stream
+/// that was never written (its LSNs keep growing; none is reused). The object needs write
+/// access (else `STATUS_ACCESS_DENIED`); the physical log of a multiplexed log has no stream
+/// to reset (`STATUS_LOG_MULTIPLEXED`); in both cases the object stays open.
+///
+/// # Safety
+/// None beyond the FFI contract: the handle is never dereferenced.
+pub unsafe extern "system" fn ClfsCloseAndResetLogFile(plfolog: *const FILE_OBJECT) -> NTSTATUS {
+    enter!("ClfsCloseAndResetLogFile");
+    log::close_and_reset(plfolog as usize)
 }
 
 /// `ClfsDeleteLogFile`: marks a log for deletion by name.
@@ -186,10 +194,7 @@ pub unsafe extern "system" fn ClfsDeleteLogFile(
         Ok(n) => n,
         Err(s) => return s,
     };
-    if name.stream.is_some() {
-        return STATUS_NOT_SUPPORTED;
-    }
-    log::delete_by_name(&name.rel)
+    log::delete_by_name(&name.rel, name.stream.as_deref())
 }
 
 /// `ClfsDeleteLogByPointer`: marks the log for deletion (needs `DELETE` access).
@@ -395,7 +400,7 @@ pub unsafe extern "system" fn ClfsQueryLogFileInformation(
     if pinfobuffer.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    match log::query(plfolog as usize) {
+    match log::query(plfolog as usize, einformationclass == 1) {
         Ok(info) => {
             // SAFETY: the caller's buffer holds at least `need` bytes (its stated size).
             unsafe { wr(pinfobuffer.cast::<CLS_INFORMATION>(), info) };

@@ -67,6 +67,13 @@ pub(crate) fn physical_name(h: usize) -> Result<Vec<u16>, NTSTATUS> {
 
 /// The LSN bounds of the log behind `h`: `(base, last)`.
 pub(crate) fn lsn_bounds(h: usize) -> Result<(u64, u64), NTSTATUS> {
-    let info = log::query(h)?;
+    let info = log::query(h, false)?;
     Ok((info.BaseLsn.Internal, info.LastLsn.Internal))
+}
+
+/// The stream identifier of the object `h` (0 for a dedicated log and for the physical log of a
+/// multiplexed one).
+pub(crate) fn stream_id(h: usize) -> Result<u8, NTSTATUS> {
+    let emu = emu();
+    Ok(log::object(&emu, h)?.stream)
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::marshal::Area;
-use crate::persist::{self, block_bytes, ContainerMeta, DiskBlock, Meta, SECTOR};
+use crate::persist::{self, block_bytes, ContainerMeta, DiskBlock, Meta, StreamMeta, SECTOR};
 use crate::pool::BlockMem;
 use crate::state::{emu, root_of, with_stats, Emu};
 use crate::status::*;
@@ -21,6 +21,8 @@ pub(crate) const DELETE: u32 = 0x0001_0000;
 pub(crate) const FILE_ATTRIBUTE_ARCHIVE: u32 = 0x20;
 /// Container size granularity for dedicated logs (512 KiB).
 pub(crate) const CONTAINER_ROUND: u64 = 512 * 1024;
+/// Container size granularity for multiplexed logs (1 MiB).
+pub(crate) const CONTAINER_ROUND_MULTIPLEXED: u64 = 1024 * 1024;
 /// Largest container (4 GiB).
 pub(crate) const MAX_CONTAINER: u64 = 1 << 32;
 /// Most containers per log.
@@ -32,6 +34,9 @@ pub(crate) struct LogObject {
     /// The physical log's id (key of `Emu::logs`).
     pub log: u64,
     pub access: u32,
+    /// The stream: 0 for a dedicated log and for the physical log of a multiplexed one
+    /// (`log:<path>::`), else the stream id.
+    pub stream: u8,
 }
 
 /// Where a queued block's image lives.
@@ -46,6 +51,8 @@ pub(crate) enum BlockBuf {
 /// A log block not yet written to its container (at most `cMaxWriteBuffers` per area).
 pub(crate) struct QBlock {
     pub area: usize,
+    /// The stream of its records (the area's; 0 in a dedicated log).
+    pub stream: u8,
     pub cid: u32,
     pub off: u32,
     pub used: u32,
@@ -111,8 +118,12 @@ pub(crate) struct PhysLog {
     pub voff: u32,
     /// The last record appended (`None` while the log has none).
     pub last: Option<u64>,
-    pub opens: Vec<(usize, u32, u32)>,
+    /// Open objects: (handle, access, share, stream).
+    pub opens: Vec<(usize, u32, u32, u8)>,
     pub delete_pending: bool,
+    /// A dedicated log marked for reset (`ClfsCloseAndResetLogFile`): reset when its last
+    /// handle closes.
+    pub reset_pending: bool,
     pub reserved_bytes: u64,
     /// The metadata as last written to the base file.
     pub stored: Meta,
@@ -124,7 +135,10 @@ pub(crate) fn lsn(cid: u32, off: u32, rec: u32) -> u64 {
 }
 
 impl PhysLog {
-    fn new(sandbox: u64, base_path: PathBuf, meta: Meta) -> PhysLog {
+    fn new(sandbox: u64, base_path: PathBuf, mut meta: Meta) -> PhysLog {
+        for st in &mut meta.streams {
+            st.last = st.flushed;
+        }
         PhysLog {
             sandbox,
             vcid: meta.cursor_cid,
@@ -136,8 +150,209 @@ impl PhysLog {
             queue: VecDeque::new(),
             opens: Vec::new(),
             delete_pending: false,
+            reset_pending: false,
             reserved_bytes: 0,
         }
+    }
+
+    /// Stream `sid` of a multiplexed log (`None` for a dedicated log and for stream 0).
+    pub fn stream(&self, sid: u8) -> Option<&StreamMeta> {
+        if sid == 0 {
+            return None;
+        }
+        self.meta.streams.iter().find(|s| s.id == sid)
+    }
+
+    /// Stream `sid`, writable.
+    pub fn stream_mut(&mut self, sid: u8) -> Option<&mut StreamMeta> {
+        if sid == 0 {
+            return None;
+        }
+        self.meta.streams.iter_mut().find(|s| s.id == sid)
+    }
+
+    /// The base LSN of stream `sid` (the log's for a dedicated log, the physical base for
+    /// stream 0 of a multiplexed log).
+    pub fn s_base(&self, sid: u8) -> u64 {
+        self.stream(sid).map_or(self.meta.base, |s| s.base)
+    }
+
+    /// The restart LSN of stream `sid`.
+    pub fn s_restart(&self, sid: u8) -> u64 {
+        self.stream(sid).map_or(self.meta.restart, |s| s.restart)
+    }
+
+    /// The archive tail of stream `sid` (`CLFS_LSN_INVALID` for an ephemeral log).
+    pub fn s_archive(&self, sid: u8) -> u64 {
+        self.stream(sid)
+            .map_or(self.meta.archive_tail, |s| s.archive_tail)
+    }
+
+    /// The tail of stream `sid`: min(base, archive tail).
+    pub fn s_tail(&self, sid: u8) -> u64 {
+        self.stream(sid)
+            .map_or_else(|| self.tail(), StreamMeta::tail)
+    }
+
+    /// The last record of stream `sid` at or above its base (`None` if it has none).
+    pub fn s_last(&self, sid: u8) -> Option<u64> {
+        let last = match self.stream(sid) {
+            Some(s) => s.last,
+            None => self.last,
+        };
+        last.filter(|&l| l >= self.s_base(sid))
+    }
+
+    /// The last flushed record of stream `sid` (`None` if none).
+    pub fn s_flushed(&self, sid: u8) -> Option<u64> {
+        match self.stream(sid) {
+            Some(s) => s.flushed,
+            None => self.meta.flushed,
+        }
+    }
+
+    /// Sets the base of stream `sid` (and the physical base of a multiplexed log).
+    pub fn set_base(&mut self, sid: u8, b: u64) {
+        match self.stream_mut(sid) {
+            Some(s) => s.base = b,
+            None => self.meta.base = b,
+        }
+        self.recompute_base();
+    }
+
+    /// Sets the restart LSN of stream `sid`.
+    pub fn set_restart(&mut self, sid: u8, r: u64) {
+        match self.stream_mut(sid) {
+            Some(s) => s.restart = r,
+            None => self.meta.restart = r,
+        }
+    }
+
+    /// Sets the archive tail of stream `sid` (and the physical base of a multiplexed log).
+    pub fn set_archive(&mut self, sid: u8, t: u64) {
+        match self.stream_mut(sid) {
+            Some(s) => s.archive_tail = t,
+            None => self.meta.archive_tail = t,
+        }
+        self.recompute_base();
+    }
+
+    /// Where the next block would start if every block were closed now.
+    fn end_lsn(&self) -> u64 {
+        let open_end = self
+            .queue
+            .back()
+            .filter(|b| b.open)
+            .map(|b| b.off.saturating_add(block_bytes(u64::from(b.used)) as u32));
+        lsn(self.vcid, open_end.unwrap_or(self.voff), 0)
+    }
+
+    /// A multiplexed log's physical base: the least tail of its streams, or the log's end
+    /// when it has none (it never moves back).
+    pub fn recompute_base(&mut self) {
+        if !self.meta.multiplexed {
+            return;
+        }
+        let b = self
+            .meta
+            .streams
+            .iter()
+            .map(StreamMeta::tail)
+            .min()
+            .unwrap_or_else(|| self.end_lsn());
+        self.meta.base = self.meta.base.max(b);
+    }
+
+    /// Adds stream `name` to a multiplexed log and persists it; returns its id.
+    fn add_stream(&mut self, name: &str) -> Result<u8, NTSTATUS> {
+        if self.meta.streams.len() >= persist::MAX_STREAMS {
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        }
+        let id = (1..=persist::MAX_STREAMS as u8)
+            .find(|i| !self.meta.streams.iter().any(|s| s.id == *i))
+            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        // A new stream starts at the log's end: no record of an earlier stream with the same
+        // id (deleted) is ever in its range.
+        let base = self.end_lsn();
+        let archive = if self.meta.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
+            base
+        } else {
+            CLFS_LSN_INVALID
+        };
+        let mut client = self.meta.client;
+        client.client_id = id;
+        let old = self.meta.clone();
+        let at = self.meta.streams.partition_point(|s| s.id < id);
+        self.meta.streams.insert(
+            at,
+            StreamMeta {
+                id,
+                name: name.to_string(),
+                base,
+                archive_tail: archive,
+                restart: CLFS_LSN_INVALID,
+                flushed: None,
+                last: None,
+                delete_pending: false,
+                reset_pending: false,
+                client,
+            },
+        );
+        if let Err(st) = self.store() {
+            self.meta = old;
+            return Err(st);
+        }
+        Ok(id)
+    }
+
+    /// Resets stream `sid` (or the dedicated log's stream): base, restart and archive tail
+    /// move to the log's end, so it reads as a stream that has never been written; its LSNs
+    /// keep growing (none is reused). Persisted.
+    fn reset_stream(&mut self, sid: u8) -> Result<(), NTSTATUS> {
+        let end = self.end_lsn();
+        let archive = if self.meta.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
+            end
+        } else {
+            CLFS_LSN_INVALID
+        };
+        let old = self.meta.clone();
+        match self.stream_mut(sid) {
+            Some(s) => {
+                s.base = end;
+                s.archive_tail = archive;
+                s.restart = CLFS_LSN_INVALID;
+                s.flushed = None;
+                s.last = None;
+                s.reset_pending = false;
+            }
+            None => {
+                self.meta.base = end;
+                self.meta.archive_tail = archive;
+                self.meta.restart = CLFS_LSN_INVALID;
+                self.reset_pending = false;
+            }
+        }
+        self.recompute_base();
+        if let Err(st) = self.store() {
+            self.meta = old;
+            return Err(st);
+        }
+        self.sweep();
+        Ok(())
+    }
+
+    /// Removes stream `sid` (its records stay in the containers until they are recycled)
+    /// and persists it.
+    fn remove_stream(&mut self, sid: u8) -> Result<(), NTSTATUS> {
+        let old = self.meta.clone();
+        self.meta.streams.retain(|s| s.id != sid);
+        self.recompute_base();
+        if let Err(st) = self.store() {
+            self.meta = old;
+            return Err(st);
+        }
+        self.sweep();
+        Ok(())
     }
 
     /// Loads a log from disk: the base file's metadata, then the end of the log. Flushes
@@ -172,7 +387,12 @@ impl PhysLog {
             if persist::read_block(&f, ccid, off, size, &mut buf, &mut blk).is_none() {
                 break;
             }
-            last = Some(lsn(ccid, off, blk.recs.len() as u32 - 1));
+            let l = lsn(ccid, off, blk.recs.len() as u32 - 1);
+            last = Some(l);
+            if let Some(st) = log.stream_mut(blk.client) {
+                st.flushed = Some(st.flushed.map_or(l, |f| f.max(l)));
+                st.last = st.flushed;
+            }
             off = off.saturating_add(blk.size);
         }
         let flushed = match last {
@@ -437,7 +657,8 @@ impl PhysLog {
                     v.insert(f)
                 }
             };
-            let sealed = persist::seal(b.image_mut(), cid, off, used, c.usn, next)?;
+            let stream = b.stream;
+            let sealed = persist::seal(b.image_mut(), cid, off, used, c.usn, stream, next)?;
             let wr = b
                 .image()
                 .get(..sealed.len)
@@ -453,7 +674,13 @@ impl PhysLog {
             new_meta.cursor_cid = cid;
             new_meta.cursor_off = off.saturating_add(sealed.len as u32);
             if nrec > 0 {
-                new_meta.flushed = Some(b.first + u64::from(nrec - 1));
+                let l = b.first + u64::from(nrec - 1);
+                new_meta.flushed = Some(l);
+                if stream != 0 {
+                    if let Some(st) = new_meta.streams.iter_mut().find(|s| s.id == stream) {
+                        st.flushed = Some(st.flushed.map_or(l, |f| f.max(l)));
+                    }
+                }
             }
         }
         for f in files.values() {
@@ -545,9 +772,12 @@ pub(crate) struct CreateArgs {
     pub share: u32,
     pub disposition: u32,
     pub attributes: u32,
+    /// `None` = `log:<path>` (dedicated), `Some("")` = `log:<path>::` (the physical log of a
+    /// multiplexed log), `Some(name)` = a stream.
+    pub stream: Option<String>,
 }
 
-fn share_conflict(opens: &[(usize, u32, u32)], access: u32, share: u32) -> bool {
+fn share_conflict(opens: &[(usize, u32, u32, u8)], access: u32, share: u32) -> bool {
     let need = |acc: u32| -> u32 {
         let mut s = 0;
         if acc & GENERIC_READ != 0 {
@@ -563,7 +793,7 @@ fn share_conflict(opens: &[(usize, u32, u32)], access: u32, share: u32) -> bool 
     };
     opens
         .iter()
-        .any(|&(_, a, sh)| need(access) & !sh != 0 || need(a) & !share != 0)
+        .any(|&(_, a, sh, _)| need(access) & !sh != 0 || need(a) & !share != 0)
 }
 
 /// `ClfsCreateLogFile` after parameter validation.
@@ -571,13 +801,14 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
     let sandbox = crate::state::current_sandbox();
     let root = root_of(sandbox).ok_or(STATUS_OBJECT_NAME_NOT_FOUND)?;
     let base = crate::names::base_file(&root, &a.rel);
+    let multiplexed_name = a.stream.is_some();
+    let stream_name = a.stream.as_deref().filter(|s| !s.is_empty());
     let mut emu = emu();
     let known = emu.log_ids.get(&base).copied();
     let exists = known.is_some() || base.exists();
+    // The disposition applies to what the name names: the stream, or the log.
+    let mut created = false;
     let id = if exists {
-        if a.disposition == 2 {
-            return Err(STATUS_OBJECT_NAME_COLLISION);
-        }
         match known {
             Some(id) => id,
             None => {
@@ -595,35 +826,75 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         if let Some(d) = base.parent() {
             std::fs::create_dir_all(d).map_err(|_| STATUS_OBJECT_NAME_INVALID)?;
         }
-        let mut meta = Meta::new(persist::random_guid(), a.attributes, client_name(&a.rel));
+        let mut meta = if multiplexed_name {
+            Meta::new_multiplexed(persist::random_guid(), a.attributes, client_name(&a.rel))
+        } else {
+            Meta::new(persist::random_guid(), a.attributes, client_name(&a.rel))
+        };
         meta.create(&base)?;
         let id = emu.new_log_id();
         emu.log_ids.insert(base.clone(), id);
         emu.logs
             .insert(id, PhysLog::new(sandbox, base.clone(), meta));
+        created = true;
         id
     };
     let h = emu.handle();
     let Some(log) = emu.logs.get_mut(&id) else {
         return Err(STATUS_INVALID_HANDLE);
     };
-    let fail = if log.delete_pending {
-        Some(STATUS_DELETE_PENDING)
-    } else if exists && log.meta.attributes & 1 != 0 && a.access & (GENERIC_WRITE | DELETE) != 0 {
-        Some(STATUS_ACCESS_DENIED)
-    } else if let (Some(why), true) = (
-        &log.meta.read_only,
-        a.access & (GENERIC_WRITE | DELETE) != 0,
-    ) {
-        // A Windows-made log with parts the emulator does not write: read access only.
-        let note = format!("{}: opened for reading only: {why}", base.display());
-        with_stats(sandbox, |s| s.notes.push(note));
-        Some(STATUS_MEDIA_WRITE_PROTECTED)
-    } else if share_conflict(&log.opens, a.access, a.share) {
-        Some(STATUS_SHARING_VIOLATION)
-    } else {
-        None
-    };
+    // The stream the name opens (created if the disposition allows).
+    let mut sid = 0u8;
+    let mut fail = None;
+    if log.meta.multiplexed != multiplexed_name {
+        // A log is dedicated or multiplexed for life (reference §1.1).
+        fail = Some(if log.meta.multiplexed {
+            STATUS_LOG_MULTIPLEXED
+        } else {
+            STATUS_LOG_DEDICATED
+        });
+    } else if let Some(name) = stream_name {
+        let found = log
+            .meta
+            .streams
+            .iter()
+            .find(|s| crate::names::same_stream_name(&s.name, name))
+            .map(|s| (s.id, s.delete_pending));
+        match found {
+            Some((_, _)) if a.disposition == 2 => fail = Some(STATUS_OBJECT_NAME_COLLISION),
+            Some((_, true)) => fail = Some(STATUS_DELETE_PENDING),
+            Some((i, false)) => sid = i,
+            None if a.disposition == 1 => fail = Some(STATUS_OBJECT_NAME_NOT_FOUND),
+            None if log.delete_pending => fail = Some(STATUS_DELETE_PENDING),
+            None => match log.add_stream(name) {
+                Ok(i) => sid = i,
+                Err(st) => fail = Some(st),
+            },
+        }
+    } else if exists && !created && a.disposition == 2 {
+        fail = Some(STATUS_OBJECT_NAME_COLLISION);
+    }
+    if fail.is_none() {
+        fail = if log.delete_pending {
+            Some(STATUS_DELETE_PENDING)
+        } else if exists && log.meta.attributes & 1 != 0 && a.access & (GENERIC_WRITE | DELETE) != 0
+        {
+            Some(STATUS_ACCESS_DENIED)
+        } else if let (Some(why), true) = (
+            &log.meta.read_only,
+            a.access & (GENERIC_WRITE | DELETE) != 0,
+        ) {
+            // A Windows-made log with parts the emulator does not write: read access only.
+            let note = format!("{}: opened for reading only: {why}", base.display());
+            with_stats(sandbox, |s| s.notes.push(note));
+            Some(STATUS_MEDIA_WRITE_PROTECTED)
+        } else {
+            // Share modes apply among the objects of one stream (or of the physical log).
+            let same: Vec<(usize, u32, u32, u8)> =
+                log.opens.iter().copied().filter(|o| o.3 == sid).collect();
+            share_conflict(&same, a.access, a.share).then_some(STATUS_SHARING_VIOLATION)
+        };
+    }
     if let Some(st) = fail {
         if log.opens.is_empty() {
             emu.log_ids.remove(&base);
@@ -634,13 +905,14 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         }
         return Err(st);
     }
-    log.opens.push((h, a.access, a.share));
+    log.opens.push((h, a.access, a.share, sid));
     emu.objects.insert(
         h,
         LogObject {
             sandbox,
             log: id,
             access: a.access,
+            stream: sid,
         },
     );
     with_stats(sandbox, |s| s.open_logs += 1);
@@ -683,9 +955,28 @@ pub(crate) fn close(h: usize) -> NTSTATUS {
         crate::read::invalidate_area_reads(&mut emu, a);
     }
     let mut last = false;
+    let mut status = STATUS_SUCCESS;
     if let Some(log) = emu.logs.get_mut(&obj.log) {
         log.opens.retain(|o| o.0 != h);
         last = log.opens.is_empty();
+        let last_of_stream = !log.opens.iter().any(|o| o.3 == obj.stream);
+        // A stream marked for deletion or reset goes when its last object closes.
+        if last_of_stream && !log.delete_pending {
+            let (del, reset) = match log.stream(obj.stream) {
+                Some(st) => (st.delete_pending, st.reset_pending),
+                None => (false, obj.stream == 0 && log.reset_pending),
+            };
+            let r = if del {
+                log.remove_stream(obj.stream)
+            } else if reset {
+                log.reset_stream(obj.stream)
+            } else {
+                Ok(())
+            };
+            if let Err(st) = r {
+                status = st;
+            }
+        }
     }
     crate::mgmt::object_closed(h, obj.log, last);
     if last {
@@ -697,7 +988,35 @@ pub(crate) fn close(h: usize) -> NTSTATUS {
             }
         }
     }
-    STATUS_SUCCESS
+    status
+}
+
+/// `ClfsCloseAndResetLogFile`: marks the object's stream for reset and closes the object.
+/// The object must have write access (else `STATUS_ACCESS_DENIED` and it stays open); the
+/// physical log of a multiplexed log has no stream to reset (`STATUS_LOG_MULTIPLEXED`, the
+/// object stays open).
+pub(crate) fn close_and_reset(h: usize) -> NTSTATUS {
+    {
+        let mut emu = emu();
+        let (key, sid, access) = match object(&emu, h) {
+            Ok(o) => (o.log, o.stream, o.access),
+            Err(st) => return st,
+        };
+        if access & GENERIC_WRITE == 0 {
+            return STATUS_ACCESS_DENIED;
+        }
+        let Some(log) = emu.logs.get_mut(&key) else {
+            return STATUS_INVALID_HANDLE;
+        };
+        if log.meta.multiplexed && sid == 0 {
+            return STATUS_LOG_MULTIPLEXED;
+        }
+        match log.stream_mut(sid) {
+            Some(st) => st.reset_pending = true,
+            None => log.reset_pending = true,
+        }
+    }
+    close(h)
 }
 
 /// `ClfsDeleteLogByPointer`.
@@ -709,7 +1028,15 @@ pub(crate) fn delete_by_pointer(h: usize) -> NTSTATUS {
     if obj.access & DELETE == 0 {
         return STATUS_ACCESS_DENIED;
     }
-    let key = obj.log;
+    let (key, sid) = (obj.log, obj.stream);
+    if let Some(st) = emu.logs.get_mut(&key).and_then(|l| l.stream_mut(sid)) {
+        // A stream of a multiplexed log: the stream goes, not the physical log.
+        if st.delete_pending {
+            return STATUS_DELETE_PENDING;
+        }
+        st.delete_pending = true;
+        return STATUS_SUCCESS;
+    }
     match emu.logs.get_mut(&key) {
         Some(l) if l.delete_pending => STATUS_DELETE_PENDING,
         Some(l) => {
@@ -720,8 +1047,10 @@ pub(crate) fn delete_by_pointer(h: usize) -> NTSTATUS {
     }
 }
 
-/// `ClfsDeleteLogFile` after name parsing.
-pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
+/// `ClfsDeleteLogFile` after name parsing: `stream` as in [`CreateArgs::stream`]. Deleting a
+/// stream removes it from its multiplexed log (at once, or when its last object closes);
+/// `log:<path>::` deletes the physical log with all its streams.
+pub(crate) fn delete_by_name(rel: &Path, stream: Option<&str>) -> NTSTATUS {
     let sandbox = crate::state::current_sandbox();
     let Some(root) = root_of(sandbox) else {
         return STATUS_OBJECT_NAME_NOT_FOUND;
@@ -729,9 +1058,46 @@ pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
     let base = crate::names::base_file(&root, rel);
     let mut emu = emu();
     let known = emu.log_ids.get(&base).copied();
+    let kind_check = |multiplexed: bool| -> Option<NTSTATUS> {
+        match (multiplexed, stream.is_some()) {
+            (true, false) => Some(STATUS_LOG_MULTIPLEXED),
+            (false, true) => Some(STATUS_LOG_DEDICATED),
+            _ => None,
+        }
+    };
+    let stream_name = stream.filter(|s| !s.is_empty());
     if let Some(l) = known.and_then(|id| emu.logs.get_mut(&id)) {
+        if let Some(st) = kind_check(l.meta.multiplexed) {
+            return st;
+        }
         if l.delete_pending {
             return STATUS_DELETE_PENDING;
+        }
+        if let Some(name) = stream_name {
+            let Some(sid) = l
+                .meta
+                .streams
+                .iter()
+                .find(|s| crate::names::same_stream_name(&s.name, name))
+                .map(|s| s.id)
+            else {
+                return STATUS_OBJECT_NAME_NOT_FOUND;
+            };
+            let opens: Vec<_> = l.opens.iter().filter(|o| o.3 == sid).copied().collect();
+            if opens.iter().any(|o| o.2 & 4 == 0) {
+                return STATUS_SHARING_VIOLATION;
+            }
+            if opens.is_empty() {
+                return l.remove_stream(sid).err().unwrap_or(STATUS_SUCCESS);
+            }
+            return match l.stream_mut(sid) {
+                Some(st) if st.delete_pending => STATUS_DELETE_PENDING,
+                Some(st) => {
+                    st.delete_pending = true;
+                    STATUS_SUCCESS
+                }
+                None => STATUS_OBJECT_NAME_NOT_FOUND,
+            };
         }
         if l.opens.iter().any(|o| o.2 & 4 == 0) {
             return STATUS_SHARING_VIOLATION;
@@ -743,7 +1109,22 @@ pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
         return STATUS_OBJECT_NAME_NOT_FOUND;
     }
     match PhysLog::load(sandbox, base, &root) {
-        Ok(l) => {
+        Ok(mut l) => {
+            if let Some(st) = kind_check(l.meta.multiplexed) {
+                return st;
+            }
+            if let Some(name) = stream_name {
+                let Some(sid) = l
+                    .meta
+                    .streams
+                    .iter()
+                    .find(|s| crate::names::same_stream_name(&s.name, name))
+                    .map(|s| s.id)
+                else {
+                    return STATUS_OBJECT_NAME_NOT_FOUND;
+                };
+                return l.remove_stream(sid).err().unwrap_or(STATUS_SUCCESS);
+            }
             l.delete_files();
             STATUS_SUCCESS
         }
@@ -751,8 +1132,13 @@ pub(crate) fn delete_by_name(rel: &Path) -> NTSTATUS {
     }
 }
 
-fn round_container(n: u64) -> Option<u64> {
-    let r = n.checked_add(CONTAINER_ROUND - 1)? / CONTAINER_ROUND * CONTAINER_ROUND;
+fn round_container(n: u64, multiplexed: bool) -> Option<u64> {
+    let g = if multiplexed {
+        CONTAINER_ROUND_MULTIPLEXED
+    } else {
+        CONTAINER_ROUND
+    };
+    let r = n.checked_add(g - 1)? / g * g;
     (r != 0 && r <= MAX_CONTAINER).then_some(r)
 }
 
@@ -775,11 +1161,12 @@ pub(crate) fn add_containers(
     }
     let existing = log.meta.containers.len();
     let csize = if existing == 0 {
-        round_container(size.ok_or(STATUS_INVALID_PARAMETER)?).ok_or(STATUS_INVALID_PARAMETER)?
+        round_container(size.ok_or(STATUS_INVALID_PARAMETER)?, log.meta.multiplexed)
+            .ok_or(STATUS_INVALID_PARAMETER)?
     } else {
         let cur = log.meta.container_size;
         if let Some(s) = size {
-            let r = round_container(s).ok_or(STATUS_INVALID_PARAMETER)?;
+            let r = round_container(s, log.meta.multiplexed).ok_or(STATUS_INVALID_PARAMETER)?;
             if r < cur {
                 return Err(STATUS_INVALID_PARAMETER);
             }
@@ -901,15 +1288,27 @@ pub(crate) fn remove_containers(h: usize, names: &[Vec<u16>], force: bool) -> NT
     STATUS_SUCCESS
 }
 
-/// Fills a `CLS_INFORMATION` for the log behind `h`.
-pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
+/// Fills a `CLS_INFORMATION` for the stream behind `h`, or for its physical log if `physical`
+/// (`ClfsLogBasicInformationPhysical`). Per stream: the reservation, base, last and restart
+/// LSNs (reference §2.4); the rest describes the physical log.
+pub(crate) fn query(h: usize, physical: bool) -> Result<CLS_INFORMATION, NTSTATUS> {
     let emu = emu();
     let obj = object(&emu, h)?;
     let log = emu.logs.get(&obj.log).ok_or(STATUS_INVALID_HANDLE)?;
+    let sid = if physical { 0 } else { obj.stream };
     let n = log.meta.containers.len() as u64;
     let size = log.meta.container_size;
     let free = i64::try_from(log.free_bytes()).unwrap_or(i64::MAX);
-    let reserved = i64::try_from(log.reserved_bytes).unwrap_or(i64::MAX);
+    let reserved_bytes = if sid == 0 {
+        log.reserved_bytes
+    } else {
+        emu.areas
+            .values()
+            .filter(|a| a.log == obj.log && a.stream == sid && !a.deleted)
+            .flat_map(|a| a.reservations.iter())
+            .sum()
+    };
+    let reserved = i64::try_from(reserved_bytes).unwrap_or(i64::MAX);
     let g = log.meta.identity;
     let mut info: CLS_INFORMATION = CLS_INFORMATION {
         TotalAvailable: i64::try_from(n * size).unwrap_or(i64::MAX),
@@ -919,26 +1318,30 @@ pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
         ContainerSize: size,
         TotalContainers: n as u32,
         FreeContainers: log.free_containers(),
-        TotalClients: 1,
+        TotalClients: if log.meta.multiplexed {
+            log.meta.streams.len() as u32
+        } else {
+            1
+        },
         Attributes: log.meta.attributes,
         FlushThreshold: 40000,
         SectorSize: SECTOR as u32,
         MinArchiveTailLsn: crate::types::CLS_LSN {
-            Internal: log.tail(),
+            Internal: log.s_tail(sid),
         },
         BaseLsn: crate::types::CLS_LSN {
-            Internal: log.meta.base,
+            Internal: log.s_base(sid),
         },
         // An empty log reports CLFS_LSN_NULL for both, the same values as a log whose only
         // record is the first one (0:0x0:0).
         LastFlushedLsn: crate::types::CLS_LSN {
-            Internal: log.meta.flushed.unwrap_or(crate::CLFS_LSN_NULL),
+            Internal: log.s_flushed(sid).unwrap_or(crate::CLFS_LSN_NULL),
         },
         LastLsn: crate::types::CLS_LSN {
-            Internal: log.last.unwrap_or(log.meta.base),
+            Internal: log.s_last(sid).unwrap_or(log.s_base(sid)),
         },
         RestartLsn: crate::types::CLS_LSN {
-            Internal: log.meta.restart,
+            Internal: log.s_restart(sid),
         },
         // The log id as the base record stores it (a GUID in memory order).
         Identity: windows_sys::core::GUID {
@@ -957,8 +1360,8 @@ pub(crate) fn query(h: usize) -> Result<CLS_INFORMATION, NTSTATUS> {
 /// `ClfsSetArchiveTail`.
 pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
     let mut emu = emu();
-    let key = match object(&emu, h) {
-        Ok(o) => o.log,
+    let (key, sid) = match object(&emu, h) {
+        Ok(o) => (o.log, o.stream),
         Err(st) => return st,
     };
     let Emu { logs, areas, .. } = &mut *emu;
@@ -968,19 +1371,22 @@ pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
     if log.meta.attributes & FILE_ATTRIBUTE_ARCHIVE == 0 {
         return STATUS_LOG_EPHEMERAL;
     }
-    if t > log.last.unwrap_or(log.meta.base) || t < log.meta.archive_tail {
+    if log.meta.multiplexed && sid == 0 {
+        return STATUS_LOG_MULTIPLEXED;
+    }
+    if t > log.s_last(sid).unwrap_or(log.s_base(sid)) || t < log.s_archive(sid) {
         return STATUS_LOG_TAIL_INVALID;
     }
     // Like the base, the archive tail never passes the durable end.
-    if log.meta.flushed.is_none_or(|f| t > f) {
+    if log.s_flushed(sid).is_none_or(|f| t > f) {
         if let Err(st) = log.flush(areas, Some(t)) {
             return st;
         }
     }
-    let old = log.meta.archive_tail;
-    log.meta.archive_tail = t;
+    let old = log.meta.clone();
+    log.set_archive(sid, t);
     if let Err(st) = log.store() {
-        log.meta.archive_tail = old;
+        log.meta = old;
         return st;
     }
     log.sweep();

@@ -24,6 +24,8 @@ pub(crate) struct Area {
     /// The physical log's id (key of `Emu::logs`).
     pub log: u64,
     pub object: usize,
+    /// The stream it writes (its object's; 0 in a dedicated log).
+    pub stream: u8,
     pub alloc: Allocator,
     pub max_write: u32,
     pub max_read: u32,
@@ -70,9 +72,13 @@ pub(crate) struct CreateArea {
 pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
     let mut emu = emu();
     let obj = crate::log::object(&emu, h)?;
-    let (sandbox, key) = (obj.sandbox, obj.log);
+    let (sandbox, key, sid) = (obj.sandbox, obj.log, obj.stream);
     if a.out_null {
         return Err(STATUS_INVALID_PARAMETER);
+    }
+    // The physical log of a multiplexed log is written only through its streams.
+    if sid == 0 && emu.logs.get(&key).is_some_and(|l| l.meta.multiplexed) {
+        return Err(STATUS_LOG_MULTIPLEXED);
     }
     if !matches!(a.pool, 0 | 1 | 512) {
         return Err(STATUS_INVALID_PARAMETER);
@@ -108,6 +114,7 @@ pub(crate) fn create(h: usize, a: CreateArea) -> Result<usize, NTSTATUS> {
             sandbox,
             log: key,
             object: h,
+            stream: sid,
             alloc,
             max_write: a.max_write,
             max_read: a.max_read,
@@ -284,6 +291,7 @@ pub(crate) fn append_locked(
     let mut bufsize = 0u64;
     let mut consumed: Option<usize> = None;
     let mut freed = 0u64;
+    let sid = areas.get(&h).map_or(0, |a| a.stream);
     if !reuse || use_res {
         let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
         bufsize = area.alloc.size as u64;
@@ -330,6 +338,7 @@ pub(crate) fn append_locked(
         };
         log.queue.push_back(QBlock {
             area: h,
+            stream: sid,
             cid,
             off,
             used: BLOCK_HDR as u32,
@@ -363,6 +372,9 @@ pub(crate) fn append_locked(
     b.used += need as u32;
     b.nrec += 1;
     log.last = Some(log.last.map_or(l, |x| x.max(l)));
+    if let Some(st) = log.stream_mut(sid) {
+        st.last = Some(st.last.map_or(l, |x| x.max(l)));
+    }
     if let (Some(i), Some(area)) = (consumed, areas.get_mut(&h)) {
         let e = area.reservations.remove(i);
         log.reserved_bytes = log.reserved_bytes.saturating_sub(e);
@@ -623,17 +635,18 @@ pub(crate) fn write_restart(
     flags: u32,
 ) -> Result<(u32, u64), NTSTATUS> {
     let mut emu = emu();
+    let sid = emu.areas.get(&h).map_or(0, |a| a.stream);
     {
         let (log, _) = parts(&mut emu, h)?;
         if let Some(b) = base {
-            if b < log.meta.base || b > log.last.unwrap_or(log.meta.base) {
+            if b < log.s_base(sid) || b > log.s_last(sid).unwrap_or(log.s_base(sid)) {
                 return Err(STATUS_LOG_TAIL_INVALID);
             }
         }
     }
     // As on Windows: `previous` chains to the prior restart record (CLFS_LSN_INVALID for the
     // first), undo-next is CLFS_LSN_NULL.
-    let prev = parts(&mut emu, h)?.0.meta.restart;
+    let prev = parts(&mut emu, h)?.0.s_restart(sid);
     let rec = Append {
         data: Data::Bytes(data),
         ty: 2,
@@ -643,10 +656,10 @@ pub(crate) fn write_restart(
     };
     let (log, areas) = parts(&mut emu, h)?;
     let l = append_locked(log, areas, h, &rec, flags & USE_RESERVATION != 0)?;
-    let old = (log.meta.restart, log.meta.base);
-    log.meta.restart = l;
+    let old = (log.s_restart(sid), log.s_base(sid), log.meta.base);
+    log.set_restart(sid, l);
     if let Some(b) = base {
-        log.meta.base = b;
+        log.set_base(sid, b);
     }
     match log.flush(areas, None) {
         Ok(n) => {
@@ -654,7 +667,11 @@ pub(crate) fn write_restart(
             Ok((n as u32, l))
         }
         Err(st) => {
-            (log.meta.restart, log.meta.base) = old;
+            log.set_restart(sid, old.0);
+            if let Some(s) = log.stream_mut(sid) {
+                s.base = old.1;
+            }
+            log.meta.base = old.2;
             Err(st)
         }
     }
@@ -663,24 +680,25 @@ pub(crate) fn write_restart(
 /// `ClfsAdvanceLogBase`.
 pub(crate) fn advance_base(h: usize, b: u64) -> NTSTATUS {
     let mut emu = emu();
+    let sid = emu.areas.get(&h).map_or(0, |a| a.stream);
     let (log, areas) = match parts(&mut emu, h) {
         Ok(p) => p,
         Err(st) => return st,
     };
-    if b < log.meta.base || b > log.last.unwrap_or(log.meta.base) {
+    if b < log.s_base(sid) || b > log.s_last(sid).unwrap_or(log.s_base(sid)) {
         return STATUS_LOG_TAIL_INVALID;
     }
     // The base never passes the durable end: a crash must not leave a base above the last
     // flushed record (new records would get LSNs below it). Flush through it first.
-    if log.meta.flushed.is_none_or(|f| b > f) {
+    if log.s_flushed(sid).is_none_or(|f| b > f) {
         if let Err(st) = log.flush(areas, Some(b)) {
             return st;
         }
     }
-    let old = log.meta.base;
-    log.meta.base = b;
+    let old = log.meta.clone();
+    log.set_base(sid, b);
     if let Err(st) = log.store() {
-        log.meta.base = old;
+        log.meta = old;
         return st;
     }
     log.sweep();

@@ -323,10 +323,10 @@ fn view_of_object(h: usize) -> Result<View, NTSTATUS> {
         sandbox: obj.sandbox,
         containers: l.meta.containers.len() as u32,
         free: l.free_containers(),
-        tail: l.tail(),
-        last: l.last.unwrap_or(l.meta.base),
-        archive_pins: l.meta.archive_tail != crate::CLFS_LSN_INVALID
-            && l.meta.archive_tail < l.meta.base,
+        tail: l.s_tail(obj.stream),
+        last: l.s_last(obj.stream).unwrap_or(l.s_base(obj.stream)),
+        archive_pins: l.s_archive(obj.stream) != crate::CLFS_LSN_INVALID
+            && l.s_archive(obj.stream) < l.s_base(obj.stream),
         stem: l
             .base_path
             .file_stem()

@@ -71,7 +71,7 @@ pub(crate) fn parse_log_name(w: &[u16]) -> Result<LogName, NTSTATUS> {
         None => (rest, None),
     };
     if let Some(st) = &stream {
-        if st.chars().any(|c| bad_char(c) || c == '\\' || c == '/') {
+        if !st.is_empty() && !valid_stream_name(st) {
             return Err(STATUS_OBJECT_NAME_INVALID);
         }
     }
@@ -79,6 +79,27 @@ pub(crate) fn parse_log_name(w: &[u16]) -> Result<LogName, NTSTATUS> {
         rel: map_path(path, false, true)?,
         stream,
     })
+}
+
+/// Most UTF-16 units in a stream name (docs/decisions.md, "Multiplexed logs").
+pub(crate) const MAX_STREAM_NAME: usize = 64;
+
+/// The stream-name rules (docs/decisions.md, "Multiplexed logs"): 1 to [`MAX_STREAM_NAME`]
+/// UTF-16 units; none of `\ / : * ? " < > |` nor a control character; not `.` or `..`; no
+/// trailing space or period.
+pub(crate) fn valid_stream_name(s: &str) -> bool {
+    let units = s.encode_utf16().count();
+    (1..=MAX_STREAM_NAME).contains(&units)
+        && !s.chars().any(|c| bad_char(c) || c == '\\' || c == '/')
+        && s != "."
+        && s != ".."
+        && !s.ends_with(' ')
+        && !s.ends_with('.')
+}
+
+/// Stream names compare case-insensitively.
+pub(crate) fn same_stream_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 /// The absolute base-file path (`<root>/<rel>.blf`).
@@ -133,6 +154,17 @@ mod tests {
         assert!(parse_log_name(&w("log:C:")).is_err());
         let n = parse_log_name(&w("log:C:\\a::s1"));
         assert_eq!(n.ok().and_then(|n| n.stream), Some("s1".to_string()));
+        let n = parse_log_name(&w("log:C:\\a::"));
+        assert_eq!(n.ok().and_then(|n| n.stream), Some(String::new()));
+        for bad in ["a:b", "a*", "..", ".", "x.", "x ", "a\\b", "a\u{1}"] {
+            let name = format!("log:C:\\a::{bad}");
+            assert!(parse_log_name(&w(&name)).is_err(), "{name:?} accepted");
+        }
+        let long = "s".repeat(MAX_STREAM_NAME + 1);
+        assert!(parse_log_name(&w(&format!("log:C:\\a::{long}"))).is_err());
+        let ok = "s".repeat(MAX_STREAM_NAME);
+        assert!(parse_log_name(&w(&format!("log:C:\\a::{ok}"))).is_ok());
+        assert!(same_stream_name("Stream", "sTREAM"));
     }
 
     #[test]

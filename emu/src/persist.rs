@@ -135,6 +135,7 @@ pub(crate) fn seal(
     off: u32,
     used: u32,
     usn: u8,
+    client: u8,
     next: Option<u64>,
 ) -> Result<Sealed, NTSTATUS> {
     let n = sectors_for(u64::from(used)) as usize;
@@ -147,6 +148,8 @@ pub(crate) fn seal(
         pad.fill(0);
     }
     let mut h = fmt::BlockHeader::new(n as u16, usn);
+    // The stream whose records the block holds (0 in a dedicated log).
+    h.client_id = client;
     h.current_lsn = fmt::Lsn(lsn(cid, off, 0));
     h.next_lsn = fmt::Lsn(next.unwrap_or(CLFS_LSN_INVALID));
     let loc = fmt::Loc::new("(emulator)", u64::from(off));
@@ -188,6 +191,56 @@ pub(crate) struct ContainerMeta {
     pub usn: u8,
 }
 
+/// Most streams of a multiplexed log: stream ids 1 to 123 (client contexts 1.., beside the
+/// physical stream's client context 0: 124 = `MAX_CLIENTS_DEFAULT` in all).
+pub(crate) const MAX_STREAMS: usize = fmt::base::MAX_CLIENTS - 1;
+
+/// One stream of a multiplexed log (client context 1.. of the base record).
+#[derive(Clone, Debug)]
+pub(crate) struct StreamMeta {
+    /// The stream identifier (1..=123; 0 is the physical stream).
+    pub id: u8,
+    /// The name after `::`, as created.
+    pub name: String,
+    pub base: u64,
+    /// `CLFS_LSN_INVALID` for an ephemeral log.
+    pub archive_tail: u64,
+    pub restart: u64,
+    /// The stream's last flushed record (`None` if none).
+    pub flushed: Option<u64>,
+    /// The stream's last appended record (not persisted: `flushed` after a reopen).
+    pub last: Option<u64>,
+    /// Marked for deletion (`ClfsDeleteLogFile`/`ClfsDeleteLogByPointer`); removed when its last
+    /// handle closes. Not persisted.
+    pub delete_pending: bool,
+    /// Marked for reset (`ClfsCloseAndResetLogFile`); reset when its last handle closes. Not
+    /// persisted.
+    pub reset_pending: bool,
+    /// The client context as read or created (times, flush threshold); its LSN fields are
+    /// rewritten from the fields above on every store.
+    pub client: fmt::ClientContext,
+}
+
+impl StreamMeta {
+    /// min(base, archive tail): records of the stream below it are outside its active region.
+    pub fn tail(&self) -> u64 {
+        if self.archive_tail == CLFS_LSN_INVALID {
+            self.base
+        } else {
+            self.base.min(self.archive_tail)
+        }
+    }
+
+    /// True if the persisted fields are equal.
+    fn same(&self, o: &StreamMeta) -> bool {
+        self.id == o.id
+            && self.name == o.name
+            && self.base == o.base
+            && self.archive_tail == o.archive_tail
+            && self.restart == o.restart
+    }
+}
+
 /// The persistent state of a physical log.
 #[derive(Clone, Debug)]
 pub(crate) struct Meta {
@@ -217,6 +270,11 @@ pub(crate) struct Meta {
     /// Why the log may only be read (a Windows-made log with parts the emulator does not
     /// write), if so.
     pub read_only: Option<String>,
+    /// A multiplexed log (`log:<path>::<stream>`): the fields above (base, archive tail,
+    /// restart, flushed) are then the physical stream's, and `streams` holds the streams.
+    pub multiplexed: bool,
+    /// The streams of a multiplexed log, in id order (empty for a dedicated log).
+    pub streams: Vec<StreamMeta>,
 }
 
 impl Meta {
@@ -247,7 +305,20 @@ impl Meta {
             client_name,
             log_state: fmt::base::LOG_STATE_UNINITIALIZED | fmt::base::LOG_STATE_INITIALIZED,
             read_only: None,
+            multiplexed: false,
+            streams: Vec::new(),
         }
+    }
+
+    /// A new, empty multiplexed log (no stream yet).
+    pub fn new_multiplexed(identity: [u8; 16], attributes: u32, client_name: String) -> Meta {
+        let mut m = Meta::new(identity, attributes, client_name);
+        m.multiplexed = true;
+        m.log_state |= fmt::base::LOG_STATE_MULTIPLEXED;
+        // The physical stream has no archive tail of its own (its base is the streams' least
+        // tail).
+        m.archive_tail = CLFS_LSN_INVALID;
+        m
     }
 
     /// The base record for dump count `dump`.
@@ -270,7 +341,34 @@ impl Meta {
         // Not written by Windows (NULL there): the last flushed record, a hint that spares the
         // scan for it at open (checked before it is believed).
         c.unused1 = fmt::Lsn(self.flushed.unwrap_or(CLFS_LSN_INVALID));
+        if self.multiplexed {
+            // The physical stream: no restart area, no owner pages (the emulator writes none;
+            // docs/decisions.md, "Multiplexed logs").
+            c.client_id = 0;
+            c.restart = fmt::Lsn(CLFS_LSN_INVALID);
+            c.archive_tail = fmt::Lsn(self.base);
+            c.physical_base = fmt::Lsn(self.base);
+            c.owner_page = fmt::Lsn(CLFS_LSN_INVALID);
+        }
         b.add_client(c, &self.client_name);
+        for st in &self.streams {
+            let mut sc = st.client;
+            sc.client_id = st.id;
+            sc.attributes = self.attributes as u16;
+            sc.base = fmt::Lsn(st.base);
+            sc.physical_base = fmt::Lsn(st.base);
+            sc.restart = fmt::Lsn(st.restart);
+            sc.archive_tail = fmt::Lsn(if self.attributes & ARCHIVE != 0 {
+                st.archive_tail
+            } else {
+                st.base
+            });
+            let flushed = fmt::Lsn(st.flushed.unwrap_or(CLFS_LSN_INVALID));
+            sc.last = flushed;
+            sc.unused1 = flushed;
+            sc.owner_page = fmt::Lsn(CLFS_LSN_INVALID);
+            b.add_client(sc, &st.name);
+        }
         // A never-used container gets the next logical ids after the used ones, in physical
         // order (for a new log: logical = physical, as Windows writes them); ids stay unique.
         let mut spare = self
@@ -408,6 +506,9 @@ impl Meta {
             && self.archive_tail == o.archive_tail
             && self.restart == o.restart
             && self.cursor_cid == o.cursor_cid
+            && self.multiplexed == o.multiplexed
+            && self.streams.len() == o.streams.len()
+            && self.streams.iter().zip(&o.streams).all(|(a, b)| a.same(b))
             && self.containers.len() == o.containers.len()
             && self.containers.iter().zip(&o.containers).all(|(a, b)| {
                 a.phys == b.phys
@@ -427,11 +528,26 @@ impl Meta {
         );
         let bf = fmt::BaseFile::decode(&bytes, &name).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
         let b = &bf.base;
-        // Multiplexed logs (several streams, owner pages) are not emulated.
-        if b.is_multiplexed() || b.clients.len() != 1 {
+        let multiplexed = b.is_multiplexed();
+        // A dedicated log has one client context; a multiplexed one the physical stream's
+        // (client 0) and one per stream, without owner pages as the emulator writes it. A
+        // multiplexed log with owner pages (Windows-made; their format is undocumented) is not
+        // emulated.
+        let Some(first) = b.clients.first() else {
+            return Err(STATUS_LOG_METADATA_CORRUPT);
+        };
+        if !multiplexed && b.clients.len() != 1 {
             return Err(STATUS_NOT_SUPPORTED);
         }
-        let client = b.clients[0].context;
+        if multiplexed
+            && (first.context.client_id != 0
+                || b.clients
+                    .iter()
+                    .any(|c| c.context.owner_page.0 != CLFS_LSN_INVALID))
+        {
+            return Err(STATUS_NOT_SUPPORTED);
+        }
+        let client = first.context;
         let attributes = u32::from(client.attributes);
         let mut read_only = None;
         if let Some((at, len)) = bf.trailing {
@@ -473,6 +589,35 @@ impl Meta {
                 usn: (c.context.usn as u8).max(1),
             });
         }
+        let mut streams = Vec::new();
+        for c in b.clients.iter().skip(1) {
+            let x = &c.context;
+            let id = x.client_id;
+            if id == 0
+                || usize::from(id) > MAX_STREAMS
+                || streams.iter().any(|s: &StreamMeta| s.id == id)
+            {
+                return Err(STATUS_LOG_METADATA_CORRUPT);
+            }
+            let flushed = x.unused1.0;
+            streams.push(StreamMeta {
+                id,
+                name: c.name.clone(),
+                base: x.base.0,
+                archive_tail: if attributes & ARCHIVE != 0 {
+                    x.archive_tail.0
+                } else {
+                    CLFS_LSN_INVALID
+                },
+                restart: x.restart.0,
+                flushed: (flushed != CLFS_LSN_INVALID).then_some(flushed),
+                last: None,
+                delete_pending: false,
+                reset_pending: false,
+                client: *x,
+            });
+        }
+        streams.sort_by_key(|s| s.id);
         let last = client.last.0;
         let hint = client.unused1.0;
         Ok(Meta {
@@ -480,7 +625,7 @@ impl Meta {
             attributes,
             container_size: size.unwrap_or(0),
             base: client.base.0,
-            archive_tail: if attributes & ARCHIVE != 0 {
+            archive_tail: if attributes & ARCHIVE != 0 && !multiplexed {
                 client.archive_tail.0
             } else {
                 CLFS_LSN_INVALID
@@ -501,6 +646,8 @@ impl Meta {
             client_name: b.clients[0].name.clone(),
             log_state: b.log_state,
             read_only,
+            multiplexed,
+            streams,
         })
     }
 }
@@ -570,6 +717,8 @@ pub(crate) struct DiskBlock {
     pub size: u32,
     /// Offset of each record's header in the block (index = record index).
     pub recs: Vec<u32>,
+    /// The header's client id: the stream the records belong to (0 in a dedicated log).
+    pub client: u8,
 }
 
 /// Reads the block at `off` of logical container `cid` (a container of `limit` bytes) into
@@ -604,6 +753,7 @@ pub(crate) fn read_block(
         return None;
     }
     out.size = size as u32;
+    out.client = h.client_id;
     out.recs.clear();
     out.recs.extend(recs.iter().map(|r| r.offset as u32));
     Some(())
@@ -727,7 +877,7 @@ mod tests {
         mark_last(&mut img, BLOCK_HDR);
         let used = (BLOCK_HDR + REC_HDR + 1000) as u32;
         let before = img.clone();
-        let s = seal(&mut img, 3, 0x400, used, 7, None).unwrap();
+        let s = seal(&mut img, 3, 0x400, used, 7, 0, None).unwrap();
         assert_eq!(s.len, 1536);
         let mut disk = img[..s.len].to_vec();
         unseal(&mut img, &s);

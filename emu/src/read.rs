@@ -92,6 +92,8 @@ struct Found {
     nrec: u32,
     /// Bytes the block takes in its container (disk blocks).
     size: u32,
+    /// The stream the record belongs to (its block's; 0 in a dedicated log).
+    stream: u8,
 }
 
 /// (logical container id, block offset, record index) of an LSN.
@@ -170,6 +172,7 @@ fn find(log: &PhysLog, cache: &mut BlockCache, area: usize, l: u64) -> Result<Fo
             idx,
             nrec: b.nrec,
             size: 0,
+            stream: b.stream,
         });
     }
     load_disk(log, cache, cid, off).ok_or(STATUS_LOG_RECORD_NONEXISTENT)?;
@@ -188,6 +191,7 @@ fn find(log: &PhysLog, cache: &mut BlockCache, area: usize, l: u64) -> Result<Fo
         idx,
         nrec: b.recs.len() as u32,
         size: b.size,
+        stream: b.client,
     })
 }
 
@@ -200,19 +204,23 @@ fn rec_data<'a>(log: &'a PhysLog, cache: &'a BlockCache, f: &Found) -> &'a [u8] 
     img.get(f.r.data..f.r.data + f.r.len).unwrap_or(&[])
 }
 
-/// Looks up record `l` for `area`: below the tail = start of log, absent = nonexistent,
-/// longer than `bufsize` = block incomplete.
+/// Looks up record `l` of stream `sid` for `area`: below the stream's tail = start of log,
+/// absent or another stream's = nonexistent, longer than `bufsize` = block incomplete.
 fn lookup(
     log: &PhysLog,
     cache: &mut BlockCache,
     area: usize,
+    sid: u8,
     l: u64,
     bufsize: usize,
 ) -> Result<Found, NTSTATUS> {
-    if l < log.tail() {
+    if l < log.s_tail(sid) {
         return Err(STATUS_LOG_START_OF_LOG);
     }
     let f = find(log, cache, area, l)?;
+    if f.stream != sid {
+        return Err(STATUS_LOG_RECORD_NONEXISTENT);
+    }
     if f.r.len > bufsize {
         return Err(STATUS_LOG_BLOCK_INCOMPLETE);
     }
@@ -352,8 +360,9 @@ fn new_context(
 ) -> Result<(usize, Got), NTSTATUS> {
     let (log, area) = area_log(emu, h)?;
     let bufsize = area.alloc.size;
+    let sid = area.stream;
     let mut cache = BlockCache::default();
-    let r = lookup(log, &mut cache, h, l, bufsize)?;
+    let r = lookup(log, &mut cache, h, sid, l, bufsize)?;
     if !restart && r.r.ty & 2 != 0 {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -394,25 +403,31 @@ pub(crate) fn read_record(h: usize, l: u64, mode: i32) -> Result<(usize, Got), N
 /// `ClfsReadRestartArea`; `None` = no restart area.
 pub(crate) fn read_restart(h: usize) -> Result<Option<(usize, Got)>, NTSTATUS> {
     let mut emu = emu();
-    let (log, _) = area_log(&mut emu, h)?;
-    let l = log.meta.restart;
+    let (log, area) = area_log(&mut emu, h)?;
+    let l = log.s_restart(area.stream);
     if l == CLFS_LSN_INVALID {
         return Ok(None);
     }
     new_context(&mut emu, h, l, MODE_FORWARD, true).map(Some)
 }
 
-fn ctx_parts(emu: &mut Emu, c: usize) -> Result<(&mut ReadCtx, &mut PhysLog, usize), NTSTATUS> {
+fn ctx_parts(
+    emu: &mut Emu,
+    c: usize,
+) -> Result<(&mut ReadCtx, &mut PhysLog, (usize, u8)), NTSTATUS> {
     ctx_parts_then(emu, c, || Ok(())).map(|(ctx, log, size, ())| (ctx, log, size))
 }
 
+/// A read context, its log, its area's (buffer size, stream), and the result of `args`.
+type CtxParts<'a, T> = (&'a mut ReadCtx, &'a mut PhysLog, (usize, u8), T);
+
 /// [`ctx_parts`], running `args` (parameter checks) between the handle check and the area
-/// check.
+/// check. Also returns the area's buffer size and stream.
 fn ctx_parts_then<T>(
     emu: &mut Emu,
     c: usize,
     args: impl FnOnce() -> Result<T, NTSTATUS>,
-) -> Result<(&mut ReadCtx, &mut PhysLog, usize, T), NTSTATUS> {
+) -> Result<CtxParts<'_, T>, NTSTATUS> {
     let Emu {
         logs, areas, reads, ..
     } = emu;
@@ -423,7 +438,7 @@ fn ctx_parts_then<T>(
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     }
     let log = logs.get_mut(&area.log).ok_or(STATUS_INVALID_HANDLE)?;
-    Ok((ctx, log, area.alloc.size, t))
+    Ok((ctx, log, (area.alloc.size, area.stream), t))
 }
 
 /// `ClfsReadNextLogRecord`.
@@ -434,7 +449,7 @@ pub(crate) fn read_next(
     out: impl FnOnce(&Got),
 ) -> Result<(), NTSTATUS> {
     let mut emu = emu();
-    let (ctx, log, bufsize, (filter, user)) = ctx_parts_then(&mut emu, c, args)?;
+    let (ctx, log, (bufsize, sid), (filter, user)) = ctx_parts_then(&mut emu, c, args)?;
     if !matches!(filter, 1..=3) {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -449,11 +464,16 @@ pub(crate) fn read_next(
         }
         u
     } else if ctx.mode == MODE_FORWARD {
-        let tail = log.tail();
+        let tail = log.s_tail(sid);
         let mut at = *cur;
         loop {
             let n = next_after(log, cache, area, at, tail)?;
             let f = find(log, cache, area, n)?;
+            if f.stream != sid {
+                // Another stream's block (a multiplexed log): skip all of it.
+                at = lsn(f.cid, f.off, f.nrec.saturating_sub(1));
+                continue;
+            }
             if f.r.ty & filter != 0 {
                 // At or above the tail: only the size is left to check.
                 if f.r.len > bufsize {
@@ -479,7 +499,7 @@ pub(crate) fn read_next(
             if link >= at {
                 return Err(STATUS_LOG_RECORD_NONEXISTENT);
             }
-            let next = lookup(log, cache, area, link, usize::MAX)?;
+            let next = lookup(log, cache, area, sid, link, usize::MAX)?;
             if next.r.ty & filter != 0 {
                 break link;
             }
@@ -488,7 +508,7 @@ pub(crate) fn read_next(
     };
     let r = match found {
         Some(f) => f,
-        None => lookup(log, cache, area, target, bufsize)?,
+        None => lookup(log, cache, area, sid, target, bufsize)?,
     };
     let Some(block) = block.as_mut() else {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
@@ -502,7 +522,7 @@ pub(crate) fn read_next(
 /// `ClfsReadPreviousRestartArea`.
 pub(crate) fn read_prev_restart(c: usize) -> Result<Got, NTSTATUS> {
     let mut emu = emu();
-    let (ctx, log, bufsize) = ctx_parts(&mut emu, c)?;
+    let (ctx, log, (bufsize, sid)) = ctx_parts(&mut emu, c)?;
     let Some(cur) = ctx.restart else {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     };
@@ -512,10 +532,10 @@ pub(crate) fn read_prev_restart(c: usize) -> Result<Got, NTSTATUS> {
         .map_err(|_| STATUS_LOG_START_OF_LOG)?
         .r
         .prev;
-    if p == CLFS_LSN_INVALID || p >= cur || p < log.tail() {
+    if p == CLFS_LSN_INVALID || p >= cur || p < log.s_tail(sid) {
         return Err(STATUS_LOG_START_OF_LOG);
     }
-    let r = lookup(log, cache, area, p, bufsize)?;
+    let r = lookup(log, cache, area, sid, p, bufsize)?;
     let Some(block) = block.as_mut() else {
         return Err(STATUS_LOG_READ_CONTEXT_INVALID);
     };

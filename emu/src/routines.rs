@@ -49,6 +49,9 @@ macro_rules! clfs_routines {
             ClfsCloseLogFileObject(
                 plfolog: *const $crate::types::FILE_OBJECT,
             ) -> $crate::types::NTSTATUS;
+            ClfsCloseAndResetLogFile(
+                plfolog: *const $crate::types::FILE_OBJECT,
+            ) -> $crate::types::NTSTATUS;
             ClfsDeleteLogFile(
                 puszlogfilename: *const $crate::types::UNICODE_STRING,
                 pvreserved: *const ::core::ffi::c_void,

@@ -1,0 +1,406 @@
+//! Multiplexed logs through the raw routines: names, streams, per-stream LSN bounds, reads that
+//! never cross streams, persistence, crash, deletion and reset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use core::ffi::c_void;
+use core::ptr::null;
+
+use clfs_emu::status::*;
+use clfs_emu::types::*;
+use clfs_emu::*;
+use common::*;
+
+/// `log:<path>::` with two containers of 1 MiB (the request of 1 byte rounds up to 1 MiB).
+fn physical(path: &str) -> *mut FILE_OBJECT {
+    let h = create(&format!("log:{path}::"), RWD, 7, 3).expect("create the physical log");
+    for i in 0..2 {
+        let (s, size) = add(h, Some(1), &format!("%BLF%\\m{i}"));
+        assert_eq!(
+            (s, size),
+            (0, 1024 * 1024),
+            "multiplexed containers round to 1 MiB"
+        );
+    }
+    h
+}
+
+fn stream(path: &str, name: &str) -> *mut FILE_OBJECT {
+    create(&format!("log:{path}::{name}"), RWD, 7, 3).expect("open the stream")
+}
+
+fn stream_id(h: *mut FILE_OBJECT) -> u8 {
+    let mut id = 0xEEu8;
+    let mut cb = 1u32;
+    // SAFETY: valid pointers; class 3 writes one byte.
+    let s = unsafe {
+        ClfsQueryLogFileInformation(h, 3, null(), 0, (&mut id as *mut u8).cast(), &mut cb)
+    };
+    assert_eq!(s, 0);
+    id
+}
+
+fn physical_info(h: *mut FILE_OBJECT) -> CLS_INFORMATION {
+    // SAFETY: CLS_INFORMATION is plain data.
+    let mut i: CLS_INFORMATION = unsafe { core::mem::zeroed() };
+    let mut cb = core::mem::size_of::<CLS_INFORMATION>() as u32;
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        ClfsQueryLogFileInformation(
+            h,
+            1,
+            null(),
+            0,
+            (&mut i as *mut CLS_INFORMATION).cast(),
+            &mut cb,
+        )
+    };
+    assert_eq!(s, 0);
+    i
+}
+
+fn advance(a: *mut c_void, b: u64) -> NTSTATUS {
+    let l = CLS_LSN { Internal: b };
+    // SAFETY: valid pointer.
+    unsafe { ClfsAdvanceLogBase(a, &l, 0) }
+}
+
+fn reset(h: *mut FILE_OBJECT) -> NTSTATUS {
+    // SAFETY: handle value only.
+    unsafe { ClfsCloseAndResetLogFile(h) }
+}
+
+fn delete_named(name: &str) -> NTSTATUS {
+    let n = ustr(name);
+    // SAFETY: valid name, no context.
+    unsafe { ClfsDeleteLogFile(&n.us, null(), 0, null(), 0) }
+}
+
+/// Every data record of the area's stream, forward from `first`.
+fn records(a: *mut c_void, first: u64) -> Vec<(u64, Vec<u8>)> {
+    let (ctx, r) = read(a, first, 3).expect("read first");
+    let mut out = vec![(r.lsn, r.data)];
+    loop {
+        match next(ctx, 1) {
+            Ok(r) => out.push((r.lsn, r.data)),
+            Err(s) => {
+                assert_eq!(s, STATUS_END_OF_FILE);
+                break;
+            }
+        }
+    }
+    assert_eq!(term(ctx), 0);
+    out
+}
+
+#[test]
+fn names_and_the_dedicated_multiplexed_split() {
+    let sb = Sandbox::new();
+    // Stream names are checked before anything is created.
+    for bad in ["a*b", "..", "x.", "x ", "a:b", "a\\b"] {
+        assert_eq!(
+            create(&format!("log:C:\\m\\bad::{bad}"), RW, 0, 3).err(),
+            Some(STATUS_OBJECT_NAME_INVALID),
+            "{bad:?}"
+        );
+    }
+    let long = "s".repeat(65);
+    assert_eq!(
+        create(&format!("log:C:\\m\\bad::{long}"), RW, 0, 3).err(),
+        Some(STATUS_OBJECT_NAME_INVALID)
+    );
+    assert!(!sb.root().join("C/m/bad.blf").exists());
+
+    // A dedicated log never opens as a multiplexed one, nor the reverse.
+    let d = log_with_containers("log:C:\\m\\ded", 2);
+    assert_eq!(
+        create("log:C:\\m\\ded::s", RW, 7, 3).err(),
+        Some(STATUS_LOG_DEDICATED)
+    );
+    assert_eq!(
+        create("log:C:\\m\\ded::", RW, 7, 3).err(),
+        Some(STATUS_LOG_DEDICATED)
+    );
+    assert_eq!(delete_named("log:C:\\m\\ded::s"), STATUS_LOG_DEDICATED);
+    let p = physical("C:\\m\\mux");
+    assert_eq!(
+        create("log:C:\\m\\mux", RW, 7, 3).err(),
+        Some(STATUS_LOG_MULTIPLEXED)
+    );
+    assert_eq!(delete_named("log:C:\\m\\mux"), STATUS_LOG_MULTIPLEXED);
+    // No direct writes to the physical log.
+    assert_eq!(area(p, 4096, 2, 2).err(), Some(STATUS_LOG_MULTIPLEXED));
+    assert_eq!(reset(p), STATUS_LOG_MULTIPLEXED);
+    // Open-existing of a missing stream; create-new of an existing one; case-insensitive names.
+    assert_eq!(
+        create("log:C:\\m\\mux::nope", RW, 7, 1).err(),
+        Some(STATUS_OBJECT_NAME_NOT_FOUND)
+    );
+    let s1 = create("log:C:\\m\\mux::Orders", RW, 7, 2).unwrap();
+    assert_eq!(
+        create("log:C:\\m\\mux::ORDERS", RW, 7, 2).err(),
+        Some(STATUS_OBJECT_NAME_COLLISION)
+    );
+    let s1b = create("log:C:\\m\\mux::orders", RW, 7, 1).unwrap();
+    assert_eq!(stream_id(s1), stream_id(s1b));
+    assert_eq!(stream_id(s1), 1);
+    assert_eq!(stream_id(p), 0);
+    assert_eq!(stream_id(d), 0);
+    let s2 = stream("C:\\m\\mux", "audit");
+    assert_eq!(stream_id(s2), 2);
+    assert_eq!(info(p).TotalClients, 2);
+    // A multiplexed log's containers round to 1 MiB.
+    assert_eq!(info(s1).ContainerSize, 1024 * 1024);
+    for h in [s1, s1b, s2, p, d] {
+        assert_eq!(close(h), 0);
+    }
+    no_leaks(&sb);
+
+    // A stream of a log that does not exist creates the multiplexed log too.
+    let s = create("log:C:\\m\\fresh::only", RW, 0, 3).unwrap();
+    assert_eq!(stream_id(s), 1);
+    assert_eq!(close(s), 0);
+    let bytes = std::fs::read(sb.root().join("C/m/fresh.blf")).unwrap();
+    let bf = clfs_format::BaseFile::decode(&bytes, "fresh.blf").unwrap();
+    assert!(bf.base.is_multiplexed());
+    assert_eq!(bf.base.clients.len(), 2);
+    assert_eq!(bf.base.clients[1].name, "only");
+    assert_eq!(bf.base.clients[1].context.client_id, 1);
+    no_leaks(&sb);
+}
+
+#[test]
+fn two_streams_interleave_and_read_back_apart() {
+    let sb = Sandbox::new();
+    let p = physical("C:\\m\\two");
+    let (s1, s2) = (stream("C:\\m\\two", "one"), stream("C:\\m\\two", "two"));
+    let (a1, a2) = (area(s1, 4096, 4, 4).unwrap(), area(s2, 4096, 4, 4).unwrap());
+    let mut want1 = Vec::new();
+    let mut want2 = Vec::new();
+    for i in 0..300u32 {
+        let d1 = format!("one-{i}").into_bytes();
+        let d2 = vec![i as u8; (i as usize * 13) % 700];
+        want1.push((append(a1, &d1), d1));
+        want2.push((append(a2, &d2), d2));
+    }
+    assert!(want1.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(want2.windows(2).all(|w| w[0].0 < w[1].0));
+    // Each stream reads back exactly its own records (its own unflushed ones too).
+    assert_eq!(records(a1, want1[0].0), want1);
+    assert_eq!(records(a2, want2[0].0), want2);
+    // Another stream's LSN names no record of this stream.
+    assert_eq!(
+        read(a1, want2[5].0, 3).err(),
+        Some(STATUS_LOG_RECORD_NONEXISTENT)
+    );
+    // Restart areas and bases are per stream.
+    let mut cb = 0u32;
+    let mut rl = CLS_LSN { Internal: 0 };
+    let data = *b"restart-one";
+    let base = CLS_LSN {
+        Internal: want1[100].0,
+    };
+    // SAFETY: valid pointers.
+    let st = unsafe {
+        ClfsWriteRestartArea(
+            a1,
+            data.as_ptr().cast(),
+            data.len() as u32,
+            &base,
+            0,
+            &mut cb,
+            &mut rl,
+        )
+    };
+    assert_eq!(st, 0);
+    let i1 = info(s1);
+    let i2 = info(s2);
+    assert_eq!(i1.BaseLsn.Internal, want1[100].0);
+    assert_eq!(i1.RestartLsn.Internal, rl.Internal);
+    assert_eq!(i2.RestartLsn.Internal, CLFS_LSN_INVALID);
+    assert!(i2.BaseLsn.Internal <= want2[0].0);
+    assert_eq!(i1.LastLsn.Internal, rl.Internal);
+    assert_eq!(i2.LastLsn.Internal, want2.last().unwrap().0);
+    // The physical base is the least of the streams' bases.
+    assert_eq!(physical_info(s1).BaseLsn.Internal, i2.BaseLsn.Internal);
+    assert_eq!(
+        read(a1, want1[99].0, 3).err(),
+        Some(STATUS_LOG_START_OF_LOG)
+    );
+    assert_eq!(
+        records(a2, want2[0].0).len(),
+        300,
+        "stream two keeps its base"
+    );
+    assert_eq!(advance(a2, want2[200].0), 0);
+    assert_eq!(advance(a2, u64::MAX - 1), STATUS_LOG_TAIL_INVALID);
+    assert_eq!(
+        advance(a2, want2[199].0),
+        STATUS_LOG_TAIL_INVALID,
+        "a base never moves back"
+    );
+    assert_eq!(info(s2).BaseLsn.Internal, want2[200].0);
+    for a in [a1, a2] {
+        assert_eq!(del_area(a), 0);
+    }
+    for h in [s1, s2, p] {
+        assert_eq!(close(h), 0);
+    }
+    no_leaks(&sb);
+
+    // Reopen: every stream's flushed records, bases and restart areas are back.
+    let (s1, s2) = (stream("C:\\m\\two", "one"), stream("C:\\m\\two", "two"));
+    let (a1, a2) = (area(s1, 4096, 2, 2).unwrap(), area(s2, 4096, 2, 2).unwrap());
+    assert_eq!(records(a1, want1[100].0), want1[100..].to_vec());
+    assert_eq!(records(a2, want2[200].0), want2[200..].to_vec());
+    assert_eq!(info(s1).RestartLsn.Internal, rl.Internal);
+    assert_eq!(info(s2).LastLsn.Internal, want2.last().unwrap().0);
+    let more = append(a2, b"after reopen");
+    assert!(more > want2.last().unwrap().0);
+    for a in [a1, a2] {
+        assert_eq!(del_area(a), 0);
+    }
+    for h in [s1, s2] {
+        assert_eq!(close(h), 0);
+    }
+    no_leaks(&sb);
+}
+
+#[test]
+fn crash_keeps_each_streams_flushed_prefix() {
+    let sb = Sandbox::new();
+    let p = physical("C:\\m\\crash");
+    let (s1, s2) = (stream("C:\\m\\crash", "a"), stream("C:\\m\\crash", "b"));
+    let (a1, a2) = (area(s1, 1024, 8, 2).unwrap(), area(s2, 1024, 8, 2).unwrap());
+    let mut kept1 = Vec::new();
+    let mut kept2 = Vec::new();
+    for i in 0..40u32 {
+        let d = format!("a{i}").into_bytes();
+        kept1.push((append(a1, &d), d));
+        let d = format!("b{i}").into_bytes();
+        kept2.push((append(a2, &d), d));
+    }
+    // Stream a flushes (the log's queue up to its last record: b's older blocks too).
+    assert_eq!(flush(a1), 0);
+    let durable2 = info(s2).LastFlushedLsn.Internal;
+    kept2.retain(|(l, _)| *l <= durable2);
+    append(a1, b"lost-a");
+    append(a2, b"lost-b");
+    sb.crash();
+    assert_eq!(close(p), STATUS_INVALID_HANDLE);
+    no_leaks(&sb);
+    let (s1, s2) = (stream("C:\\m\\crash", "a"), stream("C:\\m\\crash", "b"));
+    let (a1, a2) = (area(s1, 1024, 2, 2).unwrap(), area(s2, 1024, 2, 2).unwrap());
+    assert_eq!(records(a1, kept1[0].0), kept1);
+    if let Some(first) = kept2.first() {
+        assert_eq!(records(a2, first.0), kept2);
+    }
+    assert_eq!(info(s1).LastLsn.Internal, kept1.last().unwrap().0);
+    for a in [a1, a2] {
+        assert_eq!(del_area(a), 0);
+    }
+    for h in [s1, s2] {
+        assert_eq!(close(h), 0);
+    }
+    no_leaks(&sb);
+}
+
+#[test]
+fn deleting_a_stream_keeps_the_log_and_the_other_streams() {
+    let sb = Sandbox::new();
+    let p = physical("C:\\m\\del");
+    let (s1, s2) = (stream("C:\\m\\del", "keep"), stream("C:\\m\\del", "drop"));
+    let (a1, a2) = (area(s1, 4096, 2, 2).unwrap(), area(s2, 4096, 2, 2).unwrap());
+    let k = append(a1, b"kept");
+    append(a2, b"dropped");
+    assert_eq!(del_area(a2), 0);
+    // By pointer: marked, gone when its last object closes; new opens are refused meanwhile.
+    // SAFETY: handle value only.
+    assert_eq!(unsafe { ClfsDeleteLogByPointer(s2) }, 0);
+    assert_eq!(
+        create("log:C:\\m\\del::drop", RW, 7, 3).err(),
+        Some(STATUS_DELETE_PENDING)
+    );
+    assert_eq!(close(s2), 0);
+    assert_eq!(info(p).TotalClients, 1);
+    assert_eq!(
+        create("log:C:\\m\\del::drop", RW, 7, 1).err(),
+        Some(STATUS_OBJECT_NAME_NOT_FOUND)
+    );
+    // By name, with no object open: at once.
+    let s3 = stream("C:\\m\\del", "third");
+    assert_eq!(close(s3), 0);
+    assert_eq!(delete_named("log:C:\\m\\del::third"), 0);
+    assert_eq!(
+        delete_named("log:C:\\m\\del::third"),
+        STATUS_OBJECT_NAME_NOT_FOUND
+    );
+    assert_eq!(records(a1, k), vec![(k, b"kept".to_vec())]);
+    assert_eq!(del_area(a1), 0);
+    for h in [s1, p] {
+        assert_eq!(close(h), 0);
+    }
+    assert!(sb.root().join("C/m/del.blf").exists());
+    let s1 = stream("C:\\m\\del", "keep");
+    let a1 = area(s1, 4096, 2, 2).unwrap();
+    assert_eq!(records(a1, k), vec![(k, b"kept".to_vec())]);
+    assert_eq!(del_area(a1), 0);
+    assert_eq!(close(s1), 0);
+    // The physical log by name: the whole log goes.
+    assert_eq!(delete_named("log:C:\\m\\del::"), 0);
+    assert!(!sb.root().join("C/m/del.blf").exists());
+    assert!(!sb.root().join("C/m/m0").exists());
+    no_leaks(&sb);
+}
+
+#[test]
+fn close_and_reset_empties_the_stream_and_reuses_no_lsn() {
+    let sb = Sandbox::new();
+    // A stream of a multiplexed log.
+    let p = physical("C:\\m\\reset");
+    let (s1, s2) = (stream("C:\\m\\reset", "r"), stream("C:\\m\\reset", "other"));
+    let (a1, a2) = (area(s1, 4096, 2, 2).unwrap(), area(s2, 4096, 2, 2).unwrap());
+    let old = append(a1, b"before reset");
+    let o2 = append(a2, b"other stream");
+    assert_eq!(del_area(a1), 0);
+    // Without write access nothing happens and the object stays open.
+    let ro = create("log:C:\\m\\reset::r", 0x8000_0000, 7, 1).unwrap();
+    assert_eq!(reset(ro), STATUS_ACCESS_DENIED);
+    assert_eq!(close(ro), 0);
+    assert_eq!(reset(s1), 0);
+    assert_eq!(close(s1), STATUS_INVALID_HANDLE, "the object is closed");
+    let s1 = stream("C:\\m\\reset", "r");
+    let a1 = area(s1, 4096, 2, 2).unwrap();
+    let i = info(s1);
+    assert_eq!(i.RestartLsn.Internal, CLFS_LSN_INVALID);
+    assert_eq!(i.LastLsn.Internal, i.BaseLsn.Internal);
+    assert!(i.BaseLsn.Internal > old);
+    assert_eq!(read(a1, old, 3).err(), Some(STATUS_LOG_START_OF_LOG));
+    let new = append(a1, b"after reset");
+    assert!(new > old);
+    assert_eq!(records(a2, o2), vec![(o2, b"other stream".to_vec())]);
+    for a in [a1, a2] {
+        assert_eq!(del_area(a), 0);
+    }
+    for h in [s1, s2, p] {
+        assert_eq!(close(h), 0);
+    }
+    // A dedicated log.
+    let d = log_with_containers("log:C:\\m\\dreset", 2);
+    let a = area(d, 4096, 2, 2).unwrap();
+    let old = append(a, b"x");
+    assert_eq!(del_area(a), 0);
+    assert_eq!(reset(d), 0);
+    let d = create("log:C:\\m\\dreset", RW, 0, 1).unwrap();
+    let a = area(d, 4096, 2, 2).unwrap();
+    assert_eq!(read(a, old, 3).err(), Some(STATUS_LOG_START_OF_LOG));
+    let i = info(d);
+    assert_eq!(i.LastLsn.Internal, i.BaseLsn.Internal);
+    assert!(append(a, b"y") > old);
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(d), 0);
+    let st = sb.stats();
+    assert_eq!(st.calls("ClfsCloseAndResetLogFile"), 3);
+    no_leaks(&sb);
+}
