@@ -906,6 +906,7 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
         return Err(st);
     }
     log.opens.push((h, a.access, a.share, sid));
+    let multiplexed = log.meta.multiplexed;
     emu.objects.insert(
         h,
         LogObject {
@@ -915,7 +916,10 @@ pub(crate) fn create(a: CreateArgs) -> Result<usize, NTSTATUS> {
             stream: sid,
         },
     );
-    with_stats(sandbox, |s| s.open_logs += 1);
+    with_stats(sandbox, |s| {
+        s.open_logs += 1;
+        s.open_streams += u64::from(multiplexed);
+    });
     Ok(h)
 }
 
@@ -941,7 +945,11 @@ pub(crate) fn close(h: usize) -> NTSTATUS {
     let Some(obj) = emu.objects.remove(&h) else {
         return STATUS_INVALID_HANDLE;
     };
-    with_stats(obj.sandbox, |s| s.open_logs = s.open_logs.saturating_sub(1));
+    let multiplexed = emu.logs.get(&obj.log).is_some_and(|l| l.meta.multiplexed);
+    with_stats(obj.sandbox, |s| {
+        s.open_logs = s.open_logs.saturating_sub(1);
+        s.open_streams = s.open_streams.saturating_sub(u64::from(multiplexed));
+    });
     let owned: Vec<usize> = emu
         .areas
         .iter()
@@ -1444,6 +1452,7 @@ pub(crate) fn crash_sandbox(sandbox: u64) {
     crate::scan::forget_sandbox(sandbox);
     with_stats(sandbox, |s| {
         s.open_logs = 0;
+        s.open_streams = 0;
         s.live_areas = 0;
         s.live_read_contexts = 0;
         s.live_scan_contexts = 0;

@@ -31,6 +31,8 @@ fn is_lsn_helper(name: &str) -> bool {
 pub struct Stats {
     /// Open log file objects (`ClfsCreateLogFile` minus `ClfsCloseLogFileObject`).
     pub open_logs: u64,
+    /// Of those, the objects open on a stream or on the physical log of a multiplexed log.
+    pub open_streams: u64,
     /// Marshalling areas not yet freed (a deleted area stays until its last read context ends).
     pub live_areas: u64,
     /// Read contexts not yet terminated.
@@ -119,7 +121,15 @@ impl Stats {
     pub fn leaks(&self) -> Vec<String> {
         let mut v = Vec::new();
         if self.open_logs != 0 {
-            v.push(format!("{} log file object(s) still open", self.open_logs));
+            let of = if self.open_streams != 0 {
+                format!(" ({} on multiplexed logs)", self.open_streams)
+            } else {
+                String::new()
+            };
+            v.push(format!(
+                "{} log file object(s) still open{of}",
+                self.open_logs
+            ));
         }
         if self.live_areas != 0 {
             v.push(format!(

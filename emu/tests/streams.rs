@@ -404,3 +404,60 @@ fn close_and_reset_empties_the_stream_and_reuses_no_lsn() {
     assert_eq!(st.calls("ClfsCloseAndResetLogFile"), 3);
     no_leaks(&sb);
 }
+
+#[test]
+fn streams_append_concurrently_from_their_own_threads() {
+    let sb = Sandbox::new();
+    let p = physical("C:\\m\\threads");
+    let names = ["t0", "t1", "t2", "t3"];
+    let results: Vec<Vec<(u64, Vec<u8>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let sb = &sb;
+                scope.spawn(move || {
+                    let _in = sb.enter();
+                    let s = stream("C:\\m\\threads", n);
+                    let a = area(s, 2048, 4, 2).unwrap();
+                    let mut got = Vec::new();
+                    for i in 0..250u32 {
+                        let d = format!("{n}:{i}").into_bytes();
+                        got.push((append(a, &d), d));
+                        if i % 50 == 49 {
+                            assert_eq!(flush(a), 0);
+                        }
+                    }
+                    assert_eq!(del_area(a), 0);
+                    assert_eq!(close(s), 0);
+                    got
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(sb.stats().open_streams, 1, "the physical log's object");
+    assert_eq!(close(p), 0);
+    no_leaks(&sb);
+    for (n, want) in names.iter().zip(&results) {
+        assert!(want.windows(2).all(|w| w[0].0 < w[1].0));
+        let s = stream("C:\\m\\threads", n);
+        let a = area(s, 2048, 2, 2).unwrap();
+        assert_eq!(&records(a, want[0].0), want, "stream {n}");
+        assert_eq!(del_area(a), 0);
+        assert_eq!(close(s), 0);
+    }
+    no_leaks(&sb);
+}
+
+#[test]
+fn an_open_stream_is_reported_as_a_leak() {
+    let sb = Sandbox::new();
+    let s = create("log:C:\\m\\leak::s", RW, 0, 3).unwrap();
+    let leaks = sb.stats().leaks();
+    assert_eq!(
+        leaks,
+        vec!["1 log file object(s) still open (1 on multiplexed logs)".to_string()]
+    );
+    assert_eq!(close(s), 0);
+    no_leaks(&sb);
+}
