@@ -247,8 +247,10 @@ impl PhysLog {
         lsn(self.vcid, open_end.unwrap_or(self.voff), 0)
     }
 
-    /// A multiplexed log's physical base: the least tail of its streams, or the log's end
-    /// when it has none (it never moves back).
+    /// A multiplexed log's physical base: the least tail of the streams that hold records at
+    /// or above their tails, or the log's end when none does (it never moves back). A stream
+    /// without such records pins nothing: an idle stream does not keep the log from recycling
+    /// its containers.
     pub fn recompute_base(&mut self) {
         if !self.meta.multiplexed {
             return;
@@ -257,10 +259,25 @@ impl PhysLog {
             .meta
             .streams
             .iter()
+            .filter(|s| s.pins())
             .map(StreamMeta::tail)
             .min()
             .unwrap_or_else(|| self.end_lsn());
         self.meta.base = self.meta.base.max(b);
+    }
+
+    /// Before stream `sid` appends: a stream that held no record at or above its tail moves its
+    /// base (and archive tail) up to the physical base, so it never claims recycled space.
+    pub fn stream_wakes(&mut self, sid: u8) {
+        let phys = self.meta.base;
+        if let Some(st) = self.stream_mut(sid) {
+            if !st.pins() {
+                st.base = st.base.max(phys);
+                if st.archive_tail != CLFS_LSN_INVALID {
+                    st.archive_tail = st.archive_tail.max(phys);
+                }
+            }
+        }
     }
 
     /// Adds stream `name` to a multiplexed log and persists it; returns its id.

@@ -322,6 +322,9 @@ pub(crate) fn append_locked(
     if !log.has_free(need.saturating_add(others)) {
         return Err(STATUS_LOG_FULL);
     }
+    if log.meta.multiplexed {
+        log.stream_wakes(sid);
+    }
     if !reuse {
         log.close_open_block();
         let block = round_sector(bufsize) as u32;
@@ -375,6 +378,7 @@ pub(crate) fn append_locked(
     if let Some(st) = log.stream_mut(sid) {
         st.last = Some(st.last.map_or(l, |x| x.max(l)));
     }
+    log.recompute_base();
     if let (Some(i), Some(area)) = (consumed, areas.get_mut(&h)) {
         let e = area.reservations.remove(i);
         log.reserved_bytes = log.reserved_bytes.saturating_sub(e);

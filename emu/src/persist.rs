@@ -231,6 +231,12 @@ impl StreamMeta {
         }
     }
 
+    /// True if the stream holds a record at or above its tail (it then pins the physical
+    /// base).
+    pub fn pins(&self) -> bool {
+        self.last.is_some_and(|l| l >= self.tail())
+    }
+
     /// True if the persisted fields are equal.
     fn same(&self, o: &StreamMeta) -> bool {
         self.id == o.id

@@ -461,3 +461,40 @@ fn an_open_stream_is_reported_as_a_leak() {
     assert_eq!(close(s), 0);
     no_leaks(&sb);
 }
+
+#[test]
+fn an_idle_stream_does_not_pin_the_log() {
+    let sb = Sandbox::new();
+    let p = physical("C:\\m\\idle");
+    let (busy, idle) = (stream("C:\\m\\idle", "busy"), stream("C:\\m\\idle", "idle"));
+    let a = area(busy, 8192, 4, 2).unwrap();
+    let rec = vec![0x5Au8; 3000];
+    // 5 MiB through 2 MiB of containers: the busy stream advances its base as it goes.
+    let mut last = 0;
+    for i in 0..1700u32 {
+        last = append_ex(a, &rec, CLFS_LSN_INVALID, 0)
+            .unwrap_or_else(|s| panic!("append {i}: {s:#x}"));
+        if i % 100 == 99 {
+            assert_eq!(advance(a, last), 0);
+        }
+    }
+    assert!(last >> 32 >= 4, "the containers were recycled: {last:#x}");
+    // The idle stream starts writing now: its first record lies above the physical base.
+    let b = area(idle, 4096, 2, 2).unwrap();
+    let first = append(b, b"awake");
+    assert!(info(idle).BaseLsn.Internal <= first);
+    assert!(info(idle).BaseLsn.Internal >= physical_info(p).BaseLsn.Internal.min(first));
+    assert_eq!(flush(b), 0);
+    for x in [a, b] {
+        assert_eq!(del_area(x), 0);
+    }
+    for h in [busy, idle, p] {
+        assert_eq!(close(h), 0);
+    }
+    let idle = stream("C:\\m\\idle", "idle");
+    let b = area(idle, 4096, 2, 2).unwrap();
+    assert_eq!(records(b, first), vec![(first, b"awake".to_vec())]);
+    assert_eq!(del_area(b), 0);
+    assert_eq!(close(idle), 0);
+    no_leaks(&sb);
+}
