@@ -88,6 +88,16 @@ pub enum Error {
         routine: &'static str,
     },
 
+    /// A routine that needs `GENERIC_WRITE` ([`Access::WRITE`](crate::Access::WRITE)) on a
+    /// log file object opened without it.
+    #[error("{routine} needs GENERIC_WRITE (Access::WRITE), but the log file object was opened with access mask {granted:#x}")]
+    NeedsWriteAccess {
+        /// The routine that was about to be called.
+        routine: &'static str,
+        /// The access mask the object was opened with.
+        granted: u32,
+    },
+
     /// More containers in one call than `ClfsAddLogContainerSet` / `ClfsRemoveLogContainerSet`
     /// take.
     #[error("{count} containers in one set; CLFS takes at most {max} per call")]
@@ -385,6 +395,7 @@ impl Error {
     /// | `NameTooLong` | `STATUS_NAME_TOO_LONG` |
     /// | `EmptyName`, `InvalidLogName` | `STATUS_OBJECT_NAME_INVALID` |
     /// | `PhysicalLog` | `STATUS_LOG_MULTIPLEXED` |
+    /// | `NeedsWriteAccess` | `STATUS_ACCESS_DENIED` |
     /// | `TooManyContainers` | `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED` |
     /// | `NotEnoughContainers` | `STATUS_LOG_NOT_ENOUGH_CONTAINERS` |
     /// | `LsnNotInLog` | `STATUS_LOG_RECORD_NONEXISTENT` |
@@ -414,6 +425,7 @@ impl Error {
             Error::NameTooLong { .. } => NtStatus::NAME_TOO_LONG,
             Error::EmptyName { .. } | Error::InvalidLogName(_) => NtStatus::OBJECT_NAME_INVALID,
             Error::PhysicalLog { .. } => NtStatus::LOG_MULTIPLEXED,
+            Error::NeedsWriteAccess { .. } => NtStatus::ACCESS_DENIED,
             Error::TooManyContainers { .. } => NtStatus::LOG_CONTAINER_LIMIT_EXCEEDED,
             Error::NotEnoughContainers { .. } => NtStatus::LOG_NOT_ENOUGH_CONTAINERS,
             Error::LsnNotInLog { .. } => NtStatus::LOG_RECORD_NONEXISTENT,

@@ -451,11 +451,12 @@ pub const MAX_CONTAINERS_PER_SET: usize = 1024;
 /// it is comes from its name: [`LogFile::kind`].
 ///
 /// Created by [`LogFile::create`] (`ClfsCreateLogFile`); closed on drop
-/// (`ClfsCloseLogFileObject`) or by [`LogFile::close`], which returns the status.
+/// (`ClfsCloseLogFileObject`), by [`LogFile::close`], which returns the status, or by
+/// [`LogFile::close_and_reset`].
 ///
 /// # Invariants
 /// `raw` is a log file object that `ClfsCreateLogFile` returned and that has not been closed.
-/// `kind` and `access`, when `Some`, are what it was opened with.
+/// `origin`, when `Some`, is the kind and access mask it was opened with.
 ///
 /// ```
 /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -471,10 +472,9 @@ pub const MAX_CONTAINERS_PER_SET: usize = 1024;
 #[derive(Debug)]
 pub struct LogFile {
     raw: NonNull<sys::FILE_OBJECT>,
-    /// From the name at [`LogFile::create`]; `None` after [`LogFile::from_raw`].
-    kind: Option<LogKind>,
-    /// From the options at [`LogFile::create`]; `None` after [`LogFile::from_raw`].
-    access: Option<Access>,
+    /// The kind from the name and the access mask from the options at [`LogFile::create`];
+    /// `None` after [`LogFile::from_raw`]. One `Option` keeps `LogFile` at two words.
+    origin: Option<(LogKind, Access)>,
 }
 
 // SAFETY: a log file object is a referenced kernel FILE_OBJECT with no thread affinity: any
@@ -568,8 +568,7 @@ impl LogFile {
         // name's kind and this access mask.
         Ok(LogFile {
             raw,
-            kind: Some(kind),
-            access: Some(options.access),
+            origin: Some((kind, options.access)),
         })
     }
 
@@ -591,7 +590,10 @@ impl LogFile {
     ///
     /// IRQL: any (nothing is called).
     pub const fn kind(&self) -> Option<LogKind> {
-        self.kind
+        match self.origin {
+            Some((kind, _)) => Some(kind),
+            None => None,
+        }
     }
 
     /// The access mask this object was opened with ([`LogOptions::access`]); `None` for an
@@ -599,7 +601,10 @@ impl LogFile {
     ///
     /// IRQL: any (nothing is called).
     pub const fn access(&self) -> Option<Access> {
-        self.access
+        match self.origin {
+            Some((_, access)) => Some(access),
+            None => None,
+        }
     }
 
     /// `ClfsDeleteLogFile`: marks the log or stream named `name` for deletion. It is deleted
@@ -654,8 +659,9 @@ impl LogFile {
     /// `wdk-sys` driver opened itself (`docs/wdk-sys.md` shows the casts). The `LogFile`
     /// closes it on drop, like one from [`LogFile::create`].
     ///
-    /// `clfs` never saw the object's name, so [`LogFile::kind`] is `None` and the checks that
-    /// need the kind (a marshalling area on a physical log) are left to Clfs.sys.
+    /// `clfs` never saw the object's name or options, so [`LogFile::kind`] and
+    /// [`LogFile::access`] are `None` and the checks that need them (a marshalling area on a
+    /// physical log, [`LogFile::close_and_reset`] without write access) are left to Clfs.sys.
     ///
     /// IRQL: any (nothing is called).
     ///
@@ -676,11 +682,7 @@ impl LogFile {
     pub unsafe fn from_raw(raw: NonNull<sys::FILE_OBJECT>) -> LogFile {
         // INVARIANT: the caller hands over an open log file object it no longer closes; its
         // kind and access are unknown.
-        LogFile {
-            raw,
-            kind: None,
-            access: None,
-        }
+        LogFile { raw, origin: None }
     }
 
     /// Gives up ownership of the log file object without closing it: the caller must close
@@ -701,6 +703,99 @@ impl LogFile {
     pub fn close(self) -> Result<()> {
         let this = ManuallyDrop::new(self);
         this.close_raw()
+    }
+
+    /// `ClfsCloseAndResetLogFile`: closes this object and marks its stream for **reset**. When
+    /// the stream's last log file object closes (this one, or the last of the others), the
+    /// stream's base, restart area and archive tail move to the end of the log: it then reads
+    /// as a stream that was never written. A reopen finds no records and no restart area
+    /// (a read at an old LSN is refused with [`Error::LsnNotInLog`] before the call; Clfs.sys
+    /// answers `STATUS_LOG_START_OF_LOG`), and its space is freed as for a moved base. LSNs are
+    /// never reused: the stream's next record gets an LSN after every one it had. Other
+    /// streams of a multiplexed log are not touched.
+    ///
+    /// Works on a dedicated log's stream ([`LogKind::Dedicated`]) and on a stream of a
+    /// multiplexed log ([`LogKind::Stream`]). Refused before the call:
+    ///
+    /// | precondition | error |
+    /// |---|---|
+    /// | IRQL <= APC_LEVEL | [`Error::IrqlTooHigh`]; the object is not closed either: it leaks, as with [`close`](Self::close) |
+    /// | not the physical log of a multiplexed log (`log:<path>::`) | [`Error::PhysicalLog`] (Clfs.sys: `STATUS_LOG_MULTIPLEXED`) |
+    /// | opened with [`Access::WRITE`] | [`Error::NeedsWriteAccess`] (Clfs.sys: `STATUS_ACCESS_DENIED`) |
+    ///
+    /// Both checks need what [`LogFile::create`] saw; an object from [`LogFile::from_raw`]
+    /// leaves them to Clfs.sys. Whatever the outcome, the object is closed when this returns
+    /// (except above APC_LEVEL): after a refusal, or a failure status from Clfs.sys, which
+    /// leaves the object open (`docs/decisions.md`), it is closed with
+    /// `ClfsCloseLogFileObject`, and the stream is **not** reset; the error is the refusal or
+    /// the failure.
+    ///
+    /// The DDI limits resets: "You can call ClfsCloseAndResetLogFile at most 124 times for a
+    /// given stream" (`MAX_CLIENTS_DEFAULT`; what happens past it is undocumented). The
+    /// count is per stream over the stream's lifetime, which no log file object can see, so
+    /// `clfs` does not count: a driver that resets a stream often keeps the count itself
+    /// (or deletes and recreates the stream instead).
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::{wide, ClfsAllocator, LogFile, LogOptions, MarshallingArea, MarshallingConfig, ReadMode};
+    /// let name = wide!("log:C:\\logs\\doc-reset::scratch");
+    /// let log = LogFile::create(name, LogOptions::new().create_if_missing())?;
+    /// log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 1024 * 1024)?;
+    /// let first = {
+    ///     let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+    ///     let lsn = area.append(&[b"scratch data"])?;
+    ///     area.flush()?;
+    ///     lsn
+    /// };
+    /// log.close_and_reset()?; // the last object of the stream: reset now
+    ///
+    /// let log = LogFile::create(name, LogOptions::new())?;
+    /// let info = log.info()?;
+    /// assert!(info.base > first, "the base moved past every old record");
+    /// assert_eq!(info.restart, None);
+    /// let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+    /// let gone = area.read(first, ReadMode::Forward).unwrap_err();
+    /// assert!(matches!(gone, clfs::Error::LsnNotInLog { .. }), "the old record is gone");
+    /// assert!(area.append(&[b"fresh"])? > first, "no LSN is reused");
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
+    pub fn close_and_reset(self) -> Result<()> {
+        const ROUTINE: &str = "ClfsCloseAndResetLogFile";
+        let this = ManuallyDrop::new(self);
+        require_passive_or_apc(ROUTINE)?;
+        let refusal = if this.kind() == Some(LogKind::Physical) {
+            Some(Error::PhysicalLog { routine: ROUTINE })
+        } else {
+            match this.access() {
+                Some(granted) if !granted.contains(Access::WRITE) => {
+                    Some(Error::NeedsWriteAccess {
+                        routine: ROUTINE,
+                        granted: granted.bits(),
+                    })
+                }
+                _ => None,
+            }
+        };
+        if let Some(refusal) = refusal {
+            // The status of the plain close is lost: the refusal is what the caller asked about.
+            let _ = this.close_raw();
+            return Err(refusal);
+        }
+        // SAFETY: by the type invariant the object is open; `this` is never used or dropped
+        // again after a success, which closed it (the DDI: "plfoLog is invalid on return").
+        let status = unsafe { sys::ClfsCloseAndResetLogFile(this.raw.as_ptr()) };
+        match check(ROUTINE, status) {
+            Ok(_) => Ok(()),
+            Err(failure) => {
+                // A failed reset leaves the object open (docs/decisions.md): close it, once.
+                let _ = this.close_raw();
+                Err(failure)
+            }
+        }
     }
 
     /// `ClfsDeleteLogByPointer` then `ClfsCloseLogFileObject`: marks the log for deletion and

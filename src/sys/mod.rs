@@ -328,16 +328,16 @@ pub mod kernel {
 
     pub use windows_sys::Wdk::System::SystemServices::{
         ClfsAddLogContainer, ClfsAddLogContainerSet, ClfsAdvanceLogBase, ClfsAlignReservedLog,
-        ClfsAllocReservedLog, ClfsCloseLogFileObject, ClfsCreateLogFile, ClfsDeleteLogByPointer,
-        ClfsDeleteLogFile, ClfsDeleteMarshallingArea, ClfsFlushBuffers, ClfsFlushToLsn,
-        ClfsFreeReservedLog, ClfsGetContainerName, ClfsGetIoStatistics, ClfsLsnBlockOffset,
-        ClfsLsnContainer, ClfsLsnCreate, ClfsLsnEqual, ClfsLsnGreater, ClfsLsnInvalid, ClfsLsnLess,
-        ClfsLsnNull, ClfsLsnRecordSequence, ClfsQueryLogFileInformation, ClfsReadLogRecord,
-        ClfsReadNextLogRecord, ClfsReadPreviousRestartArea, ClfsReadRestartArea,
-        ClfsRemoveLogContainer, ClfsRemoveLogContainerSet, ClfsReserveAndAppendLog,
-        ClfsReserveAndAppendLogAligned, ClfsSetArchiveTail, ClfsSetEndOfLog,
-        ClfsSetLogFileInformation, ClfsTerminateReadLog, ClfsWriteRestartArea, ExAllocatePool2,
-        ExFreePoolWithTag,
+        ClfsAllocReservedLog, ClfsCloseAndResetLogFile, ClfsCloseLogFileObject, ClfsCreateLogFile,
+        ClfsDeleteLogByPointer, ClfsDeleteLogFile, ClfsDeleteMarshallingArea, ClfsFlushBuffers,
+        ClfsFlushToLsn, ClfsFreeReservedLog, ClfsGetContainerName, ClfsGetIoStatistics,
+        ClfsLsnBlockOffset, ClfsLsnContainer, ClfsLsnCreate, ClfsLsnEqual, ClfsLsnGreater,
+        ClfsLsnInvalid, ClfsLsnLess, ClfsLsnNull, ClfsLsnRecordSequence,
+        ClfsQueryLogFileInformation, ClfsReadLogRecord, ClfsReadNextLogRecord,
+        ClfsReadPreviousRestartArea, ClfsReadRestartArea, ClfsRemoveLogContainer,
+        ClfsRemoveLogContainerSet, ClfsReserveAndAppendLog, ClfsReserveAndAppendLogAligned,
+        ClfsSetArchiveTail, ClfsSetEndOfLog, ClfsSetLogFileInformation, ClfsTerminateReadLog,
+        ClfsWriteRestartArea, ExAllocatePool2, ExFreePoolWithTag,
     };
     pub use windows_sys::Wdk::System::SystemServices::{
         ClfsMgmtDeregisterManagedClient, ClfsMgmtHandleLogFileFull, ClfsMgmtInstallPolicy,
@@ -475,6 +475,7 @@ macro_rules! seam {
 seam! {
     ClfsCreateLogFile,
     ClfsCloseLogFileObject,
+    ClfsCloseAndResetLogFile,
     ClfsDeleteLogFile,
     ClfsDeleteLogByPointer,
     ClfsAddLogContainer,
