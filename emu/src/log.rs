@@ -1010,6 +1010,13 @@ pub(crate) fn close(h: usize) -> NTSTATUS {
             log.drop_queue();
             if log.delete_pending {
                 log.delete_files();
+            } else if log.meta.multiplexed && !log.meta.same_flushed(&log.stored) {
+                // A clean close of a multiplexed log records every stream's last flushed
+                // record in the base file (between stores a reopen finds them by scanning the
+                // cursor's container; after a clean close the base file alone shows them).
+                // A dedicated log keeps the Windows-like behaviour of rewriting its base file
+                // only when more than the cursor changed.
+                let _ = log.store();
             }
         }
     }

@@ -525,6 +525,19 @@ impl Meta {
             })
     }
 
+    /// True if `self` and `o` are the same, the flushed positions included (the cursor, the
+    /// last flushed record, every stream's last flushed record).
+    pub fn same_flushed(&self, o: &Meta) -> bool {
+        self.same_but_cursor(o)
+            && self.cursor_off == o.cursor_off
+            && self.flushed == o.flushed
+            && self
+                .streams
+                .iter()
+                .zip(&o.streams)
+                .all(|(a, b)| a.flushed == b.flushed)
+    }
+
     /// Reads and validates a base file; container names are mapped under `root`.
     pub fn load(base: &Path, root: &Path) -> Result<Meta, NTSTATUS> {
         let bytes = std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;

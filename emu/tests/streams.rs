@@ -249,6 +249,20 @@ fn two_streams_interleave_and_read_back_apart() {
     }
     no_leaks(&sb);
 
+    // The clean close left each stream's last flushed record in its client context.
+    let bytes = std::fs::read(sb.root().join("C/m/two.blf")).unwrap();
+    let bf = clfs_format::BaseFile::decode(&bytes, "two.blf").unwrap();
+    let ctx: Vec<_> = bf.base.clients.iter().map(|c| c.context).collect();
+    assert_eq!(ctx.len(), 3);
+    assert_eq!(ctx[0].owner_page.0, CLFS_LSN_INVALID, "no owner pages");
+    assert_eq!(
+        ctx[1].last.0, rl.Internal,
+        "stream one ends with its restart record"
+    );
+    assert_eq!(ctx[2].last.0, want2.last().unwrap().0);
+    assert_eq!(ctx[1].restart.0, rl.Internal);
+    assert_eq!(ctx[2].base.0, want2[200].0);
+    assert_eq!(ctx[0].base.0, want2[200].0.min(want1[100].0));
     // Reopen: every stream's flushed records, bases and restart areas are back.
     let (s1, s2) = (stream("C:\\m\\two", "one"), stream("C:\\m\\two", "two"));
     let (a1, a2) = (area(s1, 4096, 2, 2).unwrap(), area(s2, 4096, 2, 2).unwrap());
