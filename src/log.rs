@@ -799,7 +799,9 @@ impl LogFile {
     }
 
     /// `ClfsDeleteLogByPointer` then `ClfsCloseLogFileObject`: marks the log for deletion and
-    /// closes this object. The log goes once every other object for it is closed.
+    /// closes this object. The log goes once every other object for it is closed. On a stream
+    /// of a multiplexed log ([`LogKind::Stream`]) only that stream goes; the physical log and
+    /// its other streams stay. On the physical log (`log:<path>::`) the whole log goes.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.

@@ -593,6 +593,21 @@ fn deleting_a_stream_keeps_the_others() {
         assert_eq!(err.status(), Some(NtStatus::OBJECT_NAME_NOT_FOUND));
         assert_eq!(read_all(&b, b_lsns[0]).unwrap(), ["b 0", "b 1", "b 2"]);
         assert_eq!(phys.physical_info().unwrap().clients, 1, "one stream left");
+        drop(b);
+        // Deleting the physical log deletes the log with its streams.
+        drop(phys);
+        let phys = LogFile::create(
+            &w("log:C:\\t\\del::"),
+            LogOptions::new().access(Access::READ | Access::WRITE | Access::DELETE),
+        )
+        .unwrap();
+        phys.delete().unwrap();
+        let err = LogFile::create(&w("log:C:\\t\\del::b"), LogOptions::new()).unwrap_err();
+        assert_eq!(err.status(), Some(NtStatus::OBJECT_NAME_NOT_FOUND));
+        assert!(
+            !sb.root().join("C/t/del.blf").exists(),
+            "the base file is gone"
+        );
     }
     assert_no_leaks(&sb);
 }
@@ -608,4 +623,37 @@ fn a_log_file_stays_small() {
         core::mem::size_of::<Option<LogFile>>(),
         core::mem::size_of::<LogFile>()
     );
+}
+
+/// The physical log is for containers, queries and scans: what it may do works, and a stream
+/// of it tells itself apart by kind and id.
+#[test]
+fn the_physical_log_manages_containers_queries_and_scans() {
+    let sb = Sandbox::new();
+    {
+        let phys = physical("phys-ok");
+        let a = stream("phys-ok", "a", LogOptions::new().create_if_missing());
+        let share = Share::READ | Share::WRITE;
+        let b = stream(
+            "phys-ok",
+            "B",
+            LogOptions::new().create_if_missing().share(share),
+        );
+        assert_eq!(phys.stream_id().unwrap(), 0);
+        assert_eq!((a.stream_id().unwrap(), b.stream_id().unwrap()), (1, 2));
+        // Stream names compare case-insensitively: "b" is the stream "B".
+        let b2 = stream("phys-ok", "b", LogOptions::new().share(share));
+        assert_eq!(b2.stream_id().unwrap(), 2);
+        let info = phys.physical_info().unwrap();
+        assert_eq!((info.containers, info.container_size), (2, 1024 * 1024));
+        assert_eq!(info.clients, 2, "two streams");
+        phys.add_container(&w("%BLF%\\phys-ok-2"), 1).unwrap();
+        let mut cx = clfs::ScanContext::new();
+        let scanned = phys.containers(&mut cx).unwrap().count();
+        assert_eq!(scanned, 3);
+        let mut buf = [0u16; 64];
+        let name = String::from_utf16_lossy(phys.physical_name(&mut buf).unwrap());
+        assert!(name.ends_with("phys-ok.blf"), "{name}");
+    }
+    assert_no_leaks(&sb);
 }
