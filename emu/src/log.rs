@@ -266,20 +266,6 @@ impl PhysLog {
         self.meta.base = self.meta.base.max(b);
     }
 
-    /// Before stream `sid` appends: a stream that held no record at or above its tail moves its
-    /// base (and archive tail) up to the physical base, so it never claims recycled space.
-    pub fn stream_wakes(&mut self, sid: u8) {
-        let phys = self.meta.base;
-        if let Some(st) = self.stream_mut(sid) {
-            if !st.pins() {
-                st.base = st.base.max(phys);
-                if st.archive_tail != CLFS_LSN_INVALID {
-                    st.archive_tail = st.archive_tail.max(phys);
-                }
-            }
-        }
-    }
-
     /// Adds stream `name` to a multiplexed log and persists it; returns its id.
     fn add_stream(&mut self, name: &str) -> Result<u8, NTSTATUS> {
         if self.meta.streams.len() >= persist::MAX_STREAMS {

@@ -322,9 +322,8 @@ pub(crate) fn append_locked(
     if !log.has_free(need.saturating_add(others)) {
         return Err(STATUS_LOG_FULL);
     }
-    if log.meta.multiplexed {
-        log.stream_wakes(sid);
-    }
+    // A stream without a record at or above its tail starts again with this record.
+    let wakes = log.stream(sid).is_some_and(|st| !st.pins());
     if !reuse {
         log.close_open_block();
         let block = round_sector(bufsize) as u32;
@@ -377,6 +376,9 @@ pub(crate) fn append_locked(
     log.last = Some(log.last.map_or(l, |x| x.max(l)));
     if let Some(st) = log.stream_mut(sid) {
         st.last = Some(st.last.map_or(l, |x| x.max(l)));
+        if wakes {
+            st.wake(l);
+        }
     }
     log.recompute_base();
     if let (Some(i), Some(area)) = (consumed, areas.get_mut(&h)) {

@@ -237,6 +237,17 @@ impl StreamMeta {
         self.last.is_some_and(|l| l >= self.tail())
     }
 
+    /// The first record `l` of a stream that held none at or above its tail (new, reset, or
+    /// advanced past all its records): its base (and archive tail) become that record, so the
+    /// base always names a record of the stream once it has one, and an idle stream never
+    /// claims space the log recycled meanwhile.
+    pub fn wake(&mut self, l: u64) {
+        self.base = self.base.max(l);
+        if self.archive_tail != CLFS_LSN_INVALID {
+            self.archive_tail = self.archive_tail.max(l);
+        }
+    }
+
     /// True if the persisted fields are equal.
     fn same(&self, o: &StreamMeta) -> bool {
         self.id == o.id
