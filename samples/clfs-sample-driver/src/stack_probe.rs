@@ -37,6 +37,10 @@ probe! {
     clfs_probe_log_close(log: LogFile) -> clfs::Result<()> { log.close() }
     clfs_probe_log_delete(log: LogFile) -> clfs::Result<()> { log.delete() }
     clfs_probe_log_drop(log: LogFile) -> () { drop(log) }
+    clfs_probe_log_close_and_reset(log: LogFile) -> clfs::Result<()> { log.close_and_reset() }
+    clfs_probe_log_name_parse(name: &[u16]) -> usize {
+        clfs::LogName::parse(name).map_or(0, |n| n.stream().map_or(1, <[u16]>::len))
+    }
     clfs_probe_add_container(log: &LogFile, path: &[u16], size: u64) -> clfs::Result<u64> {
         log.add_container(path, size)
     }
