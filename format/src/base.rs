@@ -435,6 +435,46 @@ impl ContainerContext {
     }
 }
 
+/// How a log lays out its streams, told apart from its base record
+/// ([`BaseRecord::layout`]). The layouts differ in what a block's `ClientId`, a client's
+/// `lsnLast` and client 0 mean; `docs/format.md` has the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Layout {
+    /// Not multiplexed (`eLogState` lacks [`LOG_STATE_MULTIPLEXED`]): one stream, client 0;
+    /// every block's `ClientId` is 0 and `lsnLast` is where the next block goes.
+    Dedicated,
+    /// Multiplexed without owner pages (every client's `lsnOwnerPage` is
+    /// `CLFS_LSN_INVALID`): the layout `clfs-emu` writes. Client 0 is the physical log (no
+    /// records of its own; `lsnBase` the oldest LSN a stream still needs, `lsnLast` where
+    /// the next block goes); clients 1..=123 are the streams, each block holds records of the
+    /// stream its `ClientId` names, a stream's `lsnLast` is its last flushed record
+    /// (INVALID if none). Streams share the physical LSN space.
+    Multiplexed,
+    /// Multiplexed with owner pages (some client's `lsnOwnerPage` is a valid LSN): what a
+    /// Windows-made multiplexed log is known to hold. The owner pages' contents are
+    /// undocumented: they are recognised by their sector signature (type 0x08) and skipped;
+    /// the stream rules that hold for every layout are checked.
+    MultiplexedOwnerPaged,
+}
+
+impl Layout {
+    /// A short name: `dedicated`, `multiplexed` or `multiplexed-owner-paged`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Layout::Dedicated => "dedicated",
+            Layout::Multiplexed => "multiplexed",
+            Layout::MultiplexedOwnerPaged => "multiplexed-owner-paged",
+        }
+    }
+
+    /// Whether client `client_id` is the physical log rather than a stream: client 0 of a
+    /// [`Multiplexed`](Self::Multiplexed) log.
+    pub const fn is_physical(self, client_id: u8) -> bool {
+        matches!(self, Layout::Multiplexed) && client_id == 0
+    }
+}
+
 /// A client (stream) of the base record: its context, its symbol and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
@@ -671,6 +711,41 @@ impl BaseRecord {
     /// Whether the log is multiplexed (`eLogState` has [`LOG_STATE_MULTIPLEXED`]).
     pub fn is_multiplexed(&self) -> bool {
         self.log_state & LOG_STATE_MULTIPLEXED != 0
+    }
+
+    /// How the log lays out its streams: dedicated, or multiplexed with or without owner
+    /// pages (see [`Layout`]).
+    ///
+    /// ```
+    /// use clfs_format::{BaseRecord, ClientContext, Layout, LogId, Lsn, LOG_STATE_MULTIPLEXED};
+    /// let mut b = BaseRecord::new(LogId::default());
+    /// b.add_client(ClientContext::new(0), "\\??\\C:\\logs\\mux.blf");
+    /// assert_eq!(b.layout(), Layout::Dedicated);
+    /// b.log_state |= LOG_STATE_MULTIPLEXED;
+    /// b.add_client(ClientContext::new(1), "orders");
+    /// assert_eq!(b.layout(), Layout::Multiplexed);
+    /// b.clients[1].context.owner_page = Lsn::new(0, 0x7fe00, 0);
+    /// assert_eq!(b.layout(), Layout::MultiplexedOwnerPaged);
+    /// ```
+    pub fn layout(&self) -> Layout {
+        if !self.is_multiplexed() {
+            Layout::Dedicated
+        } else if self
+            .clients
+            .iter()
+            .all(|c| c.context.owner_page.is_invalid())
+        {
+            Layout::Multiplexed
+        } else {
+            Layout::MultiplexedOwnerPaged
+        }
+    }
+
+    /// The client (stream) whose id is `client_id`.
+    pub fn client(&self, client_id: u8) -> Option<&Client> {
+        self.clients
+            .iter()
+            .find(|c| c.context.client_id == client_id)
     }
 
     /// The container whose logical id (the one in LSNs) is `logical_id`.

@@ -2,6 +2,8 @@
 
 use alloc::string::String;
 
+use crate::Lsn;
+
 /// Where a structure being decoded lies: the caller-supplied file name and the byte offset of
 /// the block (or structure) inside that file. Errors carry both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +120,54 @@ pub enum Rule {
     /// Any other rule, stated in words.
     #[error("{0}")]
     Invalid(&'static str),
+    /// A block's `ClientId` names no stream of the base record (multiplexed logs).
+    #[error("is {client_id}, which names no stream (the base record has no client context with that id)")]
+    UnknownStream {
+        /// The block header's `ClientId`.
+        client_id: u8,
+    },
+    /// An LSN kept for stream `stream` (its restart LSN, its last record, a record's link)
+    /// names a record that another stream wrote: streams never share records.
+    #[error("of stream {stream} names {lsn}, a record of stream {owner}")]
+    ForeignRecord {
+        /// The stream the LSN belongs to.
+        stream: u8,
+        /// The LSN.
+        lsn: Lsn,
+        /// The stream whose block holds the record (the block header's `ClientId`).
+        owner: u8,
+    },
+    /// A stream's base lies after its last record.
+    #[error("of stream {stream} is {base}, after the stream's last record {last}")]
+    BaseAfterLast {
+        /// The stream.
+        stream: u8,
+        /// `lsnBase`.
+        base: Lsn,
+        /// `lsnLast`.
+        last: Lsn,
+    },
+    /// The physical log's base (client 0 of a multiplexed log) lies after a record that a
+    /// stream still needs, so the physical log could reuse its space.
+    #[error(
+        "of the physical log (client 0) is {base}, after stream {stream}'s archive tail {tail}"
+    )]
+    PhysicalBaseAfterStream {
+        /// The physical log's `lsnBase`.
+        base: Lsn,
+        /// The stream.
+        stream: u8,
+        /// The stream's archive tail (its base when it has none).
+        tail: Lsn,
+    },
+    /// Two records of one stream carry the same LSN: a stream's LSNs strictly increase.
+    #[error("{lsn} occurs twice in stream {stream} (a stream's LSNs strictly increase)")]
+    RepeatedLsn {
+        /// The stream.
+        stream: u8,
+        /// The LSN found twice.
+        lsn: Lsn,
+    },
 }
 
 /// Result of this crate.

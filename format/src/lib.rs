@@ -58,8 +58,8 @@ pub mod scan;
 pub mod truncate;
 
 pub use base::{
-    pjw_hash, BaseRecord, Client, ClientContext, Container, ContainerContext, HashSymbol, LogId,
-    LOG_STATE_MULTIPLEXED,
+    pjw_hash, BaseRecord, Client, ClientContext, Container, ContainerContext, HashSymbol, Layout,
+    LogId, LOG_STATE_MULTIPLEXED,
 };
 pub use blf::{decode_metadata_block, encode_metadata_block, BaseFile, Copy, BASE_FILE_SIZE};
 pub use block::{

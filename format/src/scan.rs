@@ -4,7 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::base::{Client, ContainerContext};
+use crate::base::{Client, ContainerContext, Layout};
 use crate::blf::BaseFile;
 use crate::block::{
     block_crc, check_header, BlockHeader, BLOCK_HEADER_SIZE, SECTOR_BLOCK_BEGIN, SECTOR_BLOCK_DATA,
@@ -41,8 +41,10 @@ pub struct ContainerScan {
     pub logical_id: u32,
     /// Data blocks decoded.
     pub blocks: u32,
-    /// Owner-page blocks seen (multiplexed logs), checked but not parsed.
-    pub owner_pages: u32,
+    /// Owner pages found (multiplexed logs), as `(offset, length)` spans of contiguous
+    /// sectors whose signature type is 0x08 ([`SECTOR_BLOCK_OWNER`](crate::SECTOR_BLOCK_OWNER)):
+    /// recognised and skipped, not parsed (their contents are undocumented).
+    pub owner_pages: Vec<(u64, u64)>,
     /// Bytes of container data in the blocks decoded.
     pub block_bytes: u64,
     /// Every valid record physically present, in file order.
@@ -92,7 +94,7 @@ pub fn scan_container(file: &[u8], name: &str, ctx: &ContainerContext) -> Contai
             }
         }
     }
-    s.owner_pages = w.owner_pages();
+    s.owner_pages = w.owner_pages().to_vec();
     s
 }
 
@@ -137,7 +139,7 @@ pub struct ContainerWalker<'a> {
     size: u64,
     file_len: usize,
     off: usize,
-    owner_pages: u32,
+    owner_pages: Vec<(u64, u64)>,
     scratch: Vec<u8>,
 }
 
@@ -154,7 +156,7 @@ impl<'a> ContainerWalker<'a> {
             size: ctx.size,
             file_len: file.len(),
             off: 0,
-            owner_pages: 0,
+            owner_pages: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -166,9 +168,38 @@ impl<'a> ContainerWalker<'a> {
             .then(|| (self.size, (self.file_len - limit) as u64))
     }
 
-    /// Owner-page blocks passed so far (checked, not parsed).
-    pub fn owner_pages(&self) -> u32 {
-        self.owner_pages
+    /// The owner pages passed so far, as `(offset, length)` spans of contiguous sectors
+    /// whose signature type is 0x08 (skipped, not parsed).
+    pub fn owner_pages(&self) -> &[(u64, u64)] {
+        &self.owner_pages
+    }
+
+    /// Notes `len` bytes of owner page at `off`, joining a span that ends there.
+    fn owner_page(&mut self, off: usize, len: usize) {
+        let (off, len) = (off as u64, len as u64);
+        match self.owner_pages.last_mut() {
+            Some((at, n)) if *at + *n == off => *n += len,
+            _ => self.owner_pages.push((off, len)),
+        }
+    }
+
+    /// The size of the owner page at the start of `rest`: a whole block when a block header
+    /// with owner-page signatures (and a matching checksum, if any) starts there, else one
+    /// sector. Owner pages are undocumented: nothing else is assumed about them.
+    fn owner_page_size(rest: &[u8], loc: &Loc<'_>) -> usize {
+        let Ok(h) = check_header(rest, loc) else {
+            return SECTOR_SIZE;
+        };
+        let Some(block) = rest.get(..h.size()) else {
+            return SECTOR_SIZE;
+        };
+        let sound = check_signatures(block, &h, SECTOR_BLOCK_OWNER, loc).is_ok()
+            && (h.checksum == 0 || block_crc(block) == h.checksum);
+        if sound {
+            h.size()
+        } else {
+            SECTOR_SIZE
+        }
     }
 
     /// The next data block, or the error for a place where none could be decoded (the walk
@@ -181,19 +212,26 @@ impl<'a> ContainerWalker<'a> {
             if rest.len() < SECTOR_SIZE {
                 return None;
             }
+            let loc = Loc::new(self.name, off as u64);
+            // A sector whose signature type is 0x08 is (part of) an owner page.
+            let sig = rest.get(SECTOR_SIZE - 2).copied().unwrap_or(0);
+            if sig & !(SECTOR_BLOCK_BEGIN | SECTOR_BLOCK_END) == SECTOR_BLOCK_OWNER {
+                let size = Self::owner_page_size(rest, &loc);
+                self.owner_page(off, size);
+                self.off += size;
+                continue;
+            }
             let head = rest.get(..BLOCK_HEADER_SIZE).unwrap_or(&[]);
             if head.iter().all(|b| *b == 0) {
                 self.off += SECTOR_SIZE;
                 continue;
             }
-            let loc = Loc::new(self.name, off as u64);
             match self.check_block(rest, off, &loc) {
                 Err((e, skip)) => {
                     self.off += skip;
                     return Some(Err(e));
                 }
-                Ok((_, None)) => continue, // an owner page
-                Ok((h, Some(size))) => {
+                Ok((h, size)) => {
                     self.off += size;
                     let bytes = self.scratch.as_slice();
                     return Some(Ok(WalkedBlock {
@@ -207,16 +245,15 @@ impl<'a> ContainerWalker<'a> {
         }
     }
 
-    /// Checks the block at `off`; on success its restored bytes are in `scratch` and the
-    /// size is returned (`None` for an owner page, already skipped). On failure: the error and
-    /// the bytes to skip (one sector when the signatures are broken, the whole block otherwise).
-    #[allow(clippy::type_complexity)]
+    /// Checks the data block at `off`; on success its restored bytes are in `scratch` and
+    /// its size is returned. On failure: the error and the bytes to skip (one sector when the
+    /// signatures are broken, the whole block otherwise).
     fn check_block(
         &mut self,
         rest: &[u8],
         off: usize,
         loc: &Loc<'_>,
-    ) -> core::result::Result<(BlockHeader, Option<usize>), (Error, usize)> {
+    ) -> core::result::Result<(BlockHeader, usize), (Error, usize)> {
         let one = |e: Error| (e, SECTOR_SIZE);
         let h = check_header(rest, loc).map_err(one)?;
         let size = h.size();
@@ -229,7 +266,7 @@ impl<'a> ContainerWalker<'a> {
         // Signatures first (cheap, read-only): they tell a block start from data.
         let first: [u8; 2] = arr(block, SECTOR_SIZE - 2, loc, "sector signature").map_err(one)?;
         let kind = first[0] & !(SECTOR_BLOCK_BEGIN | SECTOR_BLOCK_END);
-        if kind != SECTOR_BLOCK_DATA && kind != SECTOR_BLOCK_OWNER {
+        if kind != SECTOR_BLOCK_DATA {
             return Err(one(loc.err(
                 "sector signature",
                 Rule::Mismatch {
@@ -252,11 +289,6 @@ impl<'a> ContainerWalker<'a> {
                     },
                 )));
             }
-        }
-        if kind == SECTOR_BLOCK_OWNER {
-            self.owner_pages += 1;
-            self.off += size;
-            return Ok((h, None));
         }
         if h.current_lsn.container() != self.logical_id {
             return Err(whole(loc.err(
@@ -282,7 +314,7 @@ impl<'a> ContainerWalker<'a> {
         for r in BlockRecords::new(&self.scratch, &h, *loc) {
             r.map_err(whole)?;
         }
-        Ok((h, Some(size)))
+        Ok((h, size))
     }
 }
 
@@ -324,13 +356,18 @@ fn restore(block: &mut [u8], h: &BlockHeader) {
     }
 }
 
-fn in_range(client: &Client, r: &LogRecord) -> bool {
-    let base = client.context.base;
-    let last = client.context.last;
-    let bounded = !last.is_invalid() && last > base;
-    r.client_id == client.context.client_id
-        && r.header.lsn >= base
-        && (!bounded || r.header.lsn < last)
+fn in_range(layout: Layout, client: &Client, r: &LogRecord) -> bool {
+    let c = &client.context;
+    if r.client_id != c.client_id || r.header.lsn < c.base {
+        return false;
+    }
+    if layout == Layout::Multiplexed && c.client_id != 0 {
+        // A stream's `lsnLast` is its last flushed record (INVALID if none).
+        return c.last.is_invalid() || r.header.lsn <= c.last;
+    }
+    // Dedicated (and, lacking evidence, owner-paged): `lsnLast` is where the next block goes.
+    let bounded = !c.last.is_invalid() && c.last > c.base;
+    !bounded || r.header.lsn < c.last
 }
 
 /// A whole log: the base file and what each container file held.
@@ -369,12 +406,25 @@ impl Log {
         }
     }
 
+    /// How the log lays out its streams (see [`Layout`]).
+    pub fn layout(&self) -> Layout {
+        self.base.base.layout()
+    }
+
     /// The record with LSN `lsn`.
     pub fn record(&self, lsn: Lsn) -> Option<&LogRecord> {
         self.records
             .binary_search_by_key(&lsn, |r| r.header.lsn)
             .ok()
             .and_then(|i| self.records.get(i))
+    }
+
+    /// Every record present in blocks of stream `client_id` (the block header's `ClientId`),
+    /// active or not, in LSN order.
+    pub fn stream_records(&self, client_id: u8) -> impl Iterator<Item = &LogRecord> + '_ {
+        self.records
+            .iter()
+            .filter(move |r| r.client_id == client_id)
     }
 
     /// Whether `lsn` lies in a container whose file was not read.
@@ -387,34 +437,61 @@ impl Log {
             .any(|(c, s)| s.is_none() && c.context.logical_id == lsn.container())
     }
 
-    /// The records of `client` in its active range: LSN at least `lsnBase` and, when
-    /// `lsnLast` is a valid LSN above the base, below it (Windows stores the next free
-    /// block there). Records of other streams (block `ClientId`) are left out.
+    /// The records of `client` in its active range: records of its stream (block
+    /// `ClientId`) with LSN at least `lsnBase` and, per [`Layout`]: in a dedicated (or
+    /// owner-paged) log, below `lsnLast` when that is a valid LSN above the base (Windows
+    /// stores the next free block there); for a stream of a [`Layout::Multiplexed`] log, at
+    /// most `lsnLast` (its last flushed record) when that is valid.
     pub fn active_records<'a>(
         &'a self,
         client: &'a Client,
     ) -> impl Iterator<Item = &'a LogRecord> + 'a {
-        self.records.iter().filter(move |r| in_range(client, r))
+        let layout = self.layout();
+        self.records
+            .iter()
+            .filter(move |r| in_range(layout, client, r))
     }
 
     /// Whether `r` lies in the active range of its stream (see
     /// [`active_records`](Self::active_records)).
     pub fn is_active(&self, r: &LogRecord) -> bool {
-        self.base.base.clients.iter().any(|c| in_range(c, r))
+        let layout = self.layout();
+        self.base
+            .base
+            .clients
+            .iter()
+            .any(|c| in_range(layout, c, r))
     }
 
     /// The restart-record chain of `client`: `lsnRestart`, then each restart record's
     /// `previous`, newest first, until a link is INVALID or leaves the records present.
-    /// Errors when a link names a record that is not a restart record, or does not go back.
+    /// Errors when a link names a record that is not a restart record, a record of another
+    /// stream, or does not go back.
     pub fn restart_chain(&self, client: &Client, name: &str) -> Result<Vec<Lsn>> {
         let loc = Loc::new(name, 0);
+        let stream = client.context.client_id;
         let mut out = Vec::new();
         let mut at = client.context.restart;
         while !at.is_invalid() {
             let Some(r) = self.record(at) else { break };
+            let field = if out.is_empty() {
+                "CLFS_CLIENT_CONTEXT.lsnRestart"
+            } else {
+                "CLFS_LOG_RECORD_HEADER.LsnPrevious"
+            };
+            if r.client_id != stream {
+                return Err(loc.err(
+                    field,
+                    Rule::ForeignRecord {
+                        stream,
+                        lsn: at,
+                        owner: r.client_id,
+                    },
+                ));
+            }
             if !r.header.is_restart() {
                 return Err(loc.err(
-                    "CLFS_LOG_RECORD_HEADER.LsnPrevious",
+                    field,
                     Rule::Invalid("the restart chain names a record that is not a restart record"),
                 ));
             }
@@ -449,20 +526,51 @@ impl Log {
             .any(|r| r.header.lsn >= at && self.is_active(r))
     }
 
+    /// The base record's name for the container with physical id `physical_id` (`name` if
+    /// there is none).
+    fn container_name<'a>(&'a self, physical_id: u32, name: &'a str) -> &'a str {
+        self.base
+            .base
+            .containers
+            .iter()
+            .find(|c| c.context.physical_id == physical_id)
+            .map_or(name, |c| c.name.as_str())
+    }
+
     /// Checks every rule this crate knows, and returns the first broken one:
-    /// rejected metadata copies (a CRC or signature), the base record's symbol tables and
-    /// counts, every container block that could not be decoded (unless it lies after every
-    /// record of the active ranges: [`past_the_end`](Self::past_the_end)), the first-in-block flag,
-    /// each record's links (INVALID, NULL, or an earlier LSN that is present when it lies at
-    /// or after the client's base), each client's base and restart LSNs naming present
-    /// records, and the restart chain. A container whose file is missing is an error only
-    /// when a client's base or restart LSN lies in it.
+    /// - rejected metadata copies (a CRC or signature), the base record's symbol tables and
+    ///   counts; a [`Layout::Multiplexed`] log has its physical log in client 0;
+    /// - every container block that could not be decoded (unless it lies after every record of
+    ///   the active ranges: [`past_the_end`](Self::past_the_end)); owner pages only in an
+    ///   owner-paged log;
+    /// - per record: its block's `ClientId` is 0 in a dedicated log, names a stream of the
+    ///   base record otherwise (never client 0, the physical log, in a
+    ///   [`Layout::Multiplexed`] log); each stream's LSNs strictly increase; the first-in-block
+    ///   flag; each link is INVALID, NULL, or an earlier LSN of the same stream, present when
+    ///   it lies at or after the stream's base;
+    /// - per client: `lsnBase` at most `lsnLast`; the restart LSN names a present restart
+    ///   record of the stream, and so does each link of the restart chain (strictly
+    ///   decreasing); the base names a present record (dedicated and owner-paged logs); a
+    ///   multiplexed stream's `lsnLast` names its own present record, and the physical log's
+    ///   base lies at or before each stream's archive tail.
+    ///
+    /// A container whose file is missing is an error only when a client's base, restart (or
+    /// a stream's last) LSN lies in it.
     pub fn verify(&self, name: &str) -> Result<()> {
         if let Some(e) = self.base.rejected.first() {
             return Err(e.clone());
         }
         let loc = Loc::new(name, self.base.base_copy_offset());
         self.base.base.check(&self.base.base_bytes, &loc)?;
+        let layout = self.layout();
+        if layout == Layout::Multiplexed && self.base.base.client(0).is_none() {
+            return Err(loc.err(
+                "CLFS_BASE_RECORD_HEADER.rgClients",
+                Rule::Invalid(
+                    "has no client 0: a multiplexed log without owner pages keeps its physical log there",
+                ),
+            ));
+        }
         for s in self.containers.iter().flatten() {
             if let Some(e) = s
                 .errors
@@ -471,26 +579,65 @@ impl Log {
             {
                 return Err(e.clone());
             }
+            if layout != Layout::MultiplexedOwnerPaged {
+                if let Some((at, _)) = s.owner_pages.first() {
+                    return Err(Loc::new(self.container_name(s.physical_id, name), *at).err(
+                        "sector signature",
+                        Rule::Invalid(
+                            "has type 0x08 (owner page), but no client context names an owner page (every lsnOwnerPage is INVALID)",
+                        ),
+                    ));
+                }
+            }
         }
+        self.verify_records(layout, name)?;
+        self.verify_clients(layout, name, &loc)
+    }
+
+    fn verify_records(&self, layout: Layout, name: &str) -> Result<()> {
         let base_lsn = |client_id: u8| -> Lsn {
             self.base
                 .base
-                .clients
-                .iter()
-                .find(|c| c.context.client_id == client_id)
+                .client(client_id)
                 .map(|c| c.context.base)
                 .unwrap_or(Lsn::NULL)
         };
+        let mut prev: Option<Lsn> = None;
         for r in &self.records {
             let h = &r.header;
-            let cname = self
-                .base
-                .base
-                .containers
-                .iter()
-                .find(|c| c.context.physical_id == r.physical_id)
-                .map_or(name, |c| c.name.as_str());
-            let rloc = Loc::new(cname, h.lsn.block_offset() as u64);
+            let stream = r.client_id;
+            let rloc = Loc::new(
+                self.container_name(r.physical_id, name),
+                h.lsn.block_offset() as u64,
+            );
+            const CLIENT_ID: &str = "CLFS_LOG_BLOCK_HEADER.ClientId";
+            if layout == Layout::Dedicated && stream != 0 {
+                return Err(rloc.err(
+                    CLIENT_ID,
+                    Rule::Mismatch {
+                        found: stream as u64,
+                        expected: 0,
+                    },
+                ));
+            }
+            if layout == Layout::Multiplexed && stream == 0 {
+                return Err(rloc.err(
+                    CLIENT_ID,
+                    Rule::Invalid(
+                        "is 0, the physical log's id: in a multiplexed log every block belongs to a stream (1..=123)",
+                    ),
+                ));
+            }
+            if self.base.base.client(stream).is_none() {
+                return Err(rloc.err(CLIENT_ID, Rule::UnknownStream { client_id: stream }));
+            }
+            if prev == Some(h.lsn) {
+                return Err(rloc.err(
+                    "CLFS_LOG_RECORD_HEADER.Lsn",
+                    Rule::RepeatedLsn { stream, lsn: h.lsn },
+                ));
+            }
+            prev = Some(h.lsn);
             if h.lsn.record_index() == 0 && h.record_type & RECORD_FLAG_FIRST_IN_BLOCK == 0 {
                 return Err(rloc.err(
                     "CLFS_LOG_RECORD_HEADER.RecordType",
@@ -515,22 +662,49 @@ impl Log {
                         },
                     ));
                 }
-                if link >= base_lsn(r.client_id)
-                    && self.record(link).is_none()
-                    && !self.in_missing_container(link)
-                {
-                    return Err(rloc.err(
-                        field,
-                        Rule::Invalid("links to a record that is not in the log"),
-                    ));
+                match self.record(link) {
+                    Some(t) if t.client_id != stream => {
+                        return Err(rloc.err(
+                            field,
+                            Rule::ForeignRecord {
+                                stream,
+                                lsn: link,
+                                owner: t.client_id,
+                            },
+                        ));
+                    }
+                    None if link >= base_lsn(stream) && !self.in_missing_container(link) => {
+                        return Err(rloc.err(
+                            field,
+                            Rule::Invalid("links to a record that is not in the log"),
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }
-        for c in &self.base.base.clients {
-            for (field, lsn) in [
-                ("CLFS_CLIENT_CONTEXT.lsnBase", c.context.base),
-                ("CLFS_CLIENT_CONTEXT.lsnRestart", c.context.restart),
-            ] {
+        Ok(())
+    }
+
+    fn verify_clients(&self, layout: Layout, name: &str, loc: &Loc<'_>) -> Result<()> {
+        let clients = &self.base.base.clients;
+        for c in clients {
+            let x = &c.context;
+            let stream = x.client_id;
+            let mux_stream = layout == Layout::Multiplexed && stream != 0;
+            // (field, LSN, whether it must name a present record, whether of this stream).
+            // A multiplexed log's bases may name the log's end or a block of another stream
+            // (the physical base, a stream that has not written since it was created).
+            let base = layout != Layout::Multiplexed;
+            let mut named = alloc::vec![
+                ("CLFS_CLIENT_CONTEXT.lsnBase", x.base, base, false),
+                ("CLFS_CLIENT_CONTEXT.lsnRestart", x.restart, true, true),
+            ];
+            if mux_stream {
+                // A stream's last flushed record.
+                named.push(("CLFS_CLIENT_CONTEXT.lsnLast", x.last, true, true));
+            }
+            for (field, lsn, must_name, must_own) in named {
                 if lsn.is_invalid() {
                     continue;
                 }
@@ -540,11 +714,53 @@ impl Log {
                         Rule::Invalid("names a record in a container whose file is missing"),
                     ));
                 }
-                if self.record(lsn).is_none() {
-                    return Err(loc.err(
-                        field,
-                        Rule::Invalid("names a record that is not in the log"),
-                    ));
+                match self.record(lsn) {
+                    None if must_name => {
+                        return Err(loc.err(
+                            field,
+                            Rule::Invalid("names a record that is not in the log"),
+                        ));
+                    }
+                    Some(r) if must_own && r.client_id != stream => {
+                        return Err(loc.err(
+                            field,
+                            Rule::ForeignRecord {
+                                stream,
+                                lsn,
+                                owner: r.client_id,
+                            },
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if !x.base.is_invalid() && !x.last.is_invalid() && x.base > x.last {
+                return Err(loc.err(
+                    "CLFS_CLIENT_CONTEXT.lsnBase",
+                    Rule::BaseAfterLast {
+                        stream,
+                        base: x.base,
+                        last: x.last,
+                    },
+                ));
+            }
+            if layout.is_physical(stream) && !x.base.is_invalid() {
+                for s in clients.iter().filter(|s| s.context.client_id != 0) {
+                    let tail = if s.context.archive_tail.is_invalid() {
+                        s.context.base
+                    } else {
+                        s.context.archive_tail
+                    };
+                    if !tail.is_invalid() && x.base > tail {
+                        return Err(loc.err(
+                            "CLFS_CLIENT_CONTEXT.lsnBase",
+                            Rule::PhysicalBaseAfterStream {
+                                base: x.base,
+                                stream: s.context.client_id,
+                                tail,
+                            },
+                        ));
+                    }
                 }
             }
             self.restart_chain(c, name)?;

@@ -3,7 +3,7 @@
 //! decodes to the same contexts and names.
 #![no_main]
 
-use clfs_format::{BaseFile, BaseRecord, Loc, Log};
+use clfs_format::{BaseFile, BaseRecord, Layout, Loc, Log};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(a.context, b.context);
         }
     }
+    let layout = base.base.layout();
+    assert_eq!(layout == Layout::Dedicated, !base.base.is_multiplexed());
     let log = Log::read(base, |_| None);
     let _ = log.verify("fuzz.blf");
 });

@@ -25,6 +25,17 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(r.header.lsn.container(), *id as u32);
         assert!(r.file_offset < size);
     }
+    // Owner pages: whole sectors inside the container, in order, never over a record.
+    let mut end = 0;
+    for &(off, len) in &scan.owner_pages {
+        assert!(off >= end && len > 0 && off + len <= size);
+        assert_eq!((off % 512, len % 512), (0, 0));
+        assert!(!scan
+            .records
+            .iter()
+            .any(|r| (off..off + len).contains(&r.file_offset)));
+        end = off + len;
+    }
     // decode then encode is the identity on a block that decodes.
     let mut block = file.to_vec();
     let loc = Loc::new("fuzz-container", 0);

@@ -14,7 +14,7 @@ use clfs_format::base::{
     CONTAINER_STATE_INITIALIZING, CONTAINER_STATE_PENDING_ARCHIVE,
     CONTAINER_STATE_PENDING_ARCHIVE_AND_DELETE,
 };
-use clfs_format::{BaseFile, Log, LogRecord, Lsn};
+use clfs_format::{BaseFile, Layout, Log, LogRecord, Lsn};
 use serde_json::{json, Value};
 
 /// The command line.
@@ -277,6 +277,12 @@ fn notes(log: &Log, files: &[(PathBuf, Option<Vec<u8>>)]) -> Vec<String> {
                 for e in &s.errors {
                     n.push(format!("skipped: {e}"));
                 }
+                for (off, len) in &s.owner_pages {
+                    n.push(format!(
+                        "owner page: {len:#x} bytes at {off:#x} in {} (sector type 0x08; contents undocumented, not parsed)",
+                        path.display()
+                    ));
+                }
             }
         }
     }
@@ -294,11 +300,7 @@ fn print_text(
     writeln!(
         out,
         "log {name}: {}, log id {}, state {:#04x}, base record from the {} copy (dump count {})",
-        if b.is_multiplexed() {
-            "multiplexed"
-        } else {
-            "dedicated"
-        },
+        layout_text(b.layout()),
         b.log_id,
         b.log_state,
         match log.base.base_copy {
@@ -307,19 +309,37 @@ fn print_text(
         },
         b.dump_count
     )?;
+    let layout = b.layout();
     writeln!(out, "streams: {}", b.clients.len())?;
     for c in &b.clients {
         let x = &c.context;
         writeln!(
             out,
-            "  stream {}: base {} last {} restart {} archive-tail {} ({})",
-            x.client_id, x.base, x.last, x.restart, x.archive_tail, c.name
+            "  stream {}{}: base {} last {} restart {} archive-tail {}, {} active records ({})",
+            x.client_id,
+            if layout.is_physical(x.client_id) {
+                " (physical log)"
+            } else {
+                ""
+            },
+            x.base,
+            x.last,
+            x.restart,
+            x.archive_tail,
+            log.active_records(c).count(),
+            c.name
         )?;
     }
     writeln!(out, "containers: {}", b.containers.len())?;
     for (c, (s, (path, _))) in b.containers.iter().zip(log.containers.iter().zip(files)) {
         let x = &c.context;
         let what = match s {
+            Some(s) if !s.owner_pages.is_empty() => format!(
+                "{} blocks, {} records, {} owner-page spans",
+                s.blocks,
+                s.records.len(),
+                s.owner_pages.len()
+            ),
             Some(s) => format!("{} blocks, {} records", s.blocks, s.records.len()),
             None => "file missing".into(),
         };
@@ -354,9 +374,15 @@ fn print_text(
     )?;
     for r in shown {
         let h = &r.header;
+        // In a multiplexed log each record names its stream (its block's ClientId).
+        let stream = if b.is_multiplexed() {
+            format!("  s{}", r.client_id)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "  {:<14} {:<18} prev {:<14} undo {:<14} size {:#6x}  c{}  {}",
+            "  {:<14} {:<18} prev {:<14} undo {:<14} size {:#6x}  c{}{stream}  {}",
             h.lsn.to_string(),
             kind(h.record_type),
             h.previous.to_string(),
@@ -367,6 +393,17 @@ fn print_text(
         )?;
     }
     Ok(())
+}
+
+fn layout_text(l: Layout) -> &'static str {
+    match l {
+        Layout::Dedicated => "dedicated",
+        Layout::Multiplexed => "multiplexed without owner pages (the emulator's layout)",
+        Layout::MultiplexedOwnerPaged => {
+            "multiplexed with owner pages (Windows-made; owner pages not parsed)"
+        }
+        _ => "multiplexed (unknown layout)",
+    }
 }
 
 fn lsn(l: Lsn) -> Value {
@@ -381,6 +418,7 @@ fn to_json(
     verdict: Option<&Result<(), clfs_format::Error>>,
 ) -> Value {
     let b = &log.base.base;
+    let layout = b.layout();
     let streams: Vec<Value> = b
         .clients
         .iter()
@@ -388,6 +426,9 @@ fn to_json(
             let x = &c.context;
             json!({
                 "id": x.client_id, "name": c.name,
+                "physical": layout.is_physical(x.client_id),
+                "active_records": log.active_records(c).count(),
+                "unused1": lsn(x.unused1),
                 "base": lsn(x.base), "last": lsn(x.last), "restart": lsn(x.restart),
                 "archive_tail": lsn(x.archive_tail), "owner_page": lsn(x.owner_page),
                 "physical_base": lsn(x.physical_base), "flush_threshold": x.flush_threshold,
@@ -406,6 +447,7 @@ fn to_json(
                 "state": x.state, "usn": x.usn, "name": c.name, "path": path.display().to_string(),
                 "present": s.is_some(),
                 "blocks": s.as_ref().map(|s| s.blocks),
+                "owner_pages": s.as_ref().map(|s| &s.owner_pages),
                 "records": s.as_ref().map(|s| s.records.len()),
             })
         })
@@ -422,7 +464,8 @@ fn to_json(
                     "type": h.record_type, "kind": kind(h.record_type),
                     "previous": lsn(h.previous), "undo_next": lsn(h.undo_next),
                     "size": h.data_size, "container": r.physical_id,
-                    "offset": r.file_offset, "client": r.client_id, "active": active,
+                    "offset": r.file_offset, "client": r.client_id, "stream": r.client_id,
+                    "active": active,
                 })
             })
         })
@@ -430,6 +473,7 @@ fn to_json(
     let mut v = json!({
         "file": name,
         "multiplexed": b.is_multiplexed(),
+        "layout": layout.name(),
         "log_id": b.log_id.to_string(),
         "log_state": b.log_state,
         "streams": streams,

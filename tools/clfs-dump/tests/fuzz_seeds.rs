@@ -9,8 +9,8 @@ mod common;
 use std::path::PathBuf;
 
 use clfs_format::{
-    BaseFile, BaseRecord, ClientContext, ContainerContext, ControlRecord, LogId, Lsn,
-    TruncateRecord, LOG_STATE_MULTIPLEXED,
+    encode_block, BaseFile, BaseRecord, BlockHeader, ClientContext, ContainerContext,
+    ControlRecord, Loc, LogId, Lsn, TruncateRecord, LOG_STATE_MULTIPLEXED, SECTOR_BLOCK_OWNER,
 };
 
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
@@ -40,7 +40,32 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     container.extend_from_slice(&c0[..0xc00]);
     let mut torn = container.clone();
     torn[2 + 0x200 + 1023] = 0; // sector 1 of the 3-sector block from an older write
+                                // The emulator's multiplexed layout (client 0 the physical log, streams 1 and 2), the
+                                // same base record with an owner page named (the owner-paged layout), and a container of
+                                // blocks of both streams followed by a two-sector owner page.
+    let mux_blf = common::write_mux_log(&dir, |_| {});
+    let mux_emulator = std::fs::read(&mux_blf).unwrap();
+    let owner_paged_blf = common::write_mux_log(&dir, |b| {
+        b.clients[1].context.owner_page = Lsn::new(0, 0x800, 0);
+    });
+    let mux_owner_paged = std::fs::read(&owner_paged_blf).unwrap();
+    let mc = std::fs::read(dir.join("muxContainer0")).unwrap();
+    let mut mux_container = vec![0u8, 0u8];
+    mux_container.extend_from_slice(&mc[..0x800]);
+    let mut page = vec![0u8; 0x400];
+    encode_block(
+        &mut page,
+        &BlockHeader::new(2, 1),
+        SECTOR_BLOCK_OWNER,
+        false,
+        &Loc::new("seed", 0),
+    )
+    .unwrap();
+    mux_container.extend_from_slice(&page);
     vec![
+        ("format_base_file", "seed-mux-emulator", mux_emulator),
+        ("format_base_file", "seed-mux-owner-paged", mux_owner_paged),
+        ("format_container", "seed-mux-streams", mux_container),
         ("format_base_file", "seed-dedicated", dedicated),
         ("format_base_file", "seed-multiplexed", mux),
         ("format_container", "seed-blocks", container),
