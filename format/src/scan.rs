@@ -42,7 +42,7 @@ pub struct ContainerScan {
     /// Data blocks decoded.
     pub blocks: u32,
     /// Owner pages found (multiplexed logs), as `(offset, length)` spans of contiguous
-    /// sectors whose signature type is 0x08 ([`SECTOR_BLOCK_OWNER`](crate::SECTOR_BLOCK_OWNER)):
+    /// sectors whose signature type is 0x08 ([`crate::SECTOR_BLOCK_OWNER`]):
     /// recognised and skipped, not parsed (their contents are undocumented).
     pub owner_pages: Vec<(u64, u64)>,
     /// Bytes of container data in the blocks decoded.
