@@ -149,15 +149,13 @@ pub enum Rule {
     },
     /// The physical log's base (client 0 of a multiplexed log) lies after a record that a
     /// stream still needs, so the physical log could reuse its space.
-    #[error(
-        "of the physical log (client 0) is {base}, after stream {stream}'s archive tail {tail}"
-    )]
+    #[error("of the physical log (client 0) is {base}, after stream {stream}'s tail {tail}")]
     PhysicalBaseAfterStream {
         /// The physical log's `lsnBase`.
         base: Lsn,
         /// The stream.
         stream: u8,
-        /// The stream's archive tail (its base when it has none).
+        /// The stream's tail: the older of its base and archive tail.
         tail: Lsn,
     },
     /// Two records of one stream carry the same LSN: a stream's LSNs strictly increase.

@@ -550,9 +550,10 @@ impl Log {
     ///   it lies at or after the stream's base;
     /// - per client: `lsnBase` at most `lsnLast`; the restart LSN names a present restart
     ///   record of the stream, and so does each link of the restart chain (strictly
-    ///   decreasing); the base names a present record (dedicated and owner-paged logs); a
-    ///   multiplexed stream's `lsnLast` names its own present record, and the physical log's
-    ///   base lies at or before each stream's archive tail.
+    ///   decreasing); the base names a present record unless it is the log's end (dedicated
+    ///   and owner-paged logs); a multiplexed stream's `lsnLast` names its own present
+    ///   record, and the physical log's base lies at or before each stream's tail (the older
+    ///   of its base and archive tail).
     ///
     /// A container whose file is missing is an error only when a client's base, restart (or
     /// a stream's last) LSN lies in it.
@@ -693,9 +694,11 @@ impl Log {
             let stream = x.client_id;
             let mux_stream = layout == Layout::Multiplexed && stream != 0;
             // (field, LSN, whether it must name a present record, whether of this stream).
-            // A multiplexed log's bases may name the log's end or a block of another stream
-            // (the physical base, a stream that has not written since it was created).
-            let base = layout != Layout::Multiplexed;
+            // A base at or past `lsnLast` is the log's end (a new or reset log): no record
+            // there. A multiplexed log's bases may also name a block of another stream (the
+            // physical base; a stream that has not written since it was created or reset).
+            let at_end = !x.last.is_invalid() && x.base >= x.last;
+            let base = layout != Layout::Multiplexed && !at_end;
             let mut named = alloc::vec![
                 ("CLFS_CLIENT_CONTEXT.lsnBase", x.base, base, false),
                 ("CLFS_CLIENT_CONTEXT.lsnRestart", x.restart, true, true),
@@ -746,10 +749,11 @@ impl Log {
             }
             if layout.is_physical(stream) && !x.base.is_invalid() {
                 for s in clients.iter().filter(|s| s.context.client_id != 0) {
+                    // The stream's tail: the older of its base and archive tail.
                     let tail = if s.context.archive_tail.is_invalid() {
                         s.context.base
                     } else {
-                        s.context.archive_tail
+                        s.context.base.min(s.context.archive_tail)
                     };
                     if !tail.is_invalid() && x.base > tail {
                         return Err(loc.err(

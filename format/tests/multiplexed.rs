@@ -223,7 +223,7 @@ fn the_physical_base_may_not_pass_a_streams_tail() {
     let e = log_of(&b, &container()).verify("mux.blf").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "mux.blf: block at 0x800: CLFS_CLIENT_CONTEXT.lsnBase of the physical log (client 0) is 0:0x400:0, after stream 1's archive tail 0:0x200:0"
+        "mux.blf: block at 0x800: CLFS_CLIENT_CONTEXT.lsnBase of the physical log (client 0) is 0:0x400:0, after stream 1's tail 0:0x200:0"
     );
 }
 
