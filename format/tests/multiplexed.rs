@@ -304,3 +304,28 @@ fn a_dedicated_log_keeps_every_block_in_client_0() {
         "%BLF%\\muxContainer0: block at 0x0: CLFS_LOG_BLOCK_HEADER.ClientId is 0x2, must be 0x0"
     );
 }
+
+#[test]
+fn a_dedicated_base_at_the_logs_end_names_no_record() {
+    // A dedicated log reset to its end (ClfsCloseAndResetLogFile): base = last = the next block.
+    let mut c = vec![0u8; SIZE as usize];
+    block(&mut c, 0, 0, &[(RECORD_TYPE_RESTART, Lsn::INVALID)]);
+    let mut b = BaseRecord::new(LogId([1; 16]));
+    let mut cc = ClientContext::new(0);
+    cc.base = Lsn::new(0, 0x200, 0);
+    cc.last = cc.base;
+    cc.restart = Lsn::INVALID;
+    b.add_client(cc, "\\??\\C:\\logs\\d.blf");
+    b.add_container(ContainerContext::new(0, 0, SIZE), C0);
+    let log = log_of(&b, &c);
+    assert_eq!(log.layout(), Layout::Dedicated);
+    log.verify("d.blf").unwrap();
+    assert!(!log.is_active(log.record(Lsn::NULL).unwrap()));
+    // Below the end, the base must name a record.
+    b.clients[0].context.last = Lsn::new(0, 0x400, 0);
+    let e = log_of(&b, &c).verify("d.blf").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "d.blf: block at 0x800: CLFS_CLIENT_CONTEXT.lsnBase names a record that is not in the log"
+    );
+}
