@@ -147,8 +147,9 @@ pub enum Rule {
         /// `lsnLast`.
         last: Lsn,
     },
-    /// The physical log's base (client 0 of a multiplexed log) lies after a record that a
-    /// stream still needs, so the physical log could reuse its space.
+    /// The physical log's base (client 0 of a multiplexed log) lies after the tail of a
+    /// stream that still holds records at or above it, so the physical log could reuse their
+    /// space.
     #[error("of the physical log (client 0) is {base}, after stream {stream}'s tail {tail}")]
     PhysicalBaseAfterStream {
         /// The physical log's `lsnBase`.

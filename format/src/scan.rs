@@ -552,8 +552,8 @@ impl Log {
     ///   record of the stream, and so does each link of the restart chain (strictly
     ///   decreasing); the base names a present record unless it is the log's end (dedicated
     ///   and owner-paged logs); a multiplexed stream's `lsnLast` names its own present
-    ///   record, and the physical log's base lies at or before each stream's tail (the older
-    ///   of its base and archive tail).
+    ///   record, and the physical log's base lies at or before the tail (the older of base
+    ///   and archive tail) of each stream whose last record lies at or above that tail.
     ///
     /// A container whose file is missing is an error only when a client's base, restart (or
     /// a stream's last) LSN lies in it.
@@ -755,7 +755,10 @@ impl Log {
                     } else {
                         s.context.base.min(s.context.archive_tail)
                     };
-                    if !tail.is_invalid() && x.base > tail {
+                    // Only a stream that holds a record at or above its tail pins the
+                    // physical log: an idle stream's base moves up when it writes again.
+                    let pins = !s.context.last.is_invalid() && s.context.last >= tail;
+                    if pins && !tail.is_invalid() && x.base > tail {
                         return Err(loc.err(
                             "CLFS_CLIENT_CONTEXT.lsnBase",
                             Rule::PhysicalBaseAfterStream {

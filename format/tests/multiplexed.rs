@@ -225,6 +225,13 @@ fn the_physical_base_may_not_pass_a_streams_tail() {
         e.to_string(),
         "mux.blf: block at 0x800: CLFS_CLIENT_CONTEXT.lsnBase of the physical log (client 0) is 0:0x400:0, after stream 1's tail 0:0x200:0"
     );
+    // An idle stream (no record at or above its tail) pins nothing: the physical base may
+    // pass it (the emulator moves its base up when it writes again).
+    let mut b = base();
+    b.clients[0].context.base = B2;
+    b.clients[1].context.last = Lsn::INVALID;
+    b.clients[1].context.restart = Lsn::INVALID;
+    log_of(&b, &container()).verify("mux.blf").unwrap();
 }
 
 #[test]
