@@ -159,6 +159,31 @@ pub enum Rule {
         /// The stream's tail: the older of its base and archive tail.
         tail: Lsn,
     },
+    /// An LSN kept for stream `stream` names no record present in the containers read.
+    #[error("of stream {stream} names {lsn}, which is not in the log")]
+    NoRecord {
+        /// The stream the LSN belongs to.
+        stream: u8,
+        /// The LSN.
+        lsn: Lsn,
+    },
+    /// An LSN kept for stream `stream` lies in a container whose file was not read.
+    #[error("of stream {stream} names {lsn}, in a container whose file is missing")]
+    InMissingContainer {
+        /// The stream the LSN belongs to.
+        stream: u8,
+        /// The LSN.
+        lsn: Lsn,
+    },
+    /// The restart LSN of stream `stream`, or a link of its restart chain, names a record
+    /// that is not a restart record.
+    #[error("of stream {stream} names {lsn}: the restart chain names a record that is not a restart record")]
+    NotRestart {
+        /// The stream.
+        stream: u8,
+        /// The LSN of the record that is not a restart record.
+        lsn: Lsn,
+    },
     /// Two records of one stream carry the same LSN: a stream's LSNs strictly increase.
     #[error("{lsn} occurs twice in stream {stream} (a stream's LSNs strictly increase)")]
     RepeatedLsn {

@@ -490,10 +490,7 @@ impl Log {
                 ));
             }
             if !r.header.is_restart() {
-                return Err(loc.err(
-                    field,
-                    Rule::Invalid("the restart chain names a record that is not a restart record"),
-                ));
+                return Err(loc.err(field, Rule::NotRestart { stream, lsn: at }));
             }
             out.push(at);
             let prev = r.header.previous;
@@ -675,10 +672,7 @@ impl Log {
                         ));
                     }
                     None if link >= base_lsn(stream) && !self.in_missing_container(link) => {
-                        return Err(rloc.err(
-                            field,
-                            Rule::Invalid("links to a record that is not in the log"),
-                        ));
+                        return Err(rloc.err(field, Rule::NoRecord { stream, lsn: link }));
                     }
                     _ => {}
                 }
@@ -712,17 +706,11 @@ impl Log {
                     continue;
                 }
                 if self.in_missing_container(lsn) {
-                    return Err(loc.err(
-                        field,
-                        Rule::Invalid("names a record in a container whose file is missing"),
-                    ));
+                    return Err(loc.err(field, Rule::InMissingContainer { stream, lsn }));
                 }
                 match self.record(lsn) {
                     None if must_name => {
-                        return Err(loc.err(
-                            field,
-                            Rule::Invalid("names a record that is not in the log"),
-                        ));
+                        return Err(loc.err(field, Rule::NoRecord { stream, lsn }));
                     }
                     Some(r) if must_own && r.client_id != stream => {
                         return Err(loc.err(

@@ -333,6 +333,6 @@ fn a_dedicated_base_at_the_logs_end_names_no_record() {
     let e = log_of(&b, &c).verify("d.blf").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "d.blf: block at 0x800: CLFS_CLIENT_CONTEXT.lsnBase names a record that is not in the log"
+        "d.blf: block at 0x800: CLFS_CLIENT_CONTEXT.lsnBase of stream 0 names 0:0x200:0, which is not in the log"
     );
 }

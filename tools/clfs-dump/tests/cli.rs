@@ -164,7 +164,7 @@ fn verify_names_a_restart_chain_through_a_data_record() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
-        err.contains("the restart chain names a record that is not a restart record"),
+        err.contains("CLFS_LOG_RECORD_HEADER.LsnPrevious of stream 0 names 0:0x200:0: the restart chain names a record that is not a restart record"),
         "{err}"
     );
     // The same log with the restart record linking the first one is sound.
