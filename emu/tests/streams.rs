@@ -514,3 +514,90 @@ fn an_idle_stream_does_not_pin_the_log() {
     assert_eq!(close(idle), 0);
     no_leaks(&sb);
 }
+
+fn create_archived(name: &str) -> *mut FILE_OBJECT {
+    let n = ustr(name);
+    let mut h: *mut FILE_OBJECT = core::ptr::null_mut();
+    // SAFETY: valid out pointer and name; FILE_ATTRIBUTE_ARCHIVE (0x20) makes it archivable.
+    let s = unsafe {
+        ClfsCreateLogFile(
+            &mut h,
+            &n.us,
+            RWD,
+            7,
+            core::ptr::null_mut(),
+            3,
+            0,
+            0x20,
+            0,
+            null(),
+            0,
+        )
+    };
+    assert_eq!(s, 0, "{name}");
+    h
+}
+
+fn archive_tail(h: *mut FILE_OBJECT, t: u64) -> NTSTATUS {
+    let l = CLS_LSN { Internal: t };
+    // SAFETY: valid pointer.
+    unsafe { ClfsSetArchiveTail(h, &l) }
+}
+
+#[test]
+fn archive_tails_are_per_stream() {
+    let sb = Sandbox::new();
+    let p = create_archived("log:C:\\m\\arch::");
+    for i in 0..2 {
+        assert_eq!(add(p, Some(1), &format!("%BLF%\\a{i}")).0, 0);
+    }
+    let (s1, s2) = (
+        create_archived("log:C:\\m\\arch::one"),
+        create_archived("log:C:\\m\\arch::two"),
+    );
+    let (a1, a2) = (area(s1, 4096, 2, 2).unwrap(), area(s2, 4096, 2, 2).unwrap());
+    let one: Vec<u64> = (0..10u8).map(|i| append(a1, &[i; 16])).collect();
+    let two: Vec<u64> = (0..10u8).map(|i| append(a2, &[i; 16])).collect();
+    // The physical log has no archive tail of its own.
+    assert_eq!(archive_tail(p, one[0]), STATUS_LOG_MULTIPLEXED);
+    // Stream one keeps its records from one[2] for archiving, then moves its base past them.
+    assert_eq!(archive_tail(s1, one[2]), 0);
+    assert_eq!(advance(a1, one[8]), 0);
+    assert_eq!(
+        archive_tail(s1, one[1]),
+        STATUS_LOG_TAIL_INVALID,
+        "it never moves back"
+    );
+    let i1 = info(s1);
+    assert_eq!(
+        (i1.BaseLsn.Internal, i1.MinArchiveTailLsn.Internal),
+        (one[8], one[2])
+    );
+    // Records between the archive tail and the base can still be read (for the archiver).
+    let (c, r) = read(a1, one[2], 3).unwrap();
+    assert_eq!((r.lsn, r.data), (one[2], vec![2u8; 16]));
+    assert_eq!(term(c), 0);
+    assert_eq!(read(a1, one[1], 3).err(), Some(STATUS_LOG_START_OF_LOG));
+    // Stream two is untouched; the physical base is pinned by stream one's archive tail.
+    let i2 = info(s2);
+    assert_eq!(
+        (i2.BaseLsn.Internal, i2.MinArchiveTailLsn.Internal),
+        (two[0], two[0])
+    );
+    assert_eq!(physical_info(p).BaseLsn.Internal, one[2].min(two[0]));
+    for a in [a1, a2] {
+        assert_eq!(del_area(a), 0);
+    }
+    for h in [s1, s2, p] {
+        assert_eq!(close(h), 0);
+    }
+    // Persisted per stream.
+    let s1 = create_archived("log:C:\\m\\arch::one");
+    let i1 = info(s1);
+    assert_eq!(
+        (i1.BaseLsn.Internal, i1.MinArchiveTailLsn.Internal),
+        (one[8], one[2])
+    );
+    assert_eq!(close(s1), 0);
+    no_leaks(&sb);
+}
