@@ -607,3 +607,42 @@ fn management_policies_as_the_guide_shows() {
     drop(log);
     no_leaks(&sb);
 }
+
+#[test]
+fn readme_multiplexed_snippet() {
+    let sb = Sandbox::new();
+    {
+        let orders = LogFile::create(
+            wide!("log:\\SystemRoot\\Logs\\MyDriver\\shared::orders"),
+            LogOptions::new().create_if_missing(),
+        )
+        .unwrap();
+        orders
+            .add_containers(&[wide!("%BLF%\\s0"), wide!("%BLF%\\s1")], 1024 * 1024)
+            .unwrap();
+        let audit = LogFile::create(
+            wide!("log:\\SystemRoot\\Logs\\MyDriver\\shared::audit"),
+            LogOptions::new().create_if_missing(),
+        )
+        .unwrap();
+        let orders_area =
+            MarshallingArea::<MyBlocks>::create(&orders, MarshallingConfig::new(64 * 1024))
+                .unwrap();
+        let audit_area =
+            MarshallingArea::<MyBlocks>::create(&audit, MarshallingConfig::new(64 * 1024)).unwrap();
+        let o = orders_area.append(&[b"order 1"]).unwrap();
+        let a = audit_area.append(&[b"audit 1"]).unwrap();
+        orders_area.flush().unwrap();
+        audit_area.flush().unwrap();
+        // Each stream reads back its own record, and the other stream's LSN names none of its.
+        let mut cx = orders_area.read(o, ReadMode::Forward).unwrap();
+        assert_eq!(cx.next().unwrap().unwrap().data, b"order 1");
+        assert!(cx.next().unwrap().is_none());
+        drop(cx);
+        assert!(orders_area.read(a, ReadMode::Forward).is_err());
+        let mut cx = audit_area.read(a, ReadMode::Forward).unwrap();
+        assert_eq!(cx.next().unwrap().unwrap().data, b"audit 1");
+        assert!(cx.next().unwrap().is_none());
+    }
+    no_leaks(&sb);
+}
