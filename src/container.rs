@@ -29,7 +29,7 @@
 
 use core::marker::PhantomData;
 
-use crate::error::{check, Error, Result};
+use crate::error::{check, Error, Inconsistency, Result};
 use crate::irql::require_passive_or_apc;
 use crate::log::LogFile;
 use crate::status::NtStatus;
@@ -251,7 +251,9 @@ impl core::fmt::Debug for ScanContext {
 /// Created by [`LogFile::containers`] or [`LogFile::scan_containers`]. The first item is the
 /// start container; later ones follow in the scan's direction, which
 /// [`turn_around`](Self::turn_around) reverses from the container returned last. The
-/// iterator ends at `STATUS_NO_MORE_ENTRIES`; a failure is yielded once, then it ends.
+/// iterator ends at `STATUS_NO_MORE_ENTRIES`; a failure is yielded once, then it ends (a
+/// success that returns more containers than the context asked for, or containers in a NULL
+/// array, is such a failure: [`Error::InconsistentOutput`]).
 /// Dropping it closes the scan (`CLFS_SCAN_CLOSE`); [`close`](Self::close) does the same and
 /// returns the status.
 ///
@@ -336,11 +338,11 @@ impl Iterator for ContainerScan<'_> {
             self.done = true;
             return None;
         }
-        if returned > cx.raw.cContainers || array.is_null() {
+        if let Err(detail) = check_scan_output(returned, cx.raw.cContainers, array.is_null()) {
             self.done = true;
-            return Some(Err(Error::Status {
+            return Some(Err(Error::InconsistentOutput {
                 routine: SCAN,
-                status: NtStatus::UNSUCCESSFUL,
+                detail,
             }));
         }
         // SAFETY: CLFS filled `cContainersReturned` (>= 1, <= cContainers) entries of the
@@ -454,7 +456,9 @@ impl LogFile {
     /// `buf`. A buffer that is too small gives the start of the name and
     /// [`ContainerName::is_truncated`]; `full_len` says how many characters are needed.
     ///
-    /// The length CLFS reports is checked against `buf` before the slice is made.
+    /// The length CLFS reports is checked against `buf` before the slice is made: a length
+    /// past `buf` is [`Error::LengthOutOfRange`]; an odd byte length, an empty name, or an
+    /// untruncated name whose length is not `full_len` is [`Error::InconsistentOutput`].
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn container_name<'b>(
@@ -479,18 +483,159 @@ impl LogFile {
         if !truncated {
             check(ROUTINE, status)?;
         }
-        let len = usize::from(us.Length);
-        if len % 2 != 0 || len / 2 > cap || (!truncated && (len / 2) as u64 != u64::from(full_len))
-        {
-            return Err(Error::Status {
-                routine: ROUTINE,
-                status: NtStatus::UNSUCCESSFUL,
-            });
-        }
-        let name = buf.get(..len / 2).ok_or(Error::Status {
+        let units = check_name_output(us.Length, cap, truncated, full_len)?;
+        let name = buf.get(..units).ok_or(Error::LengthOutOfRange {
             routine: ROUTINE,
-            status: NtStatus::UNSUCCESSFUL,
+            what: "the container name",
+            len: u64::from(us.Length),
+            limit: (buf.len() as u64).saturating_mul(2),
         })?;
         Ok(ContainerName { name, full_len })
+    }
+}
+
+/// The rules a successful `ClfsScanLogContainers` keeps (called with `returned >= 1`): at most
+/// `cContainers` entries, in a non-NULL array.
+fn check_scan_output(returned: u32, capacity: u32, array_null: bool) -> Result<(), Inconsistency> {
+    if returned > capacity {
+        return Err(Inconsistency::CountOverCapacity {
+            what: "container",
+            count: u64::from(returned),
+            capacity: u64::from(capacity),
+        });
+    }
+    if array_null {
+        return Err(Inconsistency::EntriesInNullArray {
+            what: "container",
+            count: u64::from(returned),
+        });
+    }
+    Ok(())
+}
+
+/// The rules a successful (or truncated) `ClfsGetContainerName` keeps: `Length` (bytes) is
+/// even and fits the `cap` characters passed, and without truncation it equals the full
+/// length in characters, which is not 0 (a container's path is never empty). Returns the
+/// name's length in characters.
+fn check_name_output(length: u16, cap: usize, truncated: bool, full_len: u32) -> Result<usize> {
+    const ROUTINE: &str = "ClfsGetContainerName";
+    if length % 2 != 0 {
+        return Err(Error::InconsistentOutput {
+            routine: ROUTINE,
+            detail: Inconsistency::OddLength {
+                what: "the container name",
+                len: u64::from(length),
+            },
+        });
+    }
+    let units = usize::from(length / 2);
+    if units > cap {
+        return Err(Error::LengthOutOfRange {
+            routine: ROUTINE,
+            what: "the container name",
+            len: u64::from(length),
+            limit: cap as u64 * 2,
+        });
+    }
+    if !truncated && units as u64 != u64::from(full_len) {
+        return Err(Error::InconsistentOutput {
+            routine: ROUTINE,
+            detail: Inconsistency::Mismatch {
+                what: "a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName)",
+                found: units as u64,
+                expected: u64::from(full_len),
+            },
+        });
+    }
+    if !truncated && units == 0 {
+        // A container is a file: its path is never empty.
+        return Err(Error::InconsistentOutput {
+            routine: ROUTINE,
+            detail: Inconsistency::ShortLength {
+                what: "the container name",
+                len: 0,
+                min: 2,
+            },
+        });
+    }
+    Ok(units)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code: a panic is a failure report
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    // No emulator hook makes a scan or a name read return these outputs; the rules are
+    // checked here on the values directly.
+
+    #[test]
+    fn scan_outputs_past_the_array_or_in_a_null_one_are_refused() {
+        assert_eq!(check_scan_output(1, 1, false), Ok(()));
+        let e = check_scan_output(3, 1, false).unwrap_err();
+        assert_eq!(
+            e,
+            Inconsistency::CountOverCapacity {
+                what: "container",
+                count: 3,
+                capacity: 1
+            }
+        );
+        let e = Error::InconsistentOutput {
+            routine: SCAN,
+            detail: e,
+        };
+        assert_eq!(
+            e.to_string(),
+            "ClfsScanLogContainers reported success but returned 3 containers for a 1-entry array"
+        );
+        let e = check_scan_output(1, 1, true).unwrap_err();
+        assert_eq!(
+            e,
+            Inconsistency::EntriesInNullArray {
+                what: "container",
+                count: 1
+            }
+        );
+        assert_eq!(e.to_string(), "1 container in a NULL array");
+    }
+
+    #[test]
+    fn container_name_lengths_are_checked() {
+        assert_eq!(check_name_output(10, 5, false, 5), Ok(5));
+        assert_eq!(check_name_output(10, 5, true, 9), Ok(5));
+        let e = check_name_output(9, 5, false, 4).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ClfsGetContainerName reported success but returned an odd length of 9 bytes for the container name, which is UTF-16 (2 bytes a unit)"
+        );
+        assert_eq!(
+            check_name_output(12, 5, true, 9),
+            Err(Error::LengthOutOfRange {
+                routine: "ClfsGetContainerName",
+                what: "the container name",
+                len: 12,
+                limit: 10
+            })
+        );
+        let e = check_name_output(10, 5, false, 7).unwrap_err();
+        assert_eq!(
+            e,
+            Error::InconsistentOutput {
+                routine: "ClfsGetContainerName",
+                detail: Inconsistency::Mismatch {
+                    what: "a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName)",
+                    found: 5,
+                    expected: 7
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "ClfsGetContainerName reported success but returned a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName): 5, expected 7"
+        );
+        // A truncated read into an empty buffer is an empty start, not an error.
+        assert_eq!(check_name_output(0, 0, true, 9), Ok(0));
     }
 }

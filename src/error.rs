@@ -22,12 +22,118 @@ impl core::fmt::Display for BufferKind {
     }
 }
 
+/// What was wrong with the outputs of a CLFS routine that reported success
+/// ([`Error::InconsistentOutput`]). Its message completes the sentence "`<routine>` reported
+/// success but returned ..." and names the values involved.
+///
+/// ```
+/// use clfs::Inconsistency;
+/// let d = Inconsistency::CountOverCapacity { what: "container", count: 3, capacity: 1 };
+/// assert_eq!(d.to_string(), "3 containers for a 1-entry array");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Inconsistency {
+    /// A NULL pointer where a successful call returns an object, a context or a cookie.
+    Null {
+        /// What the pointer is ("log file object", "read context", ...).
+        what: &'static str,
+    },
+    /// `CLFS_LSN_INVALID` where a successful call returns an LSN.
+    InvalidLsn {
+        /// Which LSN ("the record's LSN", "the restart record's LSN", ...).
+        what: &'static str,
+    },
+    /// More entries returned than the array they were written to holds.
+    CountOverCapacity {
+        /// What an entry is, in the singular ("container").
+        what: &'static str,
+        /// How many entries the routine says it returned.
+        count: u64,
+        /// How many entries the array holds.
+        capacity: u64,
+    },
+    /// Entries returned in a NULL array.
+    EntriesInNullArray {
+        /// What an entry is, in the singular ("container").
+        what: &'static str,
+        /// How many entries the routine says it returned.
+        count: u64,
+    },
+    /// A length shorter than the structure it describes.
+    ShortLength {
+        /// The structure ("CLFS_INFORMATION", "the stream identifier", ...).
+        what: &'static str,
+        /// The length returned, in bytes.
+        len: u64,
+        /// The fewest bytes the structure takes.
+        min: u64,
+    },
+    /// An odd byte length of UTF-16 text.
+    OddLength {
+        /// The text ("the container name", ...).
+        what: &'static str,
+        /// The length returned, in bytes.
+        len: u64,
+    },
+    /// A value that differs from the one the routine's other outputs (or its contract) fix.
+    Mismatch {
+        /// What the value is and what fixes it, as a phrase.
+        what: &'static str,
+        /// The value returned.
+        found: u64,
+        /// The value required.
+        expected: u64,
+    },
+}
+
+impl core::fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        fn s(n: u64) -> &'static str {
+            if n == 1 {
+                ""
+            } else {
+                "s"
+            }
+        }
+        match *self {
+            Inconsistency::Null { what } => write!(f, "a NULL {what}"),
+            Inconsistency::InvalidLsn { what } => write!(f, "CLFS_LSN_INVALID as {what}"),
+            Inconsistency::CountOverCapacity {
+                what,
+                count,
+                capacity,
+            } => write!(f, "{count} {what}{} for a {capacity}-entry array", s(count)),
+            Inconsistency::EntriesInNullArray { what, count } => {
+                write!(f, "{count} {what}{} in a NULL array", s(count))
+            }
+            Inconsistency::ShortLength { what, len, min } => write!(
+                f,
+                "a length of {len} byte{} for {what}, which needs at least {min} byte{}",
+                s(len),
+                s(min)
+            ),
+            Inconsistency::OddLength { what, len } => write!(
+                f,
+                "an odd length of {len} bytes for {what}, which is UTF-16 (2 bytes a unit)"
+            ),
+            Inconsistency::Mismatch {
+                what,
+                found,
+                expected,
+            } => write!(f, "{what}: {found}, expected {expected}"),
+        }
+    }
+}
+
 /// Everything that can go wrong in `clfs`.
 ///
 /// Either Clfs.sys refused ([`Error::Status`], which keeps the NTSTATUS and names the routine),
 /// or the library refused first because the call was certain to fail or to crash the system;
 /// then the variant names the broken rule and the values involved, and Clfs.sys was never
-/// called.
+/// called. The third case: Clfs.sys reported success but returned outputs the library cannot
+/// trust ([`Error::LengthOutOfRange`], [`Error::InconsistentOutput`]); those name the rule and
+/// the values too.
 ///
 /// ```
 /// use clfs::Error;
@@ -121,6 +227,34 @@ pub enum Error {
         len: u64,
         /// The most the buffer holds (0 for a NULL buffer).
         limit: u64,
+    },
+
+    /// Clfs.sys reported success, but what it returned breaks a rule that every successful
+    /// call keeps (a NULL object or context, `CLFS_LSN_INVALID` as an LSN, a count, length or
+    /// offset that contradicts the buffer or structure it describes). The outputs are treated
+    /// as hostile and not used; the [`Inconsistency`] names the rule and the values. Clfs.sys
+    /// *was* called: whatever it may have opened or written on its side is not known to the
+    /// library. Lengths that overrun their buffer are [`Error::LengthOutOfRange`] instead.
+    ///
+    /// ```
+    /// use clfs::{Error, Inconsistency, NtStatus};
+    /// let e = Error::InconsistentOutput {
+    ///     routine: "ClfsCreateLogFile",
+    ///     detail: Inconsistency::Null { what: "log file object" },
+    /// };
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "ClfsCreateLogFile reported success but returned a NULL log file object"
+    /// );
+    /// assert_eq!(e.ntstatus(), NtStatus::LOG_METADATA_INCONSISTENT);
+    /// assert_eq!(e.status(), None); // Clfs.sys did not fail
+    /// ```
+    #[error("{routine} reported success but returned {detail}")]
+    InconsistentOutput {
+        /// The routine that returned the outputs.
+        routine: &'static str,
+        /// The broken rule and the values involved.
+        detail: Inconsistency,
     },
 
     /// The `CLFS_LSN_NULL` or `CLFS_LSN_INVALID` that clfs.sys exports differs from this
@@ -372,7 +506,9 @@ impl core::fmt::Display for MessageSuffix {
 }
 
 impl Error {
-    /// The NTSTATUS when Clfs.sys refused, `None` when the library refused first.
+    /// The NTSTATUS when Clfs.sys refused, `None` when the library refused first or refused
+    /// what a successful call returned ([`Error::LengthOutOfRange`],
+    /// [`Error::InconsistentOutput`]).
     ///
     /// IRQL: any.
     pub const fn status(&self) -> Option<NtStatus> {
@@ -403,7 +539,7 @@ impl Error {
     /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
     /// | `PoolExhausted` | `STATUS_INSUFFICIENT_RESOURCES` |
-    /// | `LengthOutOfRange` | `STATUS_LOG_METADATA_INCONSISTENT` |
+    /// | `LengthOutOfRange`, `InconsistentOutput` | `STATUS_LOG_METADATA_INCONSISTENT` |
     /// | `LsnConstantMismatch` | `STATUS_REVISION_MISMATCH` |
     /// | every other variant (bad sizes, counts, alignments, LSN, geometry, container index and policy arguments) | `STATUS_INVALID_PARAMETER` |
     ///
@@ -437,7 +573,9 @@ impl Error {
             }
             Error::LsnDifferenceOverflow { .. } => NtStatus::INTEGER_OVERFLOW,
             Error::PoolExhausted { .. } => NtStatus::INSUFFICIENT_RESOURCES,
-            Error::LengthOutOfRange { .. } => NtStatus::LOG_METADATA_INCONSISTENT,
+            Error::LengthOutOfRange { .. } | Error::InconsistentOutput { .. } => {
+                NtStatus::LOG_METADATA_INCONSISTENT
+            }
             Error::LsnConstantMismatch { .. } => NtStatus::REVISION_MISMATCH,
             Error::NoContainers
             | Error::ZeroBufferSize
@@ -462,12 +600,18 @@ impl Error {
         }
     }
 
-    /// True when the library refused before calling Clfs.sys (false for [`Error::Status`] and
-    /// for [`Error::LengthOutOfRange`], a refusal of what Clfs.sys returned).
+    /// True when the library refused before calling Clfs.sys (false for [`Error::Status`], and
+    /// for [`Error::LengthOutOfRange`] and [`Error::InconsistentOutput`], refusals of what
+    /// Clfs.sys returned).
     ///
     /// IRQL: any.
     pub const fn refused_before_call(&self) -> bool {
-        !matches!(self, Error::Status { .. } | Error::LengthOutOfRange { .. })
+        !matches!(
+            self,
+            Error::Status { .. }
+                | Error::LengthOutOfRange { .. }
+                | Error::InconsistentOutput { .. }
+        )
     }
 }
 

@@ -2,7 +2,9 @@
 //! (reference §2.9) as a typed call, `ClfsSetLogFileInformation`, and `ClfsGetIoStatistics`.
 //!
 //! Every length and offset Clfs.sys returns is checked against the buffer it was given
-//! before anything is read from it.
+//! before anything is read from it: a length past the buffer is [`Error::LengthOutOfRange`],
+//! a length short of the structure asked for (or an odd length of UTF-16 text, or a header
+//! offset other than the documented one) is [`Error::InconsistentOutput`].
 //!
 //! ```
 //! # let _sandbox = clfs_emu::Sandbox::new();
@@ -21,7 +23,7 @@
 use core::ffi::c_void;
 use core::mem::size_of;
 
-use crate::error::{check, Error, Result};
+use crate::error::{check, Error, Inconsistency, Result};
 use crate::irql::require_passive_or_apc;
 use crate::log::{LogFile, LogInfo};
 use crate::lsn::Lsn;
@@ -50,6 +52,17 @@ pub enum InformationClass {
 }
 
 impl InformationClass {
+    /// What the class's output is, for error messages.
+    const fn what(self) -> &'static str {
+        match self {
+            InformationClass::Basic | InformationClass::BasicPhysical => "CLFS_INFORMATION",
+            InformationClass::PhysicalName => "CLFS_LOG_NAME_INFORMATION",
+            InformationClass::StreamIdentifier => "the stream identifier",
+            InformationClass::SystemMarking => "the system marking count",
+            InformationClass::PhysicalLsn => "CLFS_PHYSICAL_LSN_INFORMATION",
+        }
+    }
+
     /// The raw `CLFS_LOG_INFORMATION_CLASS` value.
     ///
     /// IRQL: any level.
@@ -139,12 +152,42 @@ impl LogFile {
         };
         check(QUERY, status)?;
         if len > out_len {
-            return Err(Error::Status {
+            return Err(Error::LengthOutOfRange {
                 routine: QUERY,
-                status: NtStatus::UNSUCCESSFUL,
+                what: class.what(),
+                len: u64::from(len),
+                limit: u64::from(out_len),
             });
         }
         Ok(len)
+    }
+
+    /// [`query_raw`](Self::query_raw) for a fixed-size output of `size` bytes at `out`: a
+    /// length other than `size` is an error.
+    ///
+    /// # Safety
+    /// As for `query_raw`, with `out_len == size`.
+    unsafe fn query_exact(
+        &self,
+        class: InformationClass,
+        input: *const c_void,
+        input_len: u32,
+        out: *mut c_void,
+        size: u32,
+    ) -> Result<()> {
+        // SAFETY: forwarded caller contract.
+        let n = unsafe { self.query_raw(class, input, input_len, out, size) }?;
+        if n < size {
+            return Err(Error::InconsistentOutput {
+                routine: QUERY,
+                detail: Inconsistency::ShortLength {
+                    what: class.what(),
+                    len: u64::from(n),
+                    min: u64::from(size),
+                },
+            });
+        }
+        Ok(())
     }
 
     /// `ClfsQueryLogFileInformation` with `ClfsLogBasicInformationPhysical`: the
@@ -157,8 +200,8 @@ impl LogFile {
         let mut raw: sys::CLFS_INFORMATION = unsafe { core::mem::zeroed() };
         let size = size_of::<sys::CLFS_INFORMATION>() as u32;
         // SAFETY: `raw` is writable for `size` bytes; no input.
-        let n = unsafe {
-            self.query_raw(
+        unsafe {
+            self.query_exact(
                 InformationClass::BasicPhysical,
                 core::ptr::null(),
                 0,
@@ -166,12 +209,6 @@ impl LogFile {
                 size,
             )
         }?;
-        if n != size {
-            return Err(Error::Status {
-                routine: QUERY,
-                status: NtStatus::UNSUCCESSFUL,
-            });
-        }
         Ok(LogInfo::from_raw(&raw))
     }
 
@@ -194,18 +231,37 @@ impl LogFile {
                 cap,
             )
         }?;
-        let bad = Error::Status {
-            routine: QUERY,
-            status: NtStatus::UNSUCCESSFUL,
+        const WHAT: &str = "the physical log name";
+        // n <= cap <= 2 * buf.len() (query_raw), so n >= 2 means buf has its length element.
+        let (Some((&bytes, rest)), 2..) = (buf.split_first(), n) else {
+            return Err(Error::InconsistentOutput {
+                routine: QUERY,
+                detail: Inconsistency::ShortLength {
+                    what: InformationClass::PhysicalName.what(),
+                    len: u64::from(n),
+                    min: 2,
+                },
+            });
         };
-        let Some((&bytes, rest)) = buf.split_first() else {
-            return Err(bad);
-        };
-        let bytes = u32::from(bytes);
-        if n < 2 || bytes % 2 != 0 || bytes > n - 2 {
-            return Err(bad);
+        if bytes % 2 != 0 {
+            return Err(Error::InconsistentOutput {
+                routine: QUERY,
+                detail: Inconsistency::OddLength {
+                    what: WHAT,
+                    len: u64::from(bytes),
+                },
+            });
         }
-        rest.get(..(bytes / 2) as usize).ok_or(bad)
+        let too_long = Error::LengthOutOfRange {
+            routine: QUERY,
+            what: WHAT,
+            len: u64::from(bytes),
+            limit: u64::from(n - 2),
+        };
+        if u32::from(bytes) > n - 2 {
+            return Err(too_long);
+        }
+        rest.get(..usize::from(bytes / 2)).ok_or(too_long)
     }
 
     /// `ClfsQueryLogFileInformation` with `ClfsLogStreamIdentifierInformation`: this
@@ -216,8 +272,8 @@ impl LogFile {
     pub fn stream_id(&self) -> Result<u8> {
         let mut id = 0u8;
         // SAFETY: `id` is one writable byte; no input.
-        let n = unsafe {
-            self.query_raw(
+        unsafe {
+            self.query_exact(
                 InformationClass::StreamIdentifier,
                 core::ptr::null(),
                 0,
@@ -225,12 +281,6 @@ impl LogFile {
                 1,
             )
         }?;
-        if n != 1 {
-            return Err(Error::Status {
-                routine: QUERY,
-                status: NtStatus::UNSUCCESSFUL,
-            });
-        }
         Ok(id)
     }
 
@@ -241,8 +291,8 @@ impl LogFile {
     pub fn system_markings(&self) -> Result<u32> {
         let mut count = 0u32;
         // SAFETY: `count` is 4 writable bytes; no input.
-        let n = unsafe {
-            self.query_raw(
+        unsafe {
+            self.query_exact(
                 InformationClass::SystemMarking,
                 core::ptr::null(),
                 0,
@@ -250,12 +300,6 @@ impl LogFile {
                 4,
             )
         }?;
-        if n != 4 {
-            return Err(Error::Status {
-                routine: QUERY,
-                status: NtStatus::UNSUCCESSFUL,
-            });
-        }
         Ok(count)
     }
 
@@ -280,8 +324,8 @@ impl LogFile {
         };
         let mut out = RawPhysicalLsn::default();
         // SAFETY: `input` is 24 readable bytes, `out` 24 writable bytes.
-        let n = unsafe {
-            self.query_raw(
+        unsafe {
+            self.query_exact(
                 InformationClass::PhysicalLsn,
                 (&input as *const RawPhysicalLsn).cast::<c_void>(),
                 24,
@@ -289,12 +333,6 @@ impl LogFile {
                 24,
             )
         }?;
-        if n != 24 {
-            return Err(Error::Status {
-                routine: QUERY,
-                status: NtStatus::UNSUCCESSFUL,
-            });
-        }
         Ok(Lsn::from_raw(out.physical_lsn))
     }
 
@@ -347,17 +385,7 @@ impl LogFile {
             )
         };
         check(ROUTINE, status)?;
-        // The counters must lie inside what was written, at the offset the header names.
-        if written > 48
-            || u32::from(raw.length) > written
-            || raw.data_offset != 16
-            || written < raw.data_offset + 32
-        {
-            return Err(Error::Status {
-                routine: ROUTINE,
-                status: NtStatus::UNSUCCESSFUL,
-            });
-        }
+        check_io_statistics(written, raw.length, raw.data_offset)?;
         let [flushes, bytes_flushed, metadata_flushes, metadata_bytes_flushed] = raw.counters;
         Ok(IoStatistics {
             version: (raw.major, raw.minor),
@@ -366,5 +394,126 @@ impl LogFile {
             metadata_flushes,
             metadata_bytes_flushed,
         })
+    }
+}
+
+/// The rules a successful `ClfsGetIoStatistics` into a 48-byte buffer keeps: it wrote the
+/// whole `CLFS_IO_STATISTICS` (48 bytes), the header's `cbLength` lies inside what was
+/// written, and `coffData` puts the counters right after the 16-byte header.
+fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()> {
+    const ROUTINE: &str = "ClfsGetIoStatistics";
+    const WHAT: &str = "CLFS_IO_STATISTICS";
+    const SIZE: u32 = size_of::<RawIoStatistics>() as u32;
+    if written > SIZE {
+        return Err(Error::LengthOutOfRange {
+            routine: ROUTINE,
+            what: WHAT,
+            len: u64::from(written),
+            limit: u64::from(SIZE),
+        });
+    }
+    if written < SIZE {
+        return Err(Error::InconsistentOutput {
+            routine: ROUTINE,
+            detail: Inconsistency::ShortLength {
+                what: WHAT,
+                len: u64::from(written),
+                min: u64::from(SIZE),
+            },
+        });
+    }
+    if u32::from(length) > written {
+        return Err(Error::LengthOutOfRange {
+            routine: ROUTINE,
+            what: "the statistics (the header's cbLength)",
+            len: u64::from(length),
+            limit: u64::from(written),
+        });
+    }
+    if data_offset != 16 {
+        return Err(Error::InconsistentOutput {
+            routine: ROUTINE,
+            detail: Inconsistency::Mismatch {
+                what:
+                    "a statistics header whose counter offset (coffData) is not the header's size",
+                found: u64::from(data_offset),
+                expected: 16,
+            },
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code: a panic is a failure report
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    // The emulator's hooks reach only the first rule (a success that wrote nothing); the
+    // others are checked here on the values directly.
+
+    #[test]
+    fn io_statistics_header_rules() {
+        assert_eq!(check_io_statistics(48, 48, 16), Ok(()));
+        assert_eq!(
+            check_io_statistics(64, 48, 16),
+            Err(Error::LengthOutOfRange {
+                routine: "ClfsGetIoStatistics",
+                what: "CLFS_IO_STATISTICS",
+                len: 64,
+                limit: 48
+            })
+        );
+        assert_eq!(
+            check_io_statistics(24, 24, 16).unwrap_err().to_string(),
+            "ClfsGetIoStatistics reported success but returned a length of 24 bytes for CLFS_IO_STATISTICS, which needs at least 48 bytes"
+        );
+        assert_eq!(
+            check_io_statistics(48, 64, 16).unwrap_err().to_string(),
+            "ClfsGetIoStatistics returned a length of 64 bytes for the statistics (the header's cbLength), but its buffer holds at most 48 bytes"
+        );
+        let e = check_io_statistics(48, 48, 20).unwrap_err();
+        assert_eq!(
+            e,
+            Error::InconsistentOutput {
+                routine: "ClfsGetIoStatistics",
+                detail: Inconsistency::Mismatch {
+                    what: "a statistics header whose counter offset (coffData) is not the header's size",
+                    found: 20,
+                    expected: 16
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "ClfsGetIoStatistics reported success but returned a statistics header whose counter offset (coffData) is not the header's size: 20, expected 16"
+        );
+    }
+
+    #[test]
+    fn short_lengths_of_fixed_size_classes_name_the_class() {
+        // stream_id, system_markings and physical_lsn: the emulator's length override covers
+        // only classes 0 and 1, so the message is checked here.
+        let e = Error::InconsistentOutput {
+            routine: QUERY,
+            detail: Inconsistency::ShortLength {
+                what: InformationClass::StreamIdentifier.what(),
+                len: 0,
+                min: 1,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "ClfsQueryLogFileInformation reported success but returned a length of 0 bytes for the stream identifier, which needs at least 1 byte"
+        );
+        assert_eq!(
+            InformationClass::PhysicalLsn.what(),
+            "CLFS_PHYSICAL_LSN_INFORMATION"
+        );
+        assert_eq!(
+            InformationClass::SystemMarking.what(),
+            "the system marking count"
+        );
     }
 }

@@ -103,7 +103,7 @@ pub mod write;
 pub use container::{
     ContainerInfo, ContainerName, ContainerScan, ContainerState, ScanContext, ScanDirection,
 };
-pub use error::{BufferKind, Error, Result};
+pub use error::{BufferKind, Error, Inconsistency, Result};
 pub use info::{InformationClass, IoStatistics};
 pub use log::{
     Access, CreateOptions, Disposition, LogContext, LogFile, LogInfo, LogOptionFlags, LogOptions,

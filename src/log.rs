@@ -506,7 +506,8 @@ impl LogFile {
     /// ([`Error::LogOptions`]). A dedicated log is never converted into a multiplexed one or
     /// back: Clfs.sys answers `STATUS_LOG_DEDICATED` for `log:<path>::<stream>` when `<path>`
     /// is a dedicated log, and `STATUS_LOG_MULTIPLEXED` for `log:<path>` when it is a
-    /// multiplexed one.
+    /// multiplexed one. A success that returns a NULL log file object is
+    /// [`Error::InconsistentOutput`].
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -560,9 +561,11 @@ impl LogFile {
             )
         };
         check(ROUTINE, status)?;
-        let raw = NonNull::new(raw).ok_or(Error::Status {
+        let raw = NonNull::new(raw).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
-            status: crate::NtStatus::UNSUCCESSFUL,
+            detail: crate::Inconsistency::Null {
+                what: "log file object",
+            },
         })?;
         // INVARIANT: ClfsCreateLogFile succeeded and returned this object, opened with this
         // name's kind and this access mask.

@@ -234,7 +234,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// | allocate and free callbacks both or neither | holds by construction (`B`) |
     ///
     /// The container count and sector size come from `ClfsQueryLogFileInformation`; on any
-    /// refusal `ClfsCreateMarshallingArea` is never called. The physical-log check needs the
+    /// refusal `ClfsCreateMarshallingArea` is never called. A success that returns a NULL
+    /// marshalling context is [`Error::InconsistentOutput`]. The physical-log check needs the
     /// log's name: for a [`LogFile::from_raw`] object ([`LogFile::kind`] is `None`) it is left
     /// to Clfs.sys, which answers `STATUS_LOG_MULTIPLEXED`.
     ///
@@ -361,9 +362,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             },
         };
         check(routine, status)?;
-        let raw = NonNull::new(raw).ok_or(Error::Status {
+        let raw = NonNull::new(raw).ok_or(Error::InconsistentOutput {
             routine,
-            status: crate::NtStatus::UNSUCCESSFUL,
+            detail: crate::Inconsistency::Null {
+                what: "marshalling context",
+            },
         })?;
         // INVARIANT: created for `log` just now.
         Ok(MarshallingArea {

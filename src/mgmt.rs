@@ -813,7 +813,8 @@ impl<C: ManagementCallbacks> core::fmt::Debug for ManagedClient<'_, C> {
 
 impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     /// `ClfsMgmtRegisterManagedClient`: registers `callbacks` as a managed client of `log`.
-    /// They may run before this returns. Several clients may register with one log.
+    /// They may run before this returns. Several clients may register with one log. A success
+    /// that returns a NULL client cookie is [`Error::InconsistentOutput`].
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn register(log: &'a LogFile, callbacks: &'a C) -> Result<Self> {
@@ -834,9 +835,11 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
         // returned guard borrows until it deregisters; `cookie` is a valid out pointer.
         let status = unsafe { sys::ClfsMgmtRegisterManagedClient(log.as_raw(), &reg, &mut cookie) };
         check(ROUTINE, status)?;
-        let cookie = NonNull::new(cookie).ok_or(Error::Status {
+        let cookie = NonNull::new(cookie).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
-            status: NtStatus::UNSUCCESSFUL,
+            detail: crate::Inconsistency::Null {
+                what: "client cookie",
+            },
         })?;
         // INVARIANT: registration succeeded with these callbacks.
         Ok(ManagedClient {

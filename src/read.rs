@@ -244,7 +244,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Opens a read context at the record `lsn` (`ClfsReadLogRecord`) that steps in `mode`.
     /// The first call to [`ReadContext::next`] returns that record.
     ///
-    /// Each open context holds one of the area's read buffers.
+    /// Each open context holds one of the area's read buffers. A success that returns a NULL
+    /// read context is [`Error::InconsistentOutput`]; a record length the block cannot hold is
+    /// [`Error::LengthOutOfRange`] (the context is then terminated).
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -306,9 +308,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             )
         };
         check(ROUTINE, status)?;
-        let raw = NonNull::new(cx).ok_or(Error::Status {
+        let raw = NonNull::new(cx).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
-            status: NtStatus::UNSUCCESSFUL,
+            detail: crate::Inconsistency::Null {
+                what: "read context",
+            },
         })?;
         let limit = self.config().buffer_size();
         // INVARIANT: a fresh context for this area; the record it returned is pending once
@@ -335,6 +339,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// Opens a read context at the most recent restart area (`ClfsReadRestartArea`), or
     /// `None` when the stream has none (`STATUS_LOG_NO_RESTART`, an informational status).
+    /// Another success that returns a NULL read context is [`Error::InconsistentOutput`].
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -371,9 +376,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             // Informational: NT_SUCCESS, but the outputs are not valid (reference §1.6).
             return Ok(None);
         }
-        let raw = NonNull::new(cx).ok_or(Error::Status {
+        let raw = NonNull::new(cx).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
-            status: NtStatus::UNSUCCESSFUL,
+            detail: crate::Inconsistency::Null {
+                what: "read context",
+            },
         })?;
         let limit = self.config().buffer_size();
         // INVARIANT: a fresh context positioned at the latest restart record, which `current`
@@ -391,7 +398,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
 
     /// Writes a restart area (`ClfsWriteRestartArea`): appends a restart record linked to the
     /// previous one, flushes the whole area and the log's metadata, and returns its LSN (one
-    /// of this area's stream: [`Lsn`](crate::Lsn#lsns-of-different-streams)).
+    /// of this area's stream: [`Lsn`](crate::Lsn#lsns-of-different-streams)). A success that
+    /// returns `CLFS_LSN_INVALID` as that LSN is [`Error::InconsistentOutput`].
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -448,7 +456,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             )
         };
         check(ROUTINE, status)?;
-        crate::write::success_lsn(ROUTINE, next)
+        crate::write::success_lsn(ROUTINE, "the restart record's LSN", next)
     }
 }
 

@@ -148,12 +148,17 @@ fn gather(entries: &[&[u8]], buffer_size: u32, raw: &mut Entries) -> Result<u32>
 }
 
 /// The LSN a successful call wrote to its out parameter (initialised to `CLFS_LSN_INVALID`
-/// before the call); a success that left it untouched is reported as a failure.
+/// before the call); a success that left it untouched (or wrote `CLFS_LSN_INVALID`) is
+/// [`Error::InconsistentOutput`]. `what` names the LSN ("the record's LSN").
 #[inline]
-pub(crate) fn success_lsn(routine: &'static str, out: sys::CLFS_LSN) -> Result<Lsn> {
-    Lsn::from_sys(out).valid().ok_or(Error::Status {
+pub(crate) fn success_lsn(
+    routine: &'static str,
+    what: &'static str,
+    out: sys::CLFS_LSN,
+) -> Result<Lsn> {
+    Lsn::from_sys(out).valid().ok_or(Error::InconsistentOutput {
         routine,
-        status: crate::NtStatus::UNSUCCESSFUL,
+        detail: crate::Inconsistency::InvalidLsn { what },
     })
 }
 
@@ -166,7 +171,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     ///
     /// The LSN is one of this area's stream: it orders the stream's records, and means
     /// nothing next to an LSN of another stream of the same multiplexed log
-    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
+    /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)). A success that returns
+    /// `CLFS_LSN_INVALID` as the LSN is [`Error::InconsistentOutput`] (so are the other appends
+    /// and [`flush`](Self::flush)).
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -289,7 +296,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             },
         };
         check(routine, status)?;
-        success_lsn(routine, out)
+        success_lsn(routine, "the record's LSN", out)
     }
 
     /// Flushes every record in the area to stable storage (`ClfsFlushToLsn` with
@@ -332,7 +339,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         // SAFETY: the context is live; `target` and `out` are valid for the call.
         let status = unsafe { sys::ClfsFlushToLsn(self.as_raw(), &target, &mut out) };
         check(ROUTINE, status)?;
-        success_lsn(ROUTINE, out)
+        success_lsn(ROUTINE, "the first LSN not flushed", out)
     }
 
     /// Moves the stream's base LSN to `lsn` (`ClfsAdvanceLogBase`), releasing the space of

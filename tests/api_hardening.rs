@@ -3,13 +3,18 @@
 
 mod common;
 
-use clfs::{Append, ClfsAllocator, Error, MarshallingArea, MarshallingConfig, NtStatus, ReadMode};
+use clfs::{
+    Append, ClfsAllocator, Error, Inconsistency, MarshallingArea, MarshallingConfig, NtStatus,
+    ReadMode,
+};
 use clfs_emu::{faults, status, Sandbox};
 use common::{assert_no_leaks, log_with};
 
-/// A success status that left the out LSN untouched is a failure, on `write_restart` as on
+/// A success status that left the out LSN untouched is an error, on `write_restart` as on
 /// every other path that returns an LSN (issue 11 item 6): before the fix it returned
-/// `CLFS_LSN_INVALID` as if it were the restart record's LSN.
+/// `CLFS_LSN_INVALID` as if it were the restart record's LSN. The error names the rule
+/// (`Error::InconsistentOutput`; it was `Error::Status` with `STATUS_UNSUCCESSFUL`, whose
+/// message claimed the routine had failed).
 #[test]
 fn write_restart_refuses_a_success_without_an_lsn() {
     let sb = Sandbox::new();
@@ -18,13 +23,21 @@ fn write_restart_refuses_a_success_without_an_lsn() {
         let area =
             MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
         faults::fail_call("ClfsWriteRestartArea", 1, status::STATUS_SUCCESS);
+        let err = area.write_restart(b"checkpoint").unwrap_err();
         assert_eq!(
-            area.write_restart(b"checkpoint"),
-            Err(Error::Status {
+            err,
+            Error::InconsistentOutput {
                 routine: "ClfsWriteRestartArea",
-                status: NtStatus::UNSUCCESSFUL,
-            })
+                detail: Inconsistency::InvalidLsn {
+                    what: "the restart record's LSN"
+                },
+            }
         );
+        assert_eq!(
+            err.to_string(),
+            "ClfsWriteRestartArea reported success but returned CLFS_LSN_INVALID as the restart record's LSN"
+        );
+        assert_eq!(err.ntstatus(), NtStatus::LOG_METADATA_INCONSISTENT);
         // The next write goes through and returns a real LSN.
         let lsn = area.write_restart(b"checkpoint").unwrap();
         assert!(!lsn.is_invalid());
