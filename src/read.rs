@@ -392,7 +392,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             _area: PhantomData,
         };
         check_len(ROUTINE, "a restart area", buffer, len, limit)?;
-        cx.current = Some((buffer, len, Lsn::from_sys(lsn)));
+        let lsn = crate::write::success_lsn(ROUTINE, "the restart record's LSN", lsn)?;
+        cx.current = Some((buffer, len, lsn));
         Ok(Some(cx))
     }
 
@@ -516,7 +517,9 @@ impl<'a> ReadContext<'a> {
     /// The next record (`ClfsReadNextLogRecord`), or `None` at the end: the end of the stream
     /// or of a chain (`STATUS_END_OF_FILE`), or the start of the active log
     /// (`STATUS_LOG_START_OF_LOG`). The first call returns the record the context was opened
-    /// at.
+    /// at. A success that returns `CLFS_LSN_INVALID` as the record's LSN is
+    /// [`Error::InconsistentOutput`] (as for [`jump`](Self::jump)); a length the block cannot
+    /// hold is [`Error::LengthOutOfRange`]. The context stays usable after either.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -597,7 +600,8 @@ impl<'a> ReadContext<'a> {
             });
         }
         check_len(ROUTINE, "a record", buffer, len, self.limit)?;
-        let (lsn, undo, prev) = (Lsn::from_sys(lsn), Lsn::from_sys(undo), Lsn::from_sys(prev));
+        let lsn = crate::write::success_lsn(ROUTINE, "the record's LSN", lsn)?;
+        let (undo, prev) = (Lsn::from_sys(undo), Lsn::from_sys(prev));
         // SAFETY: the length fits the buffer (checked above); the buffer stays valid until the next read on this context or its
         // termination, both of which need `&mut self`, borrowed by the result.
         Ok(Some(unsafe {
@@ -751,7 +755,8 @@ impl<'a> RestartContext<'a> {
     /// Steps to the previous restart area (`ClfsReadPreviousRestartArea`) and returns it, or
     /// `None` at the start of the chain (`STATUS_LOG_START_OF_LOG`). The area of the previous
     /// step is released first, whatever the outcome: after `None` or an error,
-    /// [`current`](Self::current) is `None` too.
+    /// [`current`](Self::current) is `None` too. A success that returns `CLFS_LSN_INVALID` as
+    /// the restart record's LSN is [`Error::InconsistentOutput`].
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -772,8 +777,10 @@ impl<'a> RestartContext<'a> {
         }
         check(ROUTINE, status)?;
         check_len(ROUTINE, "a restart area", buffer, len, self.limit)?;
-        // INVARIANT: the read succeeded and its length fits; its buffer is the current area.
-        self.current = Some((buffer, len, Lsn::from_sys(lsn)));
+        let lsn = crate::write::success_lsn(ROUTINE, "the restart record's LSN", lsn)?;
+        // INVARIANT: the read succeeded, its length fits and it has an LSN; its buffer is the
+        // current area.
+        self.current = Some((buffer, len, lsn));
         Ok(self.current())
     }
 

@@ -358,3 +358,49 @@ fn container_name_success_that_wrote_nothing() {
     log.close().expect("close");
     assert_no_leaks(&sb);
 }
+
+#[test]
+fn reads_that_return_no_lsn() {
+    let sb = Sandbox::new();
+    let log = log_with("io-read-lsn", 2);
+    let area = area(&log);
+    let first = area.append(&[b"one"]).expect("append");
+    area.append(&[b"two"]).expect("append");
+    area.write_restart(b"checkpoint 1").expect("restart");
+    area.write_restart(b"checkpoint 2").expect("restart");
+    let mut cx = area.read(first, ReadMode::Forward).expect("read");
+    assert_eq!(cx.next().expect("next").expect("record").data, b"one");
+    faults::fail_call("ClfsReadNextLogRecord", 1, STATUS_SUCCESS);
+    let err = cx.next().unwrap_err();
+    assert_inconsistent(
+        &err,
+        "ClfsReadNextLogRecord",
+        Inconsistency::InvalidLsn {
+            what: "the record's LSN",
+        },
+        "ClfsReadNextLogRecord reported success but returned CLFS_LSN_INVALID as the record's LSN",
+    );
+    // The call did nothing: the next step reads the record after "one".
+    assert_eq!(cx.next().expect("next").expect("record").data, b"two");
+    drop(cx);
+    let mut rc = area.read_restart().expect("read").expect("restart");
+    faults::fail_call("ClfsReadPreviousRestartArea", 1, STATUS_SUCCESS);
+    let err = rc.previous().unwrap_err();
+    assert_inconsistent(
+        &err,
+        "ClfsReadPreviousRestartArea",
+        Inconsistency::InvalidLsn {
+            what: "the restart record's LSN",
+        },
+        "ClfsReadPreviousRestartArea reported success but returned CLFS_LSN_INVALID as the restart record's LSN",
+    );
+    assert!(rc.current().is_none(), "nothing is lent after the refusal");
+    assert_eq!(
+        rc.previous().expect("previous").expect("older").data,
+        b"checkpoint 1"
+    );
+    drop(rc);
+    area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
