@@ -252,8 +252,8 @@ impl core::fmt::Debug for ScanContext {
 /// start container; later ones follow in the scan's direction, which
 /// [`turn_around`](Self::turn_around) reverses from the container returned last. The
 /// iterator ends at `STATUS_NO_MORE_ENTRIES`; a failure is yielded once, then it ends (a
-/// success that returns more containers than the context asked for, or containers in a NULL
-/// array, is such a failure: [`Error::InconsistentOutput`]).
+/// success that returns no container, more containers than the context asked for, or
+/// containers in a NULL array, is such a failure: [`Error::InconsistentOutput`]).
 /// Dropping it closes the scan (`CLFS_SCAN_CLOSE`); [`close`](Self::close) does the same and
 /// returns the status.
 ///
@@ -334,10 +334,6 @@ impl Iterator for ContainerScan<'_> {
         // Bounds-check what came back before reading the array.
         let returned = cx.raw.cContainersReturned;
         let array = cx.raw.pinfoContainer;
-        if returned == 0 {
-            self.done = true;
-            return None;
-        }
         if let Err(detail) = check_scan_output(returned, cx.raw.cContainers, array.is_null()) {
             self.done = true;
             return Some(Err(Error::InconsistentOutput {
@@ -494,9 +490,16 @@ impl LogFile {
     }
 }
 
-/// The rules a successful `ClfsScanLogContainers` keeps (called with `returned >= 1`): at most
-/// `cContainers` entries, in a non-NULL array.
+/// The rules a successful `ClfsScanLogContainers` keeps: at least one entry (the end of a
+/// scan is `STATUS_NO_MORE_ENTRIES`, reference §1.2), at most `cContainers`, in a non-NULL
+/// array.
 fn check_scan_output(returned: u32, capacity: u32, array_null: bool) -> Result<(), Inconsistency> {
+    if returned == 0 {
+        return Err(Inconsistency::Empty {
+            what:
+                "container array (cContainersReturned 0; a scan ends with STATUS_NO_MORE_ENTRIES)",
+        });
+    }
     if returned > capacity {
         return Err(Inconsistency::CountOverCapacity {
             what: "container",
@@ -551,10 +554,8 @@ fn check_name_output(length: u16, cap: usize, truncated: bool, full_len: u32) ->
         // A container is a file: its path is never empty.
         return Err(Error::InconsistentOutput {
             routine: ROUTINE,
-            detail: Inconsistency::ShortLength {
-                what: "the container name",
-                len: 0,
-                min: 2,
+            detail: Inconsistency::Empty {
+                what: "container name",
             },
         });
     }
@@ -573,6 +574,10 @@ mod tests {
     #[test]
     fn scan_outputs_past_the_array_or_in_a_null_one_are_refused() {
         assert_eq!(check_scan_output(1, 1, false), Ok(()));
+        assert_eq!(
+            check_scan_output(0, 1, false).unwrap_err().to_string(),
+            "an empty container array (cContainersReturned 0; a scan ends with STATUS_NO_MORE_ENTRIES)"
+        );
         let e = check_scan_output(3, 1, false).unwrap_err();
         assert_eq!(
             e,

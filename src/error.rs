@@ -44,6 +44,11 @@ pub enum Inconsistency {
         /// Which LSN ("the record's LSN", "the restart record's LSN", ...).
         what: &'static str,
     },
+    /// Nothing returned where a successful call returns at least one entry or character.
+    Empty {
+        /// What is empty ("container name", ...).
+        what: &'static str,
+    },
     /// More entries returned than the array they were written to holds.
     CountOverCapacity {
         /// What an entry is, in the singular ("container").
@@ -99,6 +104,7 @@ impl core::fmt::Display for Inconsistency {
         match *self {
             Inconsistency::Null { what } => write!(f, "a NULL {what}"),
             Inconsistency::InvalidLsn { what } => write!(f, "CLFS_LSN_INVALID as {what}"),
+            Inconsistency::Empty { what } => write!(f, "an empty {what}"),
             Inconsistency::CountOverCapacity {
                 what,
                 count,

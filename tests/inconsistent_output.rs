@@ -14,7 +14,7 @@ mod common;
 use clfs::mgmt::{ManagedClient, ManagementCallbacks, TailAdvance};
 use clfs::{
     Append, ClfsAllocator, Error, Inconsistency, LogFile, LogOptions, Lsn, MarshallingArea,
-    MarshallingConfig, MarshallingFlags, NtStatus, ReadMode,
+    MarshallingConfig, MarshallingFlags, NtStatus, ReadMode, ScanContext,
 };
 use clfs_emu::{faults, status::STATUS_SUCCESS, Sandbox};
 use common::{assert_no_leaks, log_with, w};
@@ -346,12 +346,10 @@ fn container_name_success_that_wrote_nothing() {
     assert_inconsistent(
         &err,
         "ClfsGetContainerName",
-        Inconsistency::ShortLength {
-            what: "the container name",
-            len: 0,
-            min: 2,
+        Inconsistency::Empty {
+            what: "container name",
         },
-        "ClfsGetContainerName reported success but returned a length of 0 bytes for the container name, which needs at least 2 bytes",
+        "ClfsGetContainerName reported success but returned an empty container name",
     );
     let name = log.container_name(0, &mut buf).expect("name");
     assert!(!name.name.is_empty() && !name.is_truncated());
@@ -401,6 +399,35 @@ fn reads_that_return_no_lsn() {
     );
     drop(rc);
     area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn a_scan_step_that_returns_no_container_is_not_the_end() {
+    let sb = Sandbox::new();
+    let log = log_with("io-scan", 3);
+    let mut cx = ScanContext::new();
+    let mut scan = log.containers(&mut cx).expect("scan");
+    faults::fail_call("ClfsScanLogContainers", 1, STATUS_SUCCESS);
+    // Before, this success with cContainersReturned 0 ended the scan: 0 of 3 containers and
+    // no error.
+    let err = scan.next().expect("an item").unwrap_err();
+    assert_inconsistent(
+        &err,
+        "ClfsScanLogContainers",
+        Inconsistency::Empty {
+            what: "container array (cContainersReturned 0; a scan ends with STATUS_NO_MORE_ENTRIES)",
+        },
+        "ClfsScanLogContainers reported success but returned an empty container array (cContainersReturned 0; a scan ends with STATUS_NO_MORE_ENTRIES)",
+    );
+    assert!(
+        scan.next().is_none(),
+        "a failure is yielded once, then the scan ends"
+    );
+    scan.close().expect("close");
+    let mut cx = ScanContext::new();
+    assert_eq!(log.containers(&mut cx).expect("scan").count(), 3);
     log.close().expect("close");
     assert_no_leaks(&sb);
 }
