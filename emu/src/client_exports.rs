@@ -183,10 +183,19 @@ pub unsafe extern "system" fn ClfsGetContainerName(
         unsafe { core::ptr::copy_nonoverlapping(name.as_ptr(), us.Buffer, n) };
     }
     us.Length = (n * 2) as u16;
+    if let Some(len) = crate::faults::output_override("ClfsGetContainerName", "Length") {
+        // faults::override_output refuses values above u16::MAX.
+        us.Length = len as u16;
+    }
     // SAFETY: non-null (read above).
     unsafe { wr(puszcontainername, us) };
-    // SAFETY: optional output; NULL is skipped.
-    unsafe { wr(pcactuallencontainername, name.len() as u32) };
+    if !pcactuallencontainername.is_null() {
+        let full =
+            crate::faults::output_override("ClfsGetContainerName", "pcActualLenContainerName")
+                .unwrap_or(name.len() as u32);
+        // SAFETY: non-null; the caller's optional output is writable.
+        unsafe { wr(pcactuallencontainername, full) };
+    }
     if n < name.len() {
         STATUS_BUFFER_OVERFLOW
     } else {
@@ -333,8 +342,9 @@ pub(crate) unsafe fn query_other(
     // SAFETY: the caller's buffer holds `cb >= need` writable bytes; `out` is a separate
     // allocation.
     unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), pinfobuffer.cast::<u8>(), out.len()) };
+    let reported = crate::faults::length_override("ClfsQueryLogFileInformation");
     // SAFETY: non-null (caller).
-    unsafe { wr(pcbinfobuffer, need) };
+    unsafe { wr(pcbinfobuffer, reported.unwrap_or(need)) };
     STATUS_SUCCESS
 }
 
@@ -394,9 +404,12 @@ pub unsafe extern "system" fn ClfsGetIoStatistics(
     v.push(0u8); // ubMinorVersion
     v.extend_from_slice(&[0u8; 2]); // padding
     v.extend_from_slice(&0i32.to_le_bytes()); // eStatsClass
-    v.extend_from_slice(&48u16.to_le_bytes()); // cbLength
+                                              // cbLength; faults::override_output refuses values above u16::MAX.
+    let cb_length = crate::faults::output_override("ClfsGetIoStatistics", "cbLength").unwrap_or(48);
+    v.extend_from_slice(&(cb_length as u16).to_le_bytes());
     v.extend_from_slice(&[0u8; 2]); // padding
-    v.extend_from_slice(&16u32.to_le_bytes()); // coffData
+    let coff_data = crate::faults::output_override("ClfsGetIoStatistics", "coffData").unwrap_or(16);
+    v.extend_from_slice(&coff_data.to_le_bytes());
     for c in [
         counts.flushes,
         counts.bytes,
@@ -408,7 +421,10 @@ pub unsafe extern "system" fn ClfsGetIoStatistics(
     let n = v.len().min(cbstatsbuffer as usize);
     // SAFETY: the caller's buffer holds `cbstatsbuffer >= n` writable bytes.
     unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), pvstatsbuffer.cast::<u8>(), n) };
-    // SAFETY: optional output; NULL is skipped.
-    unsafe { wr(pcbstatswritten, n as u32) };
+    if !pcbstatswritten.is_null() {
+        let written = crate::faults::length_override("ClfsGetIoStatistics").unwrap_or(n as u32);
+        // SAFETY: non-null; the caller's optional output is writable.
+        unsafe { wr(pcbstatswritten, written) };
+    }
     STATUS_SUCCESS
 }

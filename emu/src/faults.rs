@@ -13,7 +13,7 @@ use crate::types::NTSTATUS;
 #[derive(Debug, Default)]
 pub(crate) struct FaultState {
     calls: HashMap<&'static str, Vec<(u64, NTSTATUS)>>,
-    lengths: HashMap<&'static str, Vec<(u64, u32)>>,
+    lengths: HashMap<(&'static str, &'static str), Vec<(u64, u32)>>,
     alloc: Option<u64>,
     container_writes: bool,
     growth: bool,
@@ -39,9 +39,10 @@ impl FaultState {
         fire
     }
 
-    /// Advances the length-override countdowns of `routine`; returns the length to report now.
-    pub fn take_length(&mut self, routine: &str) -> Option<u32> {
-        let list = self.lengths.get_mut(routine)?;
+    /// Advances the override countdowns of `output` of `routine`; returns the value to report
+    /// now.
+    pub fn take_length(&mut self, routine: &'static str, output: &'static str) -> Option<u32> {
+        let list = self.lengths.get_mut(&(routine, output))?;
         let mut fire = None;
         list.retain_mut(|(n, len)| {
             *n = n.saturating_sub(1);
@@ -86,31 +87,126 @@ pub fn fail_call(routine: &'static str, nth: u64, status: NTSTATUS) {
     }
 }
 
+/// The length outputs [`override_output`] can change: (routine, output, largest value the
+/// output's type holds). The first output of each routine is the one [`override_length`]
+/// changes.
+const OUTPUTS: &[(&str, &str, u32)] = &[
+    ("ClfsReadLogRecord", "pcbBuffer", u32::MAX),
+    ("ClfsReadNextLogRecord", "pcbBuffer", u32::MAX),
+    ("ClfsReadRestartArea", "pcbRestartBuffer", u32::MAX),
+    ("ClfsReadPreviousRestartArea", "pcbRestartBuffer", u32::MAX),
+    ("ClfsQueryLogFileInformation", "pcbInfoBuffer", u32::MAX),
+    ("ClfsGetContainerName", "Length", u16::MAX as u32),
+    ("ClfsGetContainerName", "pcActualLenContainerName", u32::MAX),
+    ("ClfsGetIoStatistics", "pcbStatsWritten", u32::MAX),
+    ("ClfsGetIoStatistics", "cbLength", u16::MAX as u32),
+    ("ClfsGetIoStatistics", "coffData", u32::MAX),
+];
+
 /// The `nth` successful call from now (1 = the next one) of `routine` in the current sandbox
 /// reports `len` in its length out-parameter instead of the real length; everything else it
 /// returns is real. For testing how a caller treats a length the buffer cannot hold (a
 /// hostile or corrupt Clfs.sys). Routines: `ClfsReadLogRecord`, `ClfsReadNextLogRecord`
 /// (`*pcbBuffer`), `ClfsReadRestartArea`, `ClfsReadPreviousRestartArea` (`*pcbRestartBuffer`),
-/// `ClfsQueryLogFileInformation` (`*pcbInfoBuffer`).
+/// `ClfsQueryLogFileInformation` (`*pcbInfoBuffer`, every information class),
+/// `ClfsGetContainerName` (`puszContainerName->Length`), `ClfsGetIoStatistics`
+/// (`*pcbStatsWritten`). The same as [`override_output`] with that output's name.
+///
+/// # Panics
+/// For a routine not in that list, or a `len` the output's type cannot hold (`Length` is a
+/// `USHORT`): a hook that would never fire is a mistake in the test.
 pub fn override_length(routine: &'static str, nth: u64, len: u32) {
+    let output = OUTPUTS
+        .iter()
+        .find(|(r, _, _)| *r == routine)
+        .map(|&(_, output, _)| output);
+    assert!(
+        output.is_some(),
+        "faults::override_length: {routine} has no length output the emulator can override"
+    );
+    if let Some(output) = output {
+        override_output(routine, output, nth, len);
+    }
+}
+
+/// The `nth` call from now (1 = the next one) of `routine` in the current sandbox that writes
+/// its length output `output` (a success, or a warning that still fills its outputs, such as
+/// `ClfsGetContainerName`'s `STATUS_BUFFER_OVERFLOW`) writes `value` there instead; every
+/// other output of the call is real. Each output counts its own calls. The outputs, by the
+/// names the headers give them:
+///
+/// | routine | `output` | what it is |
+/// | --- | --- | --- |
+/// | `ClfsReadLogRecord`, `ClfsReadNextLogRecord` | `"pcbBuffer"` | bytes of the record |
+/// | `ClfsReadRestartArea`, `ClfsReadPreviousRestartArea` | `"pcbRestartBuffer"` | bytes of the restart area |
+/// | `ClfsQueryLogFileInformation` | `"pcbInfoBuffer"` | bytes of the information, every class (0 to 5) |
+/// | `ClfsGetContainerName` | `"Length"` | bytes of the name (`puszContainerName->Length`, a `USHORT`) |
+/// | `ClfsGetContainerName` | `"pcActualLenContainerName"` | the full name's length in characters (skipped when the pointer is NULL) |
+/// | `ClfsGetIoStatistics` | `"pcbStatsWritten"` | bytes written (skipped when the pointer is NULL) |
+/// | `ClfsGetIoStatistics` | `"cbLength"` | the header's length of the statistics (a `USHORT`) |
+/// | `ClfsGetIoStatistics` | `"coffData"` | the header's offset of the counters |
+///
+/// For testing how a caller treats lengths and offsets that contradict each other or the
+/// buffer they describe (a hostile or corrupt Clfs.sys).
+///
+/// ```
+/// use clfs_emu::{faults, Sandbox};
+/// let _sandbox = Sandbox::new();
+/// // The next call of ClfsGetIoStatistics says the counters start at byte 20.
+/// faults::override_output("ClfsGetIoStatistics", "coffData", 1, 20);
+/// ```
+///
+/// # Panics
+/// For a (`routine`, `output`) pair not in the table, or a `value` the output's type cannot
+/// hold: a hook that would never fire, or fire with a different value, is a mistake in the
+/// test.
+pub fn override_output(routine: &'static str, output: &'static str, nth: u64, value: u32) {
+    let problem = match OUTPUTS
+        .iter()
+        .find(|(r, o, _)| *r == routine && *o == output)
+    {
+        None => Some(format!(
+            "{routine} has no length output {output:?} the emulator can override"
+        )),
+        Some(&(_, _, max)) if value > max => Some(format!(
+            "{value} does not fit {routine}'s {output} (at most {max})"
+        )),
+        Some(_) => None,
+    };
+    assert!(
+        problem.is_none(),
+        "faults::override_output: {}",
+        problem.as_deref().unwrap_or_default()
+    );
     if let Some(s) = reg().sb(current_sandbox()) {
         s.hot
             .faults_armed
             .store(true, std::sync::atomic::Ordering::Relaxed);
         s.faults
             .lengths
-            .entry(routine)
+            .entry((routine, output))
             .or_default()
-            .push((nth.max(1), len));
+            .push((nth.max(1), value));
     }
 }
 
-/// The length `routine` must report now instead of the real one, if an override fires.
-pub(crate) fn length_override(routine: &'static str) -> Option<u32> {
+/// The value `routine` must write to its length output `output` now instead of the real
+/// one, if an override fires.
+pub(crate) fn output_override(routine: &'static str, output: &'static str) -> Option<u32> {
     if !crate::state::faults_maybe_armed() {
         return None;
     }
-    reg().sb(current_sandbox())?.faults.take_length(routine)
+    reg()
+        .sb(current_sandbox())?
+        .faults
+        .take_length(routine, output)
+}
+
+/// [`output_override`] for the routine's main length output (the one [`override_length`]
+/// changes).
+pub(crate) fn length_override(routine: &'static str) -> Option<u32> {
+    let &(_, output, _) = OUTPUTS.iter().find(|(r, _, _)| *r == routine)?;
+    output_override(routine, output)
 }
 
 /// The `nth` log I/O block allocation from now (1 = the next one) for a marshalling area of
@@ -159,4 +255,47 @@ pub(crate) fn alloc_should_fail(sandbox: u64) -> bool {
 
 pub(crate) fn container_writes_fail(sandbox: u64) -> bool {
     reg().sb(sandbox).is_some_and(|s| s.faults.container_writes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "ClfsFlushToLsn has no length output the emulator can override")]
+    fn a_routine_without_a_length_output_is_refused() {
+        override_length("ClfsFlushToLsn", 1, 8);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ClfsGetIoStatistics has no length output \"cbLen\" the emulator can override"
+    )]
+    fn an_unknown_output_is_refused() {
+        override_output("ClfsGetIoStatistics", "cbLen", 1, 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "65536 does not fit ClfsGetContainerName's Length (at most 65535)")]
+    fn a_value_wider_than_the_output_is_refused() {
+        override_output("ClfsGetContainerName", "Length", 1, 65_536);
+    }
+
+    #[test]
+    fn each_output_counts_its_own_calls() {
+        let mut f = FaultState::default();
+        f.lengths
+            .entry(("ClfsGetIoStatistics", "cbLength"))
+            .or_default()
+            .push((2, 64));
+        f.lengths
+            .entry(("ClfsGetIoStatistics", "coffData"))
+            .or_default()
+            .push((1, 20));
+        assert_eq!(f.take_length("ClfsGetIoStatistics", "coffData"), Some(20));
+        assert_eq!(f.take_length("ClfsGetIoStatistics", "cbLength"), None);
+        assert_eq!(f.take_length("ClfsGetIoStatistics", "coffData"), None);
+        assert_eq!(f.take_length("ClfsGetIoStatistics", "cbLength"), Some(64));
+        assert_eq!(f.take_length("ClfsGetIoStatistics", "cbLength"), None);
+    }
 }
