@@ -223,7 +223,7 @@ pub enum Error {
     /// Clfs.sys returned a length that the buffer it describes cannot hold (more than the
     /// marshalling area's block size, more than the caller's buffer, or bytes at a NULL
     /// buffer). No slice was formed over it. Clfs.sys *was* called.
-    #[error("{routine} returned a length of {len} bytes for {what}, but its buffer holds at most {limit} bytes")]
+    #[error("{routine} returned a length of {len} byte{} for {what}, but its buffer holds at most {limit} byte{}", plural(*len), plural(*limit))]
     LengthOutOfRange {
         /// The routine that returned the length.
         routine: &'static str,
@@ -388,6 +388,14 @@ pub enum Error {
     /// An empty buffer for `ClfsSetLogFileInformation`.
     #[error("log information to set must hold at least one byte")]
     EmptyInformation,
+    /// A buffer for `ClfsSetLogFileInformation` longer than its `ULONG` length can say.
+    #[error("log information to set is {len} bytes; ClfsSetLogFileInformation takes at most {max} bytes (its length is a ULONG)")]
+    InformationTooLarge {
+        /// The buffer's length in bytes.
+        len: usize,
+        /// The most the routine takes (`u32::MAX`).
+        max: u32,
+    },
     /// A container index at or past the log's container count.
     #[error("container index {index} is out of range: the log has {containers} container{}", if *containers == 1 { "" } else { "s" })]
     ContainerIndexOutOfRange {
@@ -496,6 +504,15 @@ pub enum Error {
     },
 }
 
+/// "s" unless `n` is 1, for messages that count bytes.
+const fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 fn message_suffix(status: NtStatus) -> MessageSuffix {
     MessageSuffix(status.message())
 }
@@ -597,6 +614,7 @@ impl Error {
             | Error::LsnBeyondContainer { .. }
             | Error::ContainerIndexOutOfRange { .. }
             | Error::EmptyInformation
+            | Error::InformationTooLarge { .. }
             | Error::InvalidBufferAlignment { .. }
             | Error::UnknownMarshallingFlags { .. }
             | Error::RestartTooLarge { .. }

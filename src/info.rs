@@ -27,7 +27,6 @@ use crate::error::{check, Error, Inconsistency, Result};
 use crate::irql::require_passive_or_apc;
 use crate::log::{LogFile, LogInfo};
 use crate::lsn::Lsn;
-use crate::status::NtStatus;
 use crate::sys;
 
 const QUERY: &str = "ClfsQueryLogFileInformation";
@@ -339,19 +338,14 @@ impl LogFile {
     /// `ClfsSetLogFileInformation` with the raw bytes of class `class`. Which classes and
     /// fields Clfs.sys lets a client set is undocumented (the emulator answers
     /// `STATUS_NOT_SUPPORTED` to every class; docs/decisions.md). An empty `data` is refused
-    /// before the call ([`Error::EmptyInformation`]).
+    /// before the call ([`Error::EmptyInformation`]), and so is one longer than the `ULONG`
+    /// length holds ([`Error::InformationTooLarge`]).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn set_information(&self, class: InformationClass, data: &[u8]) -> Result<()> {
         const ROUTINE: &str = "ClfsSetLogFileInformation";
         require_passive_or_apc(ROUTINE)?;
-        if data.is_empty() {
-            return Err(Error::EmptyInformation);
-        }
-        let len = u32::try_from(data.len()).map_err(|_| Error::Status {
-            routine: ROUTINE,
-            status: NtStatus::INVALID_PARAMETER,
-        })?;
+        let len = information_len(data.len())?;
         // SAFETY: the object is open; `data` is readable for `len` bytes.
         let status = unsafe {
             sys::ClfsSetLogFileInformation(
@@ -397,9 +391,19 @@ impl LogFile {
     }
 }
 
+/// The `cbBuffer` that `ClfsSetLogFileInformation` gets for `len` bytes of information: at
+/// least one byte, and no more than its `ULONG` holds.
+fn information_len(len: usize) -> Result<u32> {
+    if len == 0 {
+        return Err(Error::EmptyInformation);
+    }
+    u32::try_from(len).map_err(|_| Error::InformationTooLarge { len, max: u32::MAX })
+}
+
 /// The rules a successful `ClfsGetIoStatistics` into a 48-byte buffer keeps: it wrote the
-/// whole `CLFS_IO_STATISTICS` (48 bytes), the header's `cbLength` lies inside what was
-/// written, and `coffData` puts the counters right after the 16-byte header.
+/// whole `CLFS_IO_STATISTICS` (48 bytes), the header's `cbLength` (the size of the whole
+/// structure, header included) lies inside what was written and covers the counters (48
+/// bytes), and `coffData` puts the counters right after the 16-byte header.
 fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()> {
     const ROUTINE: &str = "ClfsGetIoStatistics";
     const WHAT: &str = "CLFS_IO_STATISTICS";
@@ -430,6 +434,16 @@ fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()
             limit: u64::from(written),
         });
     }
+    if u32::from(length) < SIZE {
+        return Err(Error::InconsistentOutput {
+            routine: ROUTINE,
+            detail: Inconsistency::ShortLength {
+                what: "the statistics (the header's cbLength)",
+                len: u64::from(length),
+                min: u64::from(SIZE),
+            },
+        });
+    }
     if data_offset != 16 {
         return Err(Error::InconsistentOutput {
             routine: ROUTINE,
@@ -450,8 +464,9 @@ mod tests {
     use super::*;
     use std::string::ToString;
 
-    // The emulator's hooks reach only the first rule (a success that wrote nothing); the
-    // others are checked here on the values directly.
+    // The emulator's `faults::override_output` reaches each of these rules too
+    // (tests/inconsistent_output.rs); here they are checked on the values directly, including
+    // the ones no emulated call can produce together.
 
     #[test]
     fn io_statistics_header_rules() {
@@ -473,6 +488,22 @@ mod tests {
             check_io_statistics(48, 64, 16).unwrap_err().to_string(),
             "ClfsGetIoStatistics returned a length of 64 bytes for the statistics (the header's cbLength), but its buffer holds at most 48 bytes"
         );
+        let e = check_io_statistics(48, 40, 16).unwrap_err();
+        assert_eq!(
+            e,
+            Error::InconsistentOutput {
+                routine: "ClfsGetIoStatistics",
+                detail: Inconsistency::ShortLength {
+                    what: "the statistics (the header's cbLength)",
+                    len: 40,
+                    min: 48
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "ClfsGetIoStatistics reported success but returned a length of 40 bytes for the statistics (the header's cbLength), which needs at least 48 bytes"
+        );
         let e = check_io_statistics(48, 48, 20).unwrap_err();
         assert_eq!(
             e,
@@ -493,8 +524,8 @@ mod tests {
 
     #[test]
     fn short_lengths_of_fixed_size_classes_name_the_class() {
-        // stream_id, system_markings and physical_lsn: the emulator's length override covers
-        // only classes 0 and 1, so the message is checked here.
+        // stream_id, system_markings and physical_lsn (reached end to end through
+        // `faults::override_length` in tests/inconsistent_output.rs).
         let e = Error::InconsistentOutput {
             routine: QUERY,
             detail: Inconsistency::ShortLength {
@@ -515,5 +546,33 @@ mod tests {
             InformationClass::SystemMarking.what(),
             "the system marking count"
         );
+    }
+
+    #[test]
+    fn information_to_set_is_one_byte_to_u32_max() {
+        assert_eq!(information_len(1), Ok(1));
+        assert_eq!(information_len(0), Err(Error::EmptyInformation));
+        let max = u32::MAX as usize;
+        assert_eq!(information_len(max), Ok(u32::MAX));
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")] // a 32-bit usize cannot express a longer buffer
+    fn information_to_set_past_u32_max_is_refused() {
+        let over = u32::MAX as usize + 1;
+        let e = information_len(over).unwrap_err();
+        assert_eq!(
+            e,
+            Error::InformationTooLarge {
+                len: over,
+                max: u32::MAX
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "log information to set is 4294967296 bytes; ClfsSetLogFileInformation takes at most 4294967295 bytes (its length is a ULONG)"
+        );
+        assert_eq!(e.ntstatus(), crate::status::NtStatus::INVALID_PARAMETER);
+        assert!(e.refused_before_call());
     }
 }

@@ -5,8 +5,9 @@
 //! `Error::Status { status: STATUS_UNSUCCESSFUL }`, whose message said the routine failed.
 //!
 //! The emulator's `faults::fail_call(routine, n, STATUS_SUCCESS)` makes a call return success
-//! without doing anything (every out-parameter keeps what the caller put there), and
-//! `faults::override_length` makes one return a wrong length.
+//! without doing anything (every out-parameter keeps what the caller put there),
+//! `faults::override_length` makes one return a wrong length, and `faults::override_output`
+//! a wrong value in a named length output (a full length, a header's length or offset).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 
 mod common;
@@ -428,6 +429,309 @@ fn a_scan_step_that_returns_no_container_is_not_the_end() {
     scan.close().expect("close");
     let mut cx = ScanContext::new();
     assert_eq!(log.containers(&mut cx).expect("scan").count(), 3);
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+/// Asserts `err` is `LengthOutOfRange` with these fields and this exact message, maps to
+/// `STATUS_LOG_METADATA_INCONSISTENT`, carries no failure status, and says Clfs.sys was
+/// called.
+fn assert_out_of_range(
+    err: &Error,
+    routine: &str,
+    what: &str,
+    len: u64,
+    limit: u64,
+    message: &str,
+) {
+    match err {
+        Error::LengthOutOfRange {
+            routine: r,
+            what: w,
+            len: l,
+            limit: m,
+        } => assert_eq!((*r, *w, *l, *m), (routine, what, len, limit), "{err}"),
+        other => panic!("expected LengthOutOfRange, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), message);
+    assert_eq!(err.ntstatus(), NtStatus::LOG_METADATA_INCONSISTENT);
+    assert_eq!(err.status(), None, "Clfs.sys did not fail");
+    assert!(!err.refused_before_call(), "Clfs.sys was called");
+}
+
+#[test]
+fn physical_name_lengths_that_contradict_the_name() {
+    let sb = Sandbox::new();
+    let log = log_with("io-name-len", 2);
+    let mut buf = [0u16; 64];
+    let real = log.physical_name(&mut buf).expect("name").len() as u32;
+    assert_eq!(real, "C:\\t\\io-name-len.blf".len() as u32);
+    let calls = sb.stats().calls("ClfsQueryLogFileInformation");
+    // One byte: not even the length element.
+    faults::override_length("ClfsQueryLogFileInformation", 1, 1);
+    let err = log.physical_name(&mut buf).unwrap_err();
+    assert_inconsistent(
+        &err,
+        "ClfsQueryLogFileInformation",
+        Inconsistency::ShortLength {
+            what: "CLFS_LOG_NAME_INFORMATION",
+            len: 1,
+            min: 2,
+        },
+        "ClfsQueryLogFileInformation reported success but returned a length of 1 byte for CLFS_LOG_NAME_INFORMATION, which needs at least 2 bytes",
+    );
+    // The name was written whole, but the length says the information ends before it does.
+    faults::override_length("ClfsQueryLogFileInformation", 1, 2 + real);
+    let err = log.physical_name(&mut buf).unwrap_err();
+    assert_out_of_range(
+        &err,
+        "ClfsQueryLogFileInformation",
+        "the physical log name",
+        u64::from(2 * real),
+        u64::from(real),
+        &format!(
+            "ClfsQueryLogFileInformation returned a length of {} bytes for the physical log name, but its buffer holds at most {real} bytes",
+            2 * real
+        ),
+    );
+    // More than the caller's buffer.
+    faults::override_length("ClfsQueryLogFileInformation", 1, 130);
+    let err = log.physical_name(&mut buf).unwrap_err();
+    assert_out_of_range(
+        &err,
+        "ClfsQueryLogFileInformation",
+        "CLFS_LOG_NAME_INFORMATION",
+        130,
+        128,
+        "ClfsQueryLogFileInformation returned a length of 130 bytes for CLFS_LOG_NAME_INFORMATION, but its buffer holds at most 128 bytes",
+    );
+    assert_eq!(
+        sb.stats().calls("ClfsQueryLogFileInformation"),
+        calls + 3,
+        "each refusal was a call"
+    );
+    assert_eq!(
+        String::from_utf16_lossy(log.physical_name(&mut buf).expect("name")),
+        "C:\\t\\io-name-len.blf"
+    );
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn fixed_size_classes_with_a_length_other_than_their_size() {
+    let sb = Sandbox::new();
+    let log = log_with("io-fixed", 2);
+    let area = area(&log);
+    let lsn = area.append(&[b"record"]).expect("append");
+    area.flush().expect("flush");
+    const Q: &str = "ClfsQueryLogFileInformation";
+
+    faults::override_length(Q, 1, 0);
+    assert_inconsistent(
+        &log.stream_id().unwrap_err(),
+        Q,
+        Inconsistency::ShortLength {
+            what: "the stream identifier",
+            len: 0,
+            min: 1,
+        },
+        "ClfsQueryLogFileInformation reported success but returned a length of 0 bytes for the stream identifier, which needs at least 1 byte",
+    );
+    faults::override_length(Q, 1, 2);
+    assert_out_of_range(
+        &log.stream_id().unwrap_err(),
+        Q,
+        "the stream identifier",
+        2,
+        1,
+        "ClfsQueryLogFileInformation returned a length of 2 bytes for the stream identifier, but its buffer holds at most 1 byte",
+    );
+
+    faults::override_length(Q, 1, 2);
+    assert_inconsistent(
+        &log.system_markings().unwrap_err(),
+        Q,
+        Inconsistency::ShortLength {
+            what: "the system marking count",
+            len: 2,
+            min: 4,
+        },
+        "ClfsQueryLogFileInformation reported success but returned a length of 2 bytes for the system marking count, which needs at least 4 bytes",
+    );
+    faults::override_length(Q, 1, 8);
+    assert_out_of_range(
+        &log.system_markings().unwrap_err(),
+        Q,
+        "the system marking count",
+        8,
+        4,
+        "ClfsQueryLogFileInformation returned a length of 8 bytes for the system marking count, but its buffer holds at most 4 bytes",
+    );
+
+    faults::override_length(Q, 1, 16);
+    assert_inconsistent(
+        &log.physical_lsn(0, lsn).unwrap_err(),
+        Q,
+        Inconsistency::ShortLength {
+            what: "CLFS_PHYSICAL_LSN_INFORMATION",
+            len: 16,
+            min: 24,
+        },
+        "ClfsQueryLogFileInformation reported success but returned a length of 16 bytes for CLFS_PHYSICAL_LSN_INFORMATION, which needs at least 24 bytes",
+    );
+    faults::override_length(Q, 1, 48);
+    assert_out_of_range(
+        &log.physical_lsn(0, lsn).unwrap_err(),
+        Q,
+        "CLFS_PHYSICAL_LSN_INFORMATION",
+        48,
+        24,
+        "ClfsQueryLogFileInformation returned a length of 48 bytes for CLFS_PHYSICAL_LSN_INFORMATION, but its buffer holds at most 24 bytes",
+    );
+
+    // Every class answers again.
+    assert_eq!(log.stream_id().expect("stream id"), 0);
+    assert_eq!(log.system_markings().expect("markings"), 0);
+    assert_eq!(log.physical_lsn(0, lsn).expect("physical"), lsn);
+    area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn container_name_lengths_that_contradict_the_name() {
+    let sb = Sandbox::new();
+    let log = log_with("io-cname-len", 2);
+    let mut buf = [0u16; 260];
+    let full = log.container_name(0, &mut buf).expect("name").name.len() as u32;
+    assert!(full > 2);
+    const R: &str = "ClfsGetContainerName";
+
+    // An odd byte length.
+    faults::override_output(R, "Length", 1, 2 * full - 1);
+    assert_inconsistent(
+        &log.container_name(0, &mut buf).unwrap_err(),
+        R,
+        Inconsistency::OddLength {
+            what: "the container name",
+            len: u64::from(2 * full - 1),
+        },
+        &format!(
+            "ClfsGetContainerName reported success but returned an odd length of {} bytes for the container name, which is UTF-16 (2 bytes a unit)",
+            2 * full - 1
+        ),
+    );
+    // Past MaximumLength.
+    faults::override_length(R, 1, 600);
+    assert_out_of_range(
+        &log.container_name(0, &mut buf).unwrap_err(),
+        R,
+        "the container name",
+        600,
+        520,
+        "ClfsGetContainerName returned a length of 600 bytes for the container name, but its buffer holds at most 520 bytes",
+    );
+    // Success (not truncated) with a name shorter than its full length.
+    faults::override_output(R, "Length", 1, 2 * (full - 1));
+    let err = log.container_name(0, &mut buf).unwrap_err();
+    let what = "a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName)";
+    assert_inconsistent(
+        &err,
+        R,
+        Inconsistency::Mismatch {
+            what,
+            found: u64::from(full - 1),
+            expected: u64::from(full),
+        },
+        &format!(
+            "ClfsGetContainerName reported success but returned {what}: {}, expected {full}",
+            full - 1
+        ),
+    );
+    // The same rule, broken by the other output: a full length the name does not have.
+    faults::override_output(R, "pcActualLenContainerName", 1, full + 3);
+    assert_inconsistent(
+        &log.container_name(0, &mut buf).unwrap_err(),
+        R,
+        Inconsistency::Mismatch {
+            what,
+            found: u64::from(full),
+            expected: u64::from(full + 3),
+        },
+        &format!(
+            "ClfsGetContainerName reported success but returned {what}: {full}, expected {}",
+            full + 3
+        ),
+    );
+    let name = log.container_name(0, &mut buf).expect("name");
+    assert_eq!(name.name.len() as u32, full);
+    assert!(!name.is_truncated());
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+#[test]
+fn io_statistics_lengths_and_offsets_that_contradict_the_structure() {
+    let sb = Sandbox::new();
+    let log = log_with("io-stats-len", 2);
+    const R: &str = "ClfsGetIoStatistics";
+
+    faults::override_length(R, 1, 24);
+    assert_inconsistent(
+        &log.io_statistics().unwrap_err(),
+        R,
+        Inconsistency::ShortLength {
+            what: "CLFS_IO_STATISTICS",
+            len: 24,
+            min: 48,
+        },
+        "ClfsGetIoStatistics reported success but returned a length of 24 bytes for CLFS_IO_STATISTICS, which needs at least 48 bytes",
+    );
+    faults::override_output(R, "pcbStatsWritten", 1, 64);
+    assert_out_of_range(
+        &log.io_statistics().unwrap_err(),
+        R,
+        "CLFS_IO_STATISTICS",
+        64,
+        48,
+        "ClfsGetIoStatistics returned a length of 64 bytes for CLFS_IO_STATISTICS, but its buffer holds at most 48 bytes",
+    );
+    faults::override_output(R, "cbLength", 1, 64);
+    assert_out_of_range(
+        &log.io_statistics().unwrap_err(),
+        R,
+        "the statistics (the header's cbLength)",
+        64,
+        48,
+        "ClfsGetIoStatistics returned a length of 64 bytes for the statistics (the header's cbLength), but its buffer holds at most 48 bytes",
+    );
+    // A header whose structure ends before the counters the library would read.
+    faults::override_output(R, "cbLength", 1, 16);
+    assert_inconsistent(
+        &log.io_statistics().unwrap_err(),
+        R,
+        Inconsistency::ShortLength {
+            what: "the statistics (the header's cbLength)",
+            len: 16,
+            min: 48,
+        },
+        "ClfsGetIoStatistics reported success but returned a length of 16 bytes for the statistics (the header's cbLength), which needs at least 48 bytes",
+    );
+    faults::override_output(R, "coffData", 1, 20);
+    assert_inconsistent(
+        &log.io_statistics().unwrap_err(),
+        R,
+        Inconsistency::Mismatch {
+            what: "a statistics header whose counter offset (coffData) is not the header's size",
+            found: 20,
+            expected: 16,
+        },
+        "ClfsGetIoStatistics reported success but returned a statistics header whose counter offset (coffData) is not the header's size: 20, expected 16",
+    );
+    let stats = log.io_statistics().expect("stats");
+    assert_eq!(stats.version, (1, 0));
+    assert!(stats.metadata_flushes >= 1);
     log.close().expect("close");
     assert_no_leaks(&sb);
 }
