@@ -592,7 +592,7 @@ mod dispatch {
             };
         };
         // SAFETY: a dispatch routine, between DriverEntry and unload.
-        let Some(area) = (unsafe { super::SESSION.get() }).and_then(|r| r.area()) else {
+        let Some(area) = (unsafe { super::SESSION.get() }).map(super::Running::area) else {
             return service::Reply {
                 status: service::STATUS_INVALID_DEVICE_STATE,
                 information: 0,

@@ -14,7 +14,7 @@
 //! IRQL before each CLFS call.
 
 use core::cell::UnsafeCell;
-use core::mem::MaybeUninit;
+use core::mem::{ManuallyDrop, MaybeUninit};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use clfs::{
@@ -191,9 +191,10 @@ impl Default for LogSlot {
 /// restart area, and ignores the statuses.
 ///
 /// # Invariants
-/// `area` is `Some` until teardown; this value owns `slot`, which holds the log `area` borrows.
+/// `area` is live until teardown, which drops or takes it exactly once ([`Running::stop`] or
+/// `Drop`, never both); this value owns `slot`, which holds the log `area` borrows.
 pub struct Running {
-    area: Option<MarshallingArea<'static, SamplePool>>,
+    area: ManuallyDrop<MarshallingArea<'static, SamplePool>>,
     slot: &'static LogSlot,
     startup: Lsn,
 }
@@ -201,7 +202,7 @@ pub struct Running {
 impl core::fmt::Debug for Running {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Running")
-            .field("area", &self.area)
+            .field("area", &*self.area)
             .field("startup", &self.startup)
             .finish()
     }
@@ -259,7 +260,7 @@ fn open_and_append(
     let startup = area.append(&[&STARTUP_RECORD])?;
     // INVARIANT: the area borrows the log in `slot`, which this session owns.
     Ok(Running {
-        area: Some(area),
+        area: ManuallyDrop::new(area),
         slot,
         startup,
     })
@@ -283,9 +284,9 @@ fn ensure_containers(log: &LogFile, containers: [&[u16]; 2], size: u64) -> Resul
 }
 
 impl Running {
-    /// The marshalling area the session appends through (`None` only during teardown).
-    pub fn area(&self) -> Option<&MarshallingArea<'static, SamplePool>> {
-        self.area.as_ref()
+    /// The marshalling area the session appends through.
+    pub fn area(&self) -> &MarshallingArea<'static, SamplePool> {
+        &self.area
     }
 
     /// LSN of this session's start-up record.
@@ -295,26 +296,22 @@ impl Running {
 
     /// Flushes, writes the restart area, deletes the marshalling area and closes the log, in
     /// that order. Teardown always completes; the first error, if any, is returned.
-    pub fn stop(mut self) -> Result<Stopped, clfs::Error> {
+    pub fn stop(self) -> Result<Stopped, clfs::Error> {
         let startup = self.startup;
-        let finished = match self.area.take() {
-            Some(area) => finish(area, startup),
-            // Not reachable (type invariant); reported rather than panicking in the kernel.
-            None => Err(clfs::Error::Status {
-                routine: "ClfsDeleteMarshallingArea",
-                status: clfs::NtStatus::UNSUCCESSFUL,
-            }),
-        };
+        // `Drop` must not run: the area is taken here, and the slot is released below and may
+        // be claimed again. Nothing else in `self` needs dropping (`slot` is a reference).
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the area is live (type invariant) and taken only here: `this` is never
+        // dropped, so `Drop` does not drop it again, and it is not read after this.
+        let area = unsafe { ManuallyDrop::take(&mut this.area) };
+        let finished = finish(area, startup);
         // SAFETY: we own the slot; the area that borrowed the log was consumed just above.
-        let log = unsafe { self.slot.empty() };
+        let log = unsafe { this.slot.empty() };
         let closed = match log {
             Some(log) => log.close(),
             None => Ok(()),
         };
-        self.slot.release();
-        // The slot is free now and may be claimed again: Drop must not touch it. Nothing else
-        // in `self` needs dropping (the area was taken).
-        core::mem::forget(self);
+        this.slot.release();
         let restart = finished?;
         closed?;
         Ok(Stopped { startup, restart })
@@ -334,7 +331,9 @@ fn finish(area: MarshallingArea<'static, SamplePool>, startup: Lsn) -> Result<Ls
 
 impl Drop for Running {
     fn drop(&mut self) {
-        drop(self.area.take());
+        // SAFETY: the area is live (type invariant: `stop` takes it only from a value it
+        // keeps from being dropped), `drop` runs once, and nothing reads the area after this.
+        unsafe { ManuallyDrop::drop(&mut self.area) };
         // SAFETY: we own the slot; the area that borrowed the log was dropped just above.
         let log = unsafe { self.slot.empty() };
         drop(log);

@@ -50,7 +50,7 @@ fn reads_hold_a_record_that_does_not_fit_and_cleanup_ends_the_read() {
     let running = start(&SLOT, LOG_NAME, CONTAINERS, CONTAINER_SIZE).unwrap();
     // Leaked: the area must be 'static, as in the driver's static session.
     let running: &'static logic::Running = Box::leak(Box::new(running));
-    let area = running.area().unwrap();
+    let area = running.area();
     let h = Handle::new();
     let lsns: Vec<u64> = (0..3).map(|i| append(area, &h, &[b'a' + i; 40])).collect();
 
