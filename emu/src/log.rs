@@ -155,6 +155,23 @@ impl PhysLog {
         }
     }
 
+    /// After recovery: no base or archive tail of a multiplexed log lies past the recovered end
+    /// (a saved value past it would put the next records below a base). Not expected with
+    /// the emulator's own files; a guard for damaged or foreign ones.
+    fn clamp_to_end(&mut self) {
+        if !self.meta.multiplexed {
+            return;
+        }
+        let end = lsn(self.vcid, self.voff, 0);
+        self.meta.base = self.meta.base.min(end);
+        for st in &mut self.meta.streams {
+            st.base = st.base.min(end);
+            if st.archive_tail != CLFS_LSN_INVALID {
+                st.archive_tail = st.archive_tail.min(end);
+            }
+        }
+    }
+
     /// Stream `sid` of a multiplexed log (`None` for a dedicated log and for stream 0).
     pub fn stream(&self, sid: u8) -> Option<&StreamMeta> {
         if sid == 0 {
@@ -237,14 +254,11 @@ impl PhysLog {
         self.recompute_base();
     }
 
-    /// Where the next block would start if every block were closed now.
-    fn end_lsn(&self) -> u64 {
-        let open_end = self
-            .queue
-            .back()
-            .filter(|b| b.open)
-            .map(|b| b.off.saturating_add(block_bytes(u64::from(b.used)) as u32));
-        lsn(self.vcid, open_end.unwrap_or(self.voff), 0)
+    /// The durable end of the log: where the block after the last flushed block goes. A
+    /// crash never moves the end below it, so a base set here stays at or below every record
+    /// appended later (queued blocks past it may be lost).
+    fn durable_end(&self) -> u64 {
+        lsn(self.meta.cursor_cid, self.meta.cursor_off, 0)
     }
 
     /// A multiplexed log's physical base: the least tail of the streams that hold records at
@@ -262,7 +276,7 @@ impl PhysLog {
             .filter(|s| s.pins())
             .map(StreamMeta::tail)
             .min()
-            .unwrap_or_else(|| self.end_lsn());
+            .unwrap_or_else(|| self.durable_end());
         self.meta.base = self.meta.base.max(b);
     }
 
@@ -274,9 +288,10 @@ impl PhysLog {
         let id = (1..=persist::MAX_STREAMS as u8)
             .find(|i| !self.meta.streams.iter().any(|s| s.id == *i))
             .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-        // A new stream starts at the log's end: no record of an earlier stream with the same
-        // id (deleted) is ever in its range.
-        let base = self.end_lsn();
+        // A new stream starts at the log's durable end (its first record then becomes its
+        // base): no record of an earlier stream with the same id (deleted) is ever in its
+        // range, and a crash cannot leave the base past the end.
+        let base = self.durable_end();
         let archive = if self.meta.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
             base
         } else {
@@ -312,7 +327,9 @@ impl PhysLog {
     /// move to the log's end, so it reads as a stream that has never been written; its LSNs
     /// keep growing (none is reused). Persisted.
     fn reset_stream(&mut self, sid: u8) -> Result<(), NTSTATUS> {
-        let end = self.end_lsn();
+        // The stream's areas are gone (each flushed its blocks when deleted), so its records
+        // lie below the durable end; a crash cannot move the end below it.
+        let end = self.durable_end();
         let archive = if self.meta.attributes & FILE_ATTRIBUTE_ARCHIVE != 0 {
             end
         } else {
@@ -408,6 +425,7 @@ impl PhysLog {
         };
         log.meta.flushed = flushed;
         log.last = flushed;
+        log.clamp_to_end();
         Ok(log)
     }
 

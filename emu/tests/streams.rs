@@ -601,3 +601,62 @@ fn archive_tails_are_per_stream() {
     assert_eq!(close(s1), 0);
     no_leaks(&sb);
 }
+
+/// A stream created, or reset, while another stream has records that are not yet durable must
+/// not get a base that a crash leaves past the log's end (its next records would lie below it).
+#[test]
+fn a_new_or_reset_stream_never_starts_past_the_durable_end() {
+    for reset_it in [false, true] {
+        let sb = Sandbox::new();
+        let p = physical("C:\\m\\durable");
+        let b = stream("C:\\m\\durable", "b");
+        let ab = area(b, 4096, 2, 2).unwrap();
+        append(ab, b"b-durable");
+        assert_eq!(flush(ab), 0);
+        assert_eq!(del_area(ab), 0);
+        let a = stream("C:\\m\\durable", "a");
+        let aa = area(a, 4096, 4, 2).unwrap();
+        // Two blocks of stream a, queued, not flushed.
+        append_ex(aa, &[1; 100], CLFS_LSN_INVALID, 1).unwrap();
+        append_ex(aa, &[2; 100], CLFS_LSN_INVALID, 1).unwrap();
+        let target = if reset_it {
+            // The stream's only object: the reset happens now.
+            assert_eq!(reset(b), 0);
+            "b"
+        } else {
+            assert_eq!(close(b), 0);
+            let c = stream("C:\\m\\durable", "c");
+            assert_eq!(close(c), 0);
+            "c"
+        };
+        sb.crash();
+        let t = stream("C:\\m\\durable", target);
+        let at = area(t, 4096, 2, 2).unwrap();
+        let l = append_ex(at, b"after the crash", CLFS_LSN_INVALID, 2).unwrap();
+        let i = info(t);
+        assert!(
+            i.BaseLsn.Internal <= l,
+            "reset={reset_it}: base {:#x} past the new record {l:#x}",
+            i.BaseLsn.Internal
+        );
+        assert_eq!(
+            records(at, l),
+            vec![(l, b"after the crash".to_vec())],
+            "reset={reset_it}"
+        );
+        assert_eq!(del_area(at), 0);
+        assert_eq!(close(t), 0);
+        // And after a clean reopen.
+        let t = stream("C:\\m\\durable", target);
+        let at = area(t, 4096, 2, 2).unwrap();
+        assert_eq!(
+            records(at, l),
+            vec![(l, b"after the crash".to_vec())],
+            "reset={reset_it}"
+        );
+        assert_eq!(del_area(at), 0);
+        assert_eq!(close(t), 0);
+        assert_eq!(close(p), STATUS_INVALID_HANDLE, "the crash closed it");
+        no_leaks(&sb);
+    }
+}

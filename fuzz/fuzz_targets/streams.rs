@@ -233,12 +233,6 @@ fn same_name(a: &[u16], b: &[u16]) -> bool {
     }
 }
 
-/// Whether to steer around the known emulator issue described at its use (set
-/// `CLFS_FUZZ_NO_WORKAROUNDS=1` to reproduce it, e.g. after a fix).
-fn workaround_base_past_durable_end() -> bool {
-    std::env::var_os("CLFS_FUZZ_NO_WORKAROUNDS").is_none()
-}
-
 fn data(tag: &str, len: usize, seed: u8) -> Vec<u8> {
     let mut d = tag.as_bytes().to_vec();
     d.extend((0..len).map(|i| (i as u8).wrapping_mul(seed | 1).wrapping_add(seed)));
@@ -694,20 +688,6 @@ fn segment<'l>(
                 };
                 if taken.is_none() && target.is_none() {
                     continue;
-                }
-                if target.is_some() && workaround_base_past_durable_end() {
-                    // KNOWN ISSUE (emulator): a stream created while other streams have
-                    // unflushed records gets its base at the log's end past them; a crash that
-                    // loses them leaves its base above the durable end, and its next records,
-                    // appended below its base, are unreadable (regression seed
-                    // corpus/streams/regress-new-stream-base-past-durable-end). Until that is
-                    // fixed, flush every stream first so the log's end is durable.
-                    for (area, slot) in areas.iter().zip(slots.iter_mut()) {
-                        if let (Some(area), Some(m)) = (area.get(), slot.model.as_mut()) {
-                            area.flush().expect("flush");
-                            m.durable = m.records.len();
-                        }
-                    }
                 }
                 let created = LogFile::create(&full, stream_options(ctx.archive).create_new());
                 match (created, target) {
