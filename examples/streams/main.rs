@@ -151,8 +151,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let size = physical.add_containers(&containers, 1)?;
     println!("log        log:C:\\logs\\shared:: under {}", root.display());
     println!(
-        "physical   {:?}, {} containers x {} KiB (multiplexed logs round containers to 1 MiB)",
-        physical.kind(),
+        "physical   the {}, {} containers x {} KiB (multiplexed logs round containers to 1 MiB)",
+        physical.kind().unwrap_or(LogKind::Physical),
         containers.len(),
         size / 1024
     );
