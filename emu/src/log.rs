@@ -318,7 +318,14 @@ impl PhysLog {
         );
         if let Err(st) = self.store() {
             self.meta = old;
-            return Err(st);
+            // The base record (one 0x7a00-byte block; the emulator does not extend the base
+            // file) has no room for another client context: the same status as the stream
+            // limit, not the container limit the encoder reports.
+            return Err(if st == STATUS_LOG_CONTAINER_LIMIT_EXCEEDED {
+                STATUS_INSUFFICIENT_RESOURCES
+            } else {
+                st
+            });
         }
         Ok(id)
     }

@@ -660,3 +660,40 @@ fn a_new_or_reset_stream_never_starts_past_the_durable_end() {
         no_leaks(&sb);
     }
 }
+
+#[test]
+fn a_log_holds_at_most_123_streams() {
+    let sb = Sandbox::new();
+    let p = physical("C:\\many\\log");
+    for i in 0..123 {
+        let s = create(&format!("log:C:\\many\\log::s{i}"), RWD, 7, 3).unwrap();
+        assert_eq!(close(s), 0);
+    }
+    assert_eq!(info(p).TotalClients, 123);
+    assert_eq!(
+        create("log:C:\\many\\log::one-too-many", RWD, 7, 3).err(),
+        Some(STATUS_INSUFFICIENT_RESOURCES)
+    );
+    // Long names fill the base record first: the same status, not the container limit.
+    let q = physical("C:\\long\\log");
+    let long = "n".repeat(61); // + 3 digits: 64 units, the longest name
+    let mut made = 0;
+    let refused = loop {
+        match create(&format!("log:C:\\long\\log::{long}{made:03}"), RWD, 7, 3) {
+            Ok(s) => {
+                assert_eq!(close(s), 0);
+                made += 1;
+            }
+            Err(st) => break st,
+        }
+    };
+    assert_eq!(
+        refused, STATUS_INSUFFICIENT_RESOURCES,
+        "after {made} streams"
+    );
+    assert!((50..123).contains(&made), "{made} long-named streams fit");
+    for h in [p, q] {
+        assert_eq!(close(h), 0);
+    }
+    no_leaks(&sb);
+}
