@@ -316,8 +316,7 @@ impl PhysLog {
                 client,
             },
         );
-        if let Err(st) = self.store() {
-            self.meta = old;
+        if let Err(st) = self.store_or_restore(old) {
             // The base record (one 0x7a00-byte block; the emulator does not extend the base
             // file) has no room for another client context: the same status as the stream
             // limit, not the container limit the encoder reports.
@@ -360,10 +359,7 @@ impl PhysLog {
             }
         }
         self.recompute_base();
-        if let Err(st) = self.store() {
-            self.meta = old;
-            return Err(st);
-        }
+        self.store_or_restore(old)?;
         self.sweep();
         Ok(())
     }
@@ -374,10 +370,7 @@ impl PhysLog {
         let old = self.meta.clone();
         self.meta.streams.retain(|s| s.id != sid);
         self.recompute_base();
-        if let Err(st) = self.store() {
-            self.meta = old;
-            return Err(st);
-        }
+        self.store_or_restore(old)?;
         self.sweep();
         Ok(())
     }
@@ -742,6 +735,12 @@ impl PhysLog {
         });
         crate::info::count_flush(&self.base_path, bytes, false);
         Ok(bytes)
+    }
+
+    /// Persists the metadata, or on failure puts back `old` (the metadata before the change
+    /// being persisted) and returns the status.
+    pub fn store_or_restore(&mut self, old: Meta) -> Result<(), NTSTATUS> {
+        self.store().inspect_err(|_| self.meta = old)
     }
 
     /// Persists the metadata (base file).
@@ -1428,8 +1427,7 @@ pub(crate) fn set_archive_tail(h: usize, t: u64) -> NTSTATUS {
     }
     let old = log.meta.clone();
     log.set_archive(sid, t);
-    if let Err(st) = log.store() {
-        log.meta = old;
+    if let Err(st) = log.store_or_restore(old) {
         return st;
     }
     log.sweep();

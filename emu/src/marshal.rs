@@ -280,20 +280,20 @@ pub(crate) fn append_locked(
 ) -> Result<u64, NTSTATUS> {
     let need = record_size(r.data.len() as u64);
     // The area's own open block, if the record fits (its image is the area's buffer size).
-    let reuse = log.queue.back().is_some_and(|b| {
-        b.open
-            && b.area == h
-            && persist::fits(u64::from(b.used) + need, b.image().len() as u64)
-            && b.nrec < 512
+    let open = log.queue.back().filter(|b| b.open && b.area == h);
+    let reuse = open.is_some_and(|b| {
+        persist::fits(u64::from(b.used) + need, b.image().len() as u64) && b.nrec < 512
     });
+    // The stream: the area's own open block carries it, so the common append needs no lookup.
+    let mut sid = open.map_or(0, |b| b.stream);
     // The area itself is looked up only to place a new block or to use a reservation (`parts`
     // checked it is live); a record that fits the open block cannot be too large.
     let mut bufsize = 0u64;
     let mut consumed: Option<usize> = None;
     let mut freed = 0u64;
-    let sid = areas.get(&h).map_or(0, |a| a.stream);
     if !reuse || use_res {
         let area = areas.get(&h).ok_or(STATUS_INVALID_HANDLE)?;
+        sid = area.stream;
         bufsize = area.alloc.size as u64;
         // The record, the block header and the block's fixup array must fit the buffer.
         if !persist::fits(BLOCK_HDR as u64 + need, bufsize) {
@@ -380,7 +380,10 @@ pub(crate) fn append_locked(
             st.wake(l);
         }
     }
-    log.recompute_base();
+    // Only a stream that starts pinning again can change the physical base.
+    if wakes {
+        log.recompute_base();
+    }
     if let (Some(i), Some(area)) = (consumed, areas.get_mut(&h)) {
         let e = area.reservations.remove(i);
         log.reserved_bytes = log.reserved_bytes.saturating_sub(e);
@@ -662,7 +665,7 @@ pub(crate) fn write_restart(
     };
     let (log, areas) = parts(&mut emu, h)?;
     let l = append_locked(log, areas, h, &rec, flags & USE_RESERVATION != 0)?;
-    let old = (log.s_restart(sid), log.s_base(sid), log.meta.base);
+    let old = log.meta.clone();
     log.set_restart(sid, l);
     if let Some(b) = base {
         log.set_base(sid, b);
@@ -673,11 +676,8 @@ pub(crate) fn write_restart(
             Ok((n as u32, l))
         }
         Err(st) => {
-            log.set_restart(sid, old.0);
-            if let Some(s) = log.stream_mut(sid) {
-                s.base = old.1;
-            }
-            log.meta.base = old.2;
+            // (A failed flush leaves the metadata as it was before it.)
+            log.meta = old;
             Err(st)
         }
     }
@@ -703,8 +703,7 @@ pub(crate) fn advance_base(h: usize, b: u64) -> NTSTATUS {
     }
     let old = log.meta.clone();
     log.set_base(sid, b);
-    if let Err(st) = log.store() {
-        log.meta = old;
+    if let Err(st) = log.store_or_restore(old) {
         return st;
     }
     log.sweep();

@@ -558,7 +558,6 @@ impl Meta {
         );
         let bf = fmt::BaseFile::decode(&bytes, &name).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
         let b = &bf.base;
-        let multiplexed = b.is_multiplexed();
         // A dedicated log has one client context; a multiplexed one the physical stream's
         // (client 0) and one per stream, without owner pages as the emulator writes it. A
         // multiplexed log with owner pages (Windows-made; their format is undocumented) is not
@@ -566,17 +565,11 @@ impl Meta {
         let Some(first) = b.clients.first() else {
             return Err(STATUS_LOG_METADATA_CORRUPT);
         };
-        if !multiplexed && b.clients.len() != 1 {
-            return Err(STATUS_NOT_SUPPORTED);
-        }
-        if multiplexed
-            && (first.context.client_id != 0
-                || b.clients
-                    .iter()
-                    .any(|c| c.context.owner_page.0 != CLFS_LSN_INVALID))
-        {
-            return Err(STATUS_NOT_SUPPORTED);
-        }
+        let multiplexed = match b.layout() {
+            fmt::Layout::Dedicated if b.clients.len() == 1 => false,
+            fmt::Layout::Multiplexed if first.context.client_id == 0 => true,
+            _ => return Err(STATUS_NOT_SUPPORTED),
+        };
         let client = first.context;
         let attributes = u32::from(client.attributes);
         let mut read_only = None;
@@ -623,10 +616,9 @@ impl Meta {
         for c in b.clients.iter().skip(1) {
             let x = &c.context;
             let id = x.client_id;
-            if id == 0
-                || usize::from(id) > MAX_STREAMS
-                || streams.iter().any(|s: &StreamMeta| s.id == id)
-            {
+            // (Client ids are unique, and client 0 comes first: clfs-format and the layout
+            // check above.)
+            if usize::from(id) > MAX_STREAMS {
                 return Err(STATUS_LOG_METADATA_CORRUPT);
             }
             let flushed = x.unused1.0;
