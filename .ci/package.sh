@@ -23,6 +23,39 @@ while todo:
 print(" ".join(sorted(seen)))
 ')"
 echo "1. cargo package $crates (with verification)"
+# Cargo verifies each .crate against the others through a local registry under
+# target/package/, and unpacks those crates into $CARGO_HOME/registry/src/<source hash>/ --
+# but it skips the unpack when a directory of the same name and version is already there. The
+# hash depends only on the checkout's path, so a CI machine that reuses both its path and its
+# CARGO_HOME would verify against the sources of an earlier run (a stale clfs-format once made
+# clfs-emu fail to build here). Remove those unpacked copies first; crates.io sources are never
+# touched (their directories are not named after our crates), and would be unpacked again if
+# they were. The verification build goes to the workspace's target directory, where cargo
+# fingerprints registry crates by name, version and source, not content, so a stale build of
+# these crates from the local registry is reused the same way: drop their fingerprints (our
+# crates only; they rebuild in seconds).
+target_dir="$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["target_directory"])
+')"
+rm -rf "$target_dir/package"
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+for c in $crates; do
+    v="$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == sys.argv[1]))
+' "$c")"
+    if [ -d "$target_dir/debug/.fingerprint" ]; then
+        find "$target_dir/debug/.fingerprint" -maxdepth 1 -regextype posix-extended \
+            -regex ".*/$c-[0-9a-f]{16}" -exec rm -rf {} +
+    fi
+    for d in "$cargo_home"/registry/src/*/"$c-$v"; do
+        case "$d" in
+            */index.crates.io-*) ;;
+            *) if [ -d "$d" ]; then rm -rf -- "$d"; echo "  removed a stale unpacked copy: $d"; fi ;;
+        esac
+    done
+done
 args=()
 for c in $crates; do args+=(-p "$c"); done
 cargo package -q --allow-dirty "${args[@]}"
