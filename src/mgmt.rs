@@ -214,12 +214,40 @@ pub enum Policy<'a> {
     NewContainerExtension(&'a [u16]),
 }
 
-/// Bytes of a `CLFS_MGMT_POLICY` header.
-const HEADER: usize = 16;
+/// Bytes of a `CLFS_MGMT_POLICY` header: where the `PolicyParameters` union starts (16).
+const HEADER: usize = core::mem::offset_of!(sys::CLFS_MGMT_POLICY, PolicyParameters);
+/// The union's second `ULONG` (`RelativeGrowthPercentage`, `MinimumAvailableContainers`: 20).
+const SECOND: usize = core::mem::offset_of!(
+    sys::CLFS_MGMT_POLICY,
+    PolicyParameters.GrowthRate.RelativeGrowthPercentage
+);
+/// The prefix and extension strings, after their `USHORT` byte length (18).
+const STRING: usize = core::mem::offset_of!(
+    sys::CLFS_MGMT_POLICY,
+    PolicyParameters.NewContainerPrefix.PrefixString
+);
+const _: () = {
+    // The two members each constant stands for share its offset (tests/abi.rs checks all
+    // of them against wdm.h).
+    assert!(
+        SECOND
+            == core::mem::offset_of!(
+                sys::CLFS_MGMT_POLICY,
+                PolicyParameters.LogTail.MinimumAvailableContainers
+            )
+    );
+    assert!(
+        STRING
+            == core::mem::offset_of!(
+                sys::CLFS_MGMT_POLICY,
+                PolicyParameters.NewContainerExtension.ExtensionString
+            )
+    );
+};
 /// `sizeof(CLFS_MGMT_POLICY)`.
 const MIN_POLICY: usize = core::mem::size_of::<sys::CLFS_MGMT_POLICY>();
 /// Bytes [`PolicyBuf`] holds: header, length, the longest string, rounded to 8.
-const BUF_BYTES: usize = (HEADER + 2 + 2 * MAX_POLICY_STRING).div_ceil(8) * 8;
+const BUF_BYTES: usize = (STRING + 2 * MAX_POLICY_STRING).div_ceil(8) * 8;
 
 /// Storage for one encoded `CLFS_MGMT_POLICY`, including the variable-length prefix and
 /// extension policies (544 bytes, 8-aligned: fits on a kernel stack).
@@ -266,10 +294,10 @@ impl PolicyBuf {
             self.bytes[HEADER],
             self.bytes[HEADER + 1],
         ]));
-        if n % 2 != 0 || HEADER + 2 + n > BUF_BYTES {
+        if n % 2 != 0 || STRING + n > BUF_BYTES {
             return None;
         }
-        let start = HEADER + 2;
+        let start = STRING;
         // The string starts 2 bytes past an 8-aligned offset of an 8-aligned buffer.
         let bytes = &self.bytes[start..start + n];
         // SAFETY: `bytes` is in bounds, 2-aligned (the buffer is 8-aligned and `start` even),
@@ -308,7 +336,7 @@ impl PolicyBuf {
                 Growth::Containers(0) => return Err(bad("must add at least 1 container", 0)),
                 Growth::Percent(0) => return Err(bad("must grow by at least 1 percent", 0)),
                 Growth::Containers(n) => self.put_u32(HEADER, n),
-                Growth::Percent(n) => self.put_u32(HEADER + 4, n),
+                Growth::Percent(n) => self.put_u32(SECOND, n),
             },
             Policy::LogTail(t) => match t {
                 TailTarget::Percent(n) if n > 100 => {
@@ -318,7 +346,7 @@ impl PolicyBuf {
                     return Err(bad("must be at most 1024 containers", u64::from(n)))
                 }
                 TailTarget::Percent(n) => self.put_u32(HEADER, n),
-                TailTarget::Containers(n) => self.put_u32(HEADER + 4, n),
+                TailTarget::Containers(n) => self.put_u32(SECOND, n),
             },
             Policy::AutoShrink { percent } => {
                 if percent > 100 {
@@ -346,10 +374,10 @@ impl PolicyBuf {
                 let n = 2 * s.len();
                 self.bytes[HEADER..HEADER + 2].copy_from_slice(&(n as u16).to_le_bytes());
                 for (i, w) in s.iter().enumerate() {
-                    let o = HEADER + 2 + 2 * i;
+                    let o = STRING + 2 * i;
                     self.bytes[o..o + 2].copy_from_slice(&w.to_le_bytes());
                 }
-                len = (HEADER + 2 + n).max(MIN_POLICY).div_ceil(8) * 8;
+                len = (STRING + n).max(MIN_POLICY).div_ceil(8) * 8;
             }
         }
         let len = len as u32;
@@ -363,7 +391,7 @@ impl PolicyBuf {
     /// Decodes the policy of type `kind` (bounds-checked: the bytes came from Clfs.sys).
     fn decode(&self, kind: PolicyKind) -> Option<Policy<'_>> {
         let a = self.u32_at(HEADER);
-        let b = self.u32_at(HEADER + 4);
+        let b = self.u32_at(SECOND);
         Some(match kind {
             PolicyKind::MaximumSize => Policy::MaximumSize { containers: a },
             PolicyKind::MinimumSize => Policy::MinimumSize { containers: a },

@@ -140,8 +140,155 @@ fn layouts() -> Vec<Layout> {
             align: align_of::<sys::NTSTATUS>(),
             fields: vec![],
         },
+        // Management (reference §2.11).
+        layout!(
+            "CLFS_MGMT_POLICY",
+            sys::CLFS_MGMT_POLICY,
+            [
+                Version,
+                LengthInBytes,
+                PolicyFlags,
+                PolicyType,
+                PolicyParameters,
+            ]
+        ),
+        layout!(
+            "CLFS_MGMT_NOTIFICATION",
+            sys::CLFS_MGMT_NOTIFICATION,
+            [Notification, Lsn, LogIsPinned]
+        ),
+        layout!(
+            "CLFS_MGMT_CLIENT_REGISTRATION",
+            sys::CLFS_MGMT_CLIENT_REGISTRATION,
+            [
+                Version,
+                AdvanceTailCallback,
+                AdvanceTailCallbackData,
+                LogGrowthCompleteCallback,
+                LogGrowthCompleteCallbackData,
+                LogUnpinnedCallback,
+                LogUnpinnedCallbackData,
+            ]
+        ),
+        // The emulator's own definition (the seam uses it with the `emulator` feature; the
+        // kernel build's copy in `clfs::sys` is asserted to the same offsets at compile time).
+        layout!(
+            "CLFS_MGMT_CLIENT_REGISTRATION",
+            clfs_emu::types::CLFS_MGMT_CLIENT_REGISTRATION,
+            [
+                Version,
+                AdvanceTailCallback,
+                AdvanceTailCallbackData,
+                LogGrowthCompleteCallback,
+                LogGrowthCompleteCallbackData,
+                LogUnpinnedCallback,
+                LogUnpinnedCallbackData,
+            ]
+        ),
+        Layout {
+            c_name: "CLFS_MGMT_POLICY_TYPE",
+            size: size_of::<sys::CLFS_MGMT_POLICY_TYPE>(),
+            align: align_of::<sys::CLFS_MGMT_POLICY_TYPE>(),
+            fields: vec![],
+        },
+        Layout {
+            c_name: "CLFS_MGMT_NOTIFICATION_TYPE",
+            size: size_of::<sys::CLFS_MGMT_NOTIFICATION_TYPE>(),
+            align: align_of::<sys::CLFS_MGMT_NOTIFICATION_TYPE>(),
+            fields: vec![],
+        },
+        Layout {
+            c_name: "CLFS_MGMT_CLIENT",
+            size: size_of::<sys::CLFS_MGMT_CLIENT>(),
+            align: align_of::<sys::CLFS_MGMT_CLIENT>(),
+            fields: vec![],
+        },
     ]
 }
+
+/// One member of `CLFS_MGMT_POLICY`'s `PolicyParameters` union: the C member designator, our
+/// offset from the start of the policy, and our size.
+fn policy_union_members() -> Vec<(&'static str, usize, usize)> {
+    use windows_sys::Win32::Storage::FileSystem as fs;
+    type P = sys::CLFS_MGMT_POLICY;
+    macro_rules! member {
+        ($m:ident . $f:ident : $t:ty) => {
+            (
+                concat!("PolicyParameters.", stringify!($m), ".", stringify!($f)),
+                offset_of!(P, PolicyParameters.$m.$f),
+                size_of::<$t>(),
+            )
+        };
+        ($m:ident : $t:ty) => {
+            (
+                concat!("PolicyParameters.", stringify!($m)),
+                offset_of!(P, PolicyParameters.$m),
+                size_of::<$t>(),
+            )
+        };
+    }
+    vec![
+        (
+            "PolicyParameters",
+            offset_of!(P, PolicyParameters),
+            size_of::<fs::CLFS_MGMT_POLICY_0>(),
+        ),
+        member!(MaximumSize: fs::CLFS_MGMT_POLICY_0_0),
+        member!(MaximumSize.Containers: u32),
+        member!(MinimumSize: fs::CLFS_MGMT_POLICY_0_1),
+        member!(MinimumSize.Containers: u32),
+        member!(NewContainerSize: fs::CLFS_MGMT_POLICY_0_2),
+        member!(NewContainerSize.SizeInBytes: u32),
+        member!(GrowthRate: fs::CLFS_MGMT_POLICY_0_3),
+        member!(GrowthRate.AbsoluteGrowthInContainers: u32),
+        member!(GrowthRate.RelativeGrowthPercentage: u32),
+        member!(LogTail: fs::CLFS_MGMT_POLICY_0_4),
+        member!(LogTail.MinimumAvailablePercentage: u32),
+        member!(LogTail.MinimumAvailableContainers: u32),
+        member!(AutoShrink: fs::CLFS_MGMT_POLICY_0_5),
+        member!(AutoShrink.Percentage: u32),
+        member!(AutoGrow: fs::CLFS_MGMT_POLICY_0_6),
+        member!(AutoGrow.Enabled: u32),
+        member!(NewContainerPrefix: fs::CLFS_MGMT_POLICY_0_7),
+        member!(NewContainerPrefix.PrefixLengthInBytes: u16),
+        member!(NewContainerPrefix.PrefixString: [u16; 1]),
+        member!(NewContainerSuffix: fs::CLFS_MGMT_POLICY_0_8),
+        member!(NewContainerSuffix.NextContainerSuffix: u64),
+        member!(NewContainerExtension: fs::CLFS_MGMT_POLICY_0_9),
+        member!(NewContainerExtension.ExtensionLengthInBytes: u16),
+        member!(NewContainerExtension.ExtensionString: [u16; 1]),
+    ]
+}
+
+/// Reference §2.11 ([CALC]): each union member's offset in `CLFS_MGMT_POLICY` and its size,
+/// in the order of [`policy_union_members`].
+const POLICY_UNION_REFERENCE: [(usize, usize); 25] = [
+    (16, 8),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 8),
+    (16, 4),
+    (20, 4),
+    (16, 8),
+    (16, 4),
+    (20, 4),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 4),
+    (16, 2),
+    (18, 2),
+    (16, 8),
+    (16, 8),
+    (16, 4),
+    (16, 2),
+    (18, 2),
+];
 
 /// Reference §2 (x64, [CALC]): size, alignment and field offsets.
 fn reference() -> Vec<(&'static str, usize, usize, Vec<usize>)> {
@@ -169,11 +316,165 @@ fn reference() -> Vec<(&'static str, usize, usize, Vec<usize>)> {
         ("CLFS_CONTEXT_MODE", 4, 4, vec![]),
         ("CLFS_LOG_INFORMATION_CLASS", 4, 4, vec![]),
         ("NTSTATUS", 4, 4, vec![]),
+        ("CLFS_MGMT_POLICY", 24, 8, vec![0, 4, 8, 12, 16]),
+        ("CLFS_MGMT_NOTIFICATION", 24, 8, vec![0, 8, 16]),
+        (
+            "CLFS_MGMT_CLIENT_REGISTRATION",
+            56,
+            8,
+            vec![0, 8, 16, 24, 32, 40, 48],
+        ),
+        (
+            "CLFS_MGMT_CLIENT_REGISTRATION",
+            56,
+            8,
+            vec![0, 8, 16, 24, 32, 40, 48],
+        ),
+        ("CLFS_MGMT_POLICY_TYPE", 4, 4, vec![]),
+        ("CLFS_MGMT_NOTIFICATION_TYPE", 4, 4, vec![]),
+        ("CLFS_MGMT_CLIENT", 8, 8, vec![]),
     ]
 }
 
 /// Integer constants our seam passes across the boundary, with their C names in wdm.h.
-fn constants() -> Vec<(&'static str, i64)> {
+fn constants() -> Vec<(&'static str, i128)> {
+    use clfs_emu::types as emu;
+    let c = |name: &'static str, v: i64| (name, i128::from(v));
+    let mut v: Vec<(&'static str, i128)> = old_constants()
+        .into_iter()
+        .map(|(n, x)| (n, i128::from(x)))
+        .collect();
+    // Management (reference §2.11): the crate's values (windows-sys's, through the seam)...
+    v.extend([
+        c(
+            "ClfsMgmtPolicyMaximumSize",
+            i64::from(sys::ClfsMgmtPolicyMaximumSize),
+        ),
+        c(
+            "ClfsMgmtPolicyMinimumSize",
+            i64::from(sys::ClfsMgmtPolicyMinimumSize),
+        ),
+        c(
+            "ClfsMgmtPolicyNewContainerSize",
+            i64::from(sys::ClfsMgmtPolicyNewContainerSize),
+        ),
+        c(
+            "ClfsMgmtPolicyGrowthRate",
+            i64::from(sys::ClfsMgmtPolicyGrowthRate),
+        ),
+        c(
+            "ClfsMgmtPolicyLogTail",
+            i64::from(sys::ClfsMgmtPolicyLogTail),
+        ),
+        c(
+            "ClfsMgmtPolicyAutoShrink",
+            i64::from(sys::ClfsMgmtPolicyAutoShrink),
+        ),
+        c(
+            "ClfsMgmtPolicyAutoGrow",
+            i64::from(sys::ClfsMgmtPolicyAutoGrow),
+        ),
+        c(
+            "ClfsMgmtPolicyNewContainerPrefix",
+            i64::from(sys::ClfsMgmtPolicyNewContainerPrefix),
+        ),
+        c(
+            "ClfsMgmtPolicyNewContainerSuffix",
+            i64::from(sys::ClfsMgmtPolicyNewContainerSuffix),
+        ),
+        c(
+            "ClfsMgmtPolicyNewContainerExtension",
+            i64::from(sys::ClfsMgmtPolicyNewContainerExtension),
+        ),
+        c(
+            "ClfsMgmtPolicyInvalid",
+            i64::from(sys::ClfsMgmtPolicyInvalid),
+        ),
+        c(
+            "ClfsMgmtAdvanceTailNotification",
+            i64::from(sys::ClfsMgmtAdvanceTailNotification),
+        ),
+        c(
+            "ClfsMgmtLogFullHandlerNotification",
+            i64::from(sys::ClfsMgmtLogFullHandlerNotification),
+        ),
+        c(
+            "ClfsMgmtLogUnpinnedNotification",
+            i64::from(sys::ClfsMgmtLogUnpinnedNotification),
+        ),
+        c(
+            "ClfsMgmtLogWriteNotification",
+            i64::from(sys::ClfsMgmtLogWriteNotification),
+        ),
+        c(
+            "CLFS_MGMT_NUM_POLICIES",
+            i64::from(sys::CLFS_MGMT_NUM_POLICIES),
+        ),
+        c(
+            "CLFS_MGMT_POLICY_VERSION",
+            i64::from(sys::CLFS_MGMT_POLICY_VERSION),
+        ),
+        c(
+            "CLFS_MGMT_CLIENT_REGISTRATION_VERSION",
+            i64::from(sys::CLFS_MGMT_CLIENT_REGISTRATION_VERSION),
+        ),
+        c("LOG_POLICY_OVERWRITE", i64::from(sys::LOG_POLICY_OVERWRITE)),
+        c("LOG_POLICY_PERSIST", i64::from(sys::LOG_POLICY_PERSIST)),
+        (
+            "CLFS_LOG_SIZE_MINIMUM",
+            i128::from(sys::CLFS_LOG_SIZE_MINIMUM),
+        ),
+        (
+            "CLFS_LOG_SIZE_MAXIMUM",
+            i128::from(sys::CLFS_LOG_SIZE_MAXIMUM),
+        ),
+    ]);
+    // ...and the emulator's own (emu/src/types.rs), which its management code reads and writes.
+    v.extend([
+        c(
+            "CLFS_MGMT_NUM_POLICIES",
+            i64::from(emu::CLFS_MGMT_NUM_POLICIES),
+        ),
+        c(
+            "CLFS_MGMT_POLICY_VERSION",
+            i64::from(emu::CLFS_MGMT_POLICY_VERSION),
+        ),
+        c(
+            "CLFS_MGMT_CLIENT_REGISTRATION_VERSION",
+            i64::from(emu::CLFS_MGMT_CLIENT_REGISTRATION_VERSION),
+        ),
+        c("LOG_POLICY_OVERWRITE", i64::from(emu::LOG_POLICY_OVERWRITE)),
+        c("LOG_POLICY_PERSIST", i64::from(emu::LOG_POLICY_PERSIST)),
+        c(
+            "sizeof(CLFS_MGMT_POLICY)",
+            i64::from(emu::CLFS_MGMT_POLICY_SIZE),
+        ),
+        c(
+            "offsetof(CLFS_MGMT_POLICY, PolicyParameters)",
+            emu::CLFS_MGMT_POLICY_PARAMETERS as i64,
+        ),
+        c(
+            "offsetof(CLFS_MGMT_POLICY, PolicyParameters.GrowthRate.RelativeGrowthPercentage)",
+            emu::CLFS_MGMT_POLICY_SECOND as i64,
+        ),
+        c(
+            "offsetof(CLFS_MGMT_POLICY, PolicyParameters.LogTail.MinimumAvailableContainers)",
+            emu::CLFS_MGMT_POLICY_SECOND as i64,
+        ),
+        c(
+            "offsetof(CLFS_MGMT_POLICY, PolicyParameters.NewContainerPrefix.PrefixString)",
+            emu::CLFS_MGMT_POLICY_STRING as i64,
+        ),
+        c(
+            "offsetof(CLFS_MGMT_POLICY, PolicyParameters.NewContainerExtension.ExtensionString)",
+            emu::CLFS_MGMT_POLICY_STRING as i64,
+        ),
+    ]);
+    v
+}
+
+/// The constants of the I/O and log routines (see [`constants`]).
+fn old_constants() -> Vec<(&'static str, i64)> {
     vec![
         ("NonPagedPool", i64::from(sys::NonPagedPool)),
         ("PagedPool", i64::from(sys::PagedPool)),
@@ -256,6 +557,26 @@ macro_rules! abi_fns {
     };
 }
 
+/// For each callback typedef of the seam: a compile-time proof that `clfs::sys::$name` and
+/// the emulator's `clfs_emu::types::$name` are exactly the function-pointer type the kinds
+/// spell, and the C type the same kinds spell in wdm.h's terms, for the C probe.
+macro_rules! abi_callbacks {
+    ($($name:ident($($p:ident),*) -> $r:ident;)*) => {
+        fn callbacks() -> Vec<(&'static str, String)> {
+            $(
+                const _: sys::$name =
+                    None::<unsafe extern "system" fn($(abi_rust!($p)),*) -> abi_rust!($r)>;
+                const _: clfs_emu::types::$name =
+                    None::<unsafe extern "system" fn($(abi_rust!($p)),*) -> abi_rust!($r)>;
+            )*
+            vec![$((
+                stringify!($name),
+                c_fn_type(abi_c!($r), &[$(abi_c!($p)),*]),
+            )),*]
+        }
+    };
+}
+
 /// Our Rust type for each parameter kind (windows-sys's, or `clfs::sys`'s corrected ones).
 macro_rules! abi_rust {
     (status) => { sys::NTSTATUS };
@@ -287,6 +608,16 @@ macro_rules! abi_rust {
     (alloc) => { sys::PALLOCATE_FUNCTION };
     (free) => { sys::PFREE_FUNCTION };
     (cid) => { u32 };
+    (bbyte) => { u8 };
+    (cookie) => { *const c_void };
+    (cookie_out) => { *mut *mut c_void };
+    (cookie_ptr) => { *const *const c_void };
+    (reg) => { *const sys::CLFS_MGMT_CLIENT_REGISTRATION };
+    (policy_in) => { *const sys::CLFS_MGMT_POLICY };
+    (policy_out) => { *mut sys::CLFS_MGMT_POLICY };
+    (ptype) => { sys::CLFS_MGMT_POLICY_TYPE };
+    (pu64_out) => { *mut u64 };
+    (setsize_cb) => { sys::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK };
 }
 
 /// The C type wdm.h uses for each parameter kind of `abi_rust!`. Pointer constness is not part
@@ -379,6 +710,36 @@ macro_rules! abi_c {
     (cid) => {
         "CLFS_CONTAINER_ID"
     };
+    (bbyte) => {
+        "BOOLEAN"
+    };
+    (cookie) => {
+        "CLFS_MGMT_CLIENT"
+    };
+    (cookie_out) => {
+        "PCLFS_MGMT_CLIENT"
+    };
+    (cookie_ptr) => {
+        "PCLFS_MGMT_CLIENT"
+    };
+    (reg) => {
+        "PCLFS_MGMT_CLIENT_REGISTRATION"
+    };
+    (policy_in) => {
+        "PCLFS_MGMT_POLICY"
+    };
+    (policy_out) => {
+        "PCLFS_MGMT_POLICY"
+    };
+    (ptype) => {
+        "CLFS_MGMT_POLICY_TYPE"
+    };
+    (pu64_out) => {
+        "PULONGLONG"
+    };
+    (setsize_cb) => {
+        "PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK"
+    };
 }
 
 abi_fns! {
@@ -420,6 +781,22 @@ abi_fns! {
     ClfsLsnInvalid(lsn_const) -> boolean;
     KeGetCurrentIrql() -> irql;
     ExFreePoolWithTag(mptr, u32) -> unit;
+    ClfsMgmtRegisterManagedClient(obj, reg, cookie_out) -> status;
+    ClfsMgmtDeregisterManagedClient(cookie) -> status;
+    ClfsMgmtTailAdvanceFailure(cookie, status) -> status;
+    ClfsMgmtHandleLogFileFull(cookie) -> status;
+    ClfsMgmtInstallPolicy(obj, policy_in, u32) -> status;
+    ClfsMgmtQueryPolicy(obj, ptype, policy_out, pu32_out) -> status;
+    ClfsMgmtRemovePolicy(obj, ptype) -> status;
+    ClfsMgmtSetLogFileSize(obj, pu64, pu64_out, setsize_cb, cptr) -> status;
+    ClfsMgmtSetLogFileSizeAsClient(obj, cookie_ptr, pu64, pu64_out, setsize_cb, cptr) -> status;
+}
+
+abi_callbacks! {
+    PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK(obj, lsn_in, cptr) -> status;
+    PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK(obj, status, bbyte, cptr) -> unit;
+    PCLFS_CLIENT_LOG_UNPINNED_CALLBACK(obj, cptr) -> unit;
+    PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK(obj, status, cptr) -> unit;
 }
 
 /// `ExAllocatePool2` (Windows 10 2004+) is not declared by mingw-w64 10's wdm.h; its Rust
@@ -443,6 +820,16 @@ fn layouts_match_reference_section_2() {
         assert_eq!(&got, offsets, "field offsets of {name}");
         println!("{name}: size {size}, align {align}, offsets {offsets:?}");
     }
+    let members = policy_union_members();
+    assert_eq!(members.len(), POLICY_UNION_REFERENCE.len());
+    for ((member, off, size), want) in members.iter().zip(POLICY_UNION_REFERENCE) {
+        assert_eq!(
+            (*off, *size),
+            want,
+            "CLFS_MGMT_POLICY.{member}: (offset, size)"
+        );
+    }
+    println!("CLFS_MGMT_POLICY union members: {members:?}");
     // The callback shapes are pointer-sized with a NULL niche (Option<fn>), as C's are.
     assert_eq!(size_of::<sys::PALLOCATE_FUNCTION>(), 8);
     assert_eq!(size_of::<sys::PFREE_FUNCTION>(), 8);
@@ -544,13 +931,47 @@ fn seam_matches_mingw_wdm_h() {
         );
     }
     for (name, value) in constants() {
+        let suffix = if value > i128::from(i64::MAX) {
+            "ULL"
+        } else {
+            "LL"
+        };
         writeln!(
             src,
-            "_Static_assert({name} == {value}LL, \"{name}: ours is {value}\");"
+            "_Static_assert({name} == {value}{suffix}, \"{name}: ours is {value}\");"
         )
         .unwrap();
         compared += 1;
     }
+    // The members of CLFS_MGMT_POLICY's union: offset within the policy and size.
+    for (member, off, size) in policy_union_members() {
+        writeln!(
+            src,
+            "_Static_assert(offsetof(CLFS_MGMT_POLICY, {member}) == {off}, \"offsetof(CLFS_MGMT_POLICY, {member}): ours is {off}\");\n\
+             _Static_assert(sizeof(((CLFS_MGMT_POLICY*)0)->{member}) == {size}, \"sizeof({member}): ours is {size}\");"
+        )
+        .unwrap();
+        compared += 2;
+    }
+    println!(
+        "compared {} CLFS_MGMT_POLICY union members",
+        policy_union_members().len()
+    );
+    src.push_str(
+        "_Static_assert(_Alignof(__typeof__(((CLFS_MGMT_POLICY*)0)->PolicyParameters)) == 8, \"the union is 8-aligned (ULONGLONG)\");\n\
+         _Static_assert(sizeof(((CLFS_MGMT_NOTIFICATION*)0)->LogIsPinned) == 2, \"CLFS_MGMT_NOTIFICATION::LogIsPinned is a USHORT\");\n",
+    );
+    compared += 2;
+    let cbs = callbacks();
+    for (name, c_type) in &cbs {
+        writeln!(
+            src,
+            "_Static_assert(__builtin_types_compatible_p({name}, {c_type}), \"{name}: ours is {c_type}\");"
+        )
+        .unwrap();
+        compared += 1;
+    }
+    println!("compared {} callback typedefs", cbs.len());
     println!("compared {} constants", constants().len());
     // CLFS_RECORD_TYPE is a UCHAR, the LSN predicates return BOOLEAN (reference §0.1).
     src.push_str(

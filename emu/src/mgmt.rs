@@ -26,17 +26,21 @@ use crate::types::{
 };
 
 /// `CLFS_MGMT_POLICY_VERSION`.
-pub(crate) const POLICY_VERSION: u32 = 1;
+pub(crate) const POLICY_VERSION: u32 = crate::types::CLFS_MGMT_POLICY_VERSION;
 /// `LOG_POLICY_OVERWRITE`.
-pub(crate) const LOG_POLICY_OVERWRITE: u32 = 1;
+pub(crate) const LOG_POLICY_OVERWRITE: u32 = crate::types::LOG_POLICY_OVERWRITE;
 /// `LOG_POLICY_PERSIST` (defined, not supported).
-pub(crate) const LOG_POLICY_PERSIST: u32 = 2;
+pub(crate) const LOG_POLICY_PERSIST: u32 = crate::types::LOG_POLICY_PERSIST;
 /// `sizeof(CLFS_MGMT_POLICY)`.
-pub(crate) const POLICY_SIZE: u32 = 24;
+pub(crate) const POLICY_SIZE: u32 = crate::types::CLFS_MGMT_POLICY_SIZE;
 /// Offset of `PolicyParameters`.
-const PARAMS: usize = 16;
+const PARAMS: usize = crate::types::CLFS_MGMT_POLICY_PARAMETERS;
+/// Offset of the union's second `ULONG`.
+const SECOND: usize = crate::types::CLFS_MGMT_POLICY_SECOND;
+/// Offset of the prefix and extension strings.
+const STRING: usize = crate::types::CLFS_MGMT_POLICY_STRING;
 /// `CLFS_MGMT_NUM_POLICIES`.
-pub(crate) const NUM_POLICIES: usize = 10;
+pub(crate) const NUM_POLICIES: usize = crate::types::CLFS_MGMT_NUM_POLICIES as usize;
 /// Most managed clients per physical log (`MAX_CLIENTS_DEFAULT`, reference §2.13).
 const MAX_CLIENTS: usize = 124;
 /// Default new-container size when no policy says otherwise (the 512 KiB granularity).
@@ -87,7 +91,7 @@ fn wide_param(b: &[u8]) -> Option<Vec<u16>> {
     if n % 2 != 0 {
         return None;
     }
-    let s = b.get(PARAMS + 2..PARAMS + 2 + n)?;
+    let s = b.get(STRING..STRING + n)?;
     Some(
         s.chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -116,7 +120,7 @@ impl Policy {
     /// bytes, at least 24). `Err` is `STATUS_INVALID_PARAMETER`.
     pub fn decode(kind: usize, b: &[u8]) -> Result<Policy, NTSTATUS> {
         let a = u32_at(b, PARAMS);
-        let c = u32_at(b, PARAMS + 4);
+        let c = u32_at(b, SECOND);
         let p = match kind {
             0 | 1 if !(2..=MAX_CONTAINERS as u32).contains(&a) => {
                 return Err(STATUS_INVALID_PARAMETER)
@@ -158,18 +162,18 @@ impl Policy {
     /// Encodes the policy as a `CLFS_MGMT_POLICY` image (`LengthInBytes` bytes).
     pub fn encode(&self, flags: u32) -> Vec<u8> {
         let wide = |s: &[u16]| {
-            let n = (PARAMS + 2 + 2 * s.len()).max(POLICY_SIZE as usize);
+            let n = (STRING + 2 * s.len()).max(POLICY_SIZE as usize);
             let mut v = vec![0u8; n.div_ceil(8) * 8];
             v[PARAMS..PARAMS + 2].copy_from_slice(&((2 * s.len()) as u16).to_le_bytes());
             for (i, w) in s.iter().enumerate() {
-                v[PARAMS + 2 + 2 * i..PARAMS + 4 + 2 * i].copy_from_slice(&w.to_le_bytes());
+                v[STRING + 2 * i..STRING + 2 + 2 * i].copy_from_slice(&w.to_le_bytes());
             }
             v
         };
         let two = |a: u32, c: u32| {
             let mut v = vec![0u8; POLICY_SIZE as usize];
             v[PARAMS..PARAMS + 4].copy_from_slice(&a.to_le_bytes());
-            v[PARAMS + 4..PARAMS + 8].copy_from_slice(&c.to_le_bytes());
+            v[SECOND..SECOND + 4].copy_from_slice(&c.to_le_bytes());
             v
         };
         let mut v = match self {
@@ -610,7 +614,7 @@ fn shrink(h: usize, v: &View, n: u32) -> u32 {
 
 /// `ClfsMgmtRegisterManagedClient` after the pointer checks.
 pub(crate) fn register(h: usize, r: &CLFS_MGMT_CLIENT_REGISTRATION) -> Result<usize, NTSTATUS> {
-    if r.Version != 1 {
+    if r.Version != crate::types::CLFS_MGMT_CLIENT_REGISTRATION_VERSION {
         return Err(STATUS_INVALID_PARAMETER);
     }
     let v = view_of_object(h)?;
@@ -1209,6 +1213,50 @@ mod tests {
             assert!(b.len() >= 24 && b.len() % 8 == 0);
             assert_eq!(Policy::decode(p.kind(), &b), Ok(p));
         }
+    }
+
+    /// The emulator's policy type numbers are `CLFS_MGMT_POLICY_TYPE`'s (which tests/abi.rs
+    /// compares with wdm.h through windows-sys's constants).
+    #[test]
+    fn policy_kinds_are_the_header_values() {
+        use windows_sys::Win32::Storage::FileSystem as fs;
+        let pairs = [
+            (Policy::MaximumSize(2), fs::ClfsMgmtPolicyMaximumSize),
+            (Policy::MinimumSize(2), fs::ClfsMgmtPolicyMinimumSize),
+            (
+                Policy::NewContainerSize(1),
+                fs::ClfsMgmtPolicyNewContainerSize,
+            ),
+            (
+                Policy::GrowthRate {
+                    absolute: 1,
+                    relative: 0,
+                },
+                fs::ClfsMgmtPolicyGrowthRate,
+            ),
+            (
+                Policy::LogTail {
+                    percentage: 1,
+                    containers: 0,
+                },
+                fs::ClfsMgmtPolicyLogTail,
+            ),
+            (Policy::AutoShrink(1), fs::ClfsMgmtPolicyAutoShrink),
+            (Policy::AutoGrow(1), fs::ClfsMgmtPolicyAutoGrow),
+            (
+                Policy::Prefix(vec![0x41]),
+                fs::ClfsMgmtPolicyNewContainerPrefix,
+            ),
+            (Policy::Suffix(1), fs::ClfsMgmtPolicyNewContainerSuffix),
+            (
+                Policy::Extension(vec![0x41]),
+                fs::ClfsMgmtPolicyNewContainerExtension,
+            ),
+        ];
+        for (p, c) in pairs {
+            assert_eq!(p.kind() as i32, c, "{p:?}");
+        }
+        assert_eq!(NUM_POLICIES as i32, fs::ClfsMgmtPolicyInvalid);
     }
 
     #[test]

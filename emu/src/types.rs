@@ -68,6 +68,31 @@ pub struct CLFS_MGMT_CLIENT_REGISTRATION {
 
 pub use windows_sys::Win32::Storage::FileSystem::{CLFS_NODE_ID, CLS_CONTAINER_INFORMATION};
 
+// Management constants as the emulator reads and writes them (reference §2.11). They are the
+// emulator's own values, not windows-sys's, so that `tests/abi.rs` compares them with
+// mingw-w64's `ddk/wdm.h` independently of the crate's.
+
+/// `CLFS_MGMT_POLICY_VERSION`: the only `CLFS_MGMT_POLICY::Version` accepted.
+pub const CLFS_MGMT_POLICY_VERSION: u32 = 1;
+/// `CLFS_MGMT_CLIENT_REGISTRATION_VERSION`: the only registration `Version` accepted.
+pub const CLFS_MGMT_CLIENT_REGISTRATION_VERSION: u32 = 1;
+/// `LOG_POLICY_OVERWRITE`.
+pub const LOG_POLICY_OVERWRITE: u32 = 0x01;
+/// `LOG_POLICY_PERSIST` (defined; CLFS does not support it: `STATUS_NOT_SUPPORTED`).
+pub const LOG_POLICY_PERSIST: u32 = 0x02;
+/// `CLFS_MGMT_NUM_POLICIES` (`ClfsMgmtPolicyInvalid`): policy types are `0..` this.
+pub const CLFS_MGMT_NUM_POLICIES: u32 = 10;
+/// `sizeof(CLFS_MGMT_POLICY)`: the smallest policy length accepted.
+pub const CLFS_MGMT_POLICY_SIZE: u32 = 24;
+/// `offsetof(CLFS_MGMT_POLICY, PolicyParameters)`: where the union starts.
+pub const CLFS_MGMT_POLICY_PARAMETERS: usize = 16;
+/// `offsetof(CLFS_MGMT_POLICY, PolicyParameters.NewContainerPrefix.PrefixString)` (and the
+/// extension's string): the UTF-16 string after its `USHORT` byte length.
+pub const CLFS_MGMT_POLICY_STRING: usize = CLFS_MGMT_POLICY_PARAMETERS + 2;
+/// `offsetof(CLFS_MGMT_POLICY, PolicyParameters.GrowthRate.RelativeGrowthPercentage)` (and
+/// `LogTail.MinimumAvailableContainers`): the second `ULONG` of the union.
+pub const CLFS_MGMT_POLICY_SECOND: usize = CLFS_MGMT_POLICY_PARAMETERS + 4;
+
 /// `CLS_SCAN_CONTEXT`, kernel variant, with the header's per-member `align(8)` written out as
 /// padding (reference §0.1 item 1, §2.10): 56 bytes. windows-sys's copy is 40 bytes, into
 /// which CLFS would write 56; `clfs::sys` declares the same layout.

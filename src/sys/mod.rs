@@ -188,6 +188,10 @@ const _: () = {
 
 pub use windows_sys::Wdk::System::SystemServices::PCLFS_SET_LOG_SIZE_COMPLETE_CALLBACK;
 pub use windows_sys::Win32::Storage::FileSystem::{
+    ClfsMgmtAdvanceTailNotification, ClfsMgmtLogFullHandlerNotification,
+    ClfsMgmtLogUnpinnedNotification, ClfsMgmtLogWriteNotification, CLFS_MGMT_NOTIFICATION_TYPE,
+};
+pub use windows_sys::Win32::Storage::FileSystem::{
     ClfsMgmtPolicyAutoGrow, ClfsMgmtPolicyAutoShrink, ClfsMgmtPolicyGrowthRate,
     ClfsMgmtPolicyInvalid, ClfsMgmtPolicyLogTail, ClfsMgmtPolicyMaximumSize,
     ClfsMgmtPolicyMinimumSize, ClfsMgmtPolicyNewContainerExtension,
