@@ -36,7 +36,7 @@ use crate::status::NtStatus;
 use crate::sys;
 
 /// The direction of a container scan (`CLFS_SCAN_FORWARD` / `CLFS_SCAN_BACKWARD`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScanDirection {
     /// Increasing container index.
     Forward,
@@ -64,7 +64,7 @@ impl ScanDirection {
 }
 
 /// `CLFS_CONTAINER_STATE` (reference §2.8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContainerState {
     /// `ClfsContainerInitializing`: not initialised yet.
     Initializing,
@@ -312,6 +312,10 @@ impl ContainerScan<'_> {
 impl Iterator for ContainerScan<'_> {
     type Item = Result<ContainerInfo>;
 
+    /// The next container (`ClfsScanLogContainers` for one container), `None` at the end.
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the step yields
+    /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     fn next(&mut self) -> Option<Result<ContainerInfo>> {
         if self.done {
             return None;

@@ -5,7 +5,7 @@ use crate::name::LogNameError;
 use crate::status::NtStatus;
 
 /// Which of a marshalling area's buffer limits an error is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BufferKind {
     /// `cMaxWriteBuffers`.
     Write,
@@ -31,7 +31,7 @@ impl core::fmt::Display for BufferKind {
 /// let d = Inconsistency::CountOverCapacity { what: "container", count: 3, capacity: 1 };
 /// assert_eq!(d.to_string(), "3 containers for a 1-entry array");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Inconsistency {
     /// A NULL pointer where a successful call returns an object, a context or a cookie.

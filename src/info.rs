@@ -32,7 +32,7 @@ use crate::sys;
 const QUERY: &str = "ClfsQueryLogFileInformation";
 
 /// `CLFS_LOG_INFORMATION_CLASS` (reference §2.9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum InformationClass {
     /// `ClfsLogBasicInformation`: `CLFS_INFORMATION` of this stream ([`LogFile::info`]).
@@ -78,7 +78,7 @@ impl InformationClass {
 }
 
 /// `CLFS_IO_STATISTICS`: the log's flush counters (reference §2.9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct IoStatistics {
     /// `ubMajorVersion`, `ubMinorVersion` of the statistics buffer.

@@ -112,14 +112,16 @@ pub use log::{
 pub use lsn::Lsn;
 pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig, MarshallingFlags};
 pub use mgmt::{
-    InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks, Policy, PolicyKind,
-    TailAdvance,
+    ErrorStatus, Growth, InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks,
+    Policy, PolicyBuf, PolicyKind, Resize, TailAdvance, TailTarget,
 };
 pub use name::{LogKind, LogName, LogNameError, MAX_STREAMS, MAX_STREAM_NAME};
 pub use pool::{pool_tag, BlockAllocator, Blocks, ClfsAllocator, PoolType, TaggedPool};
 pub use read::{ReadContext, ReadMode, Record, RecordType, RestartArea, RestartContext};
 pub use status::{NtStatus, Severity};
-pub use write::{max_record_size, Append, Reservation, MAX_WRITE_ENTRIES};
+pub use write::{
+    max_record_size, Append, Reservation, MAX_RESERVED_RECORDS, MAX_WRITE_ENTRIES, RECORD_OVERHEAD,
+};
 
 #[doc(hidden)]
 pub mod __private {

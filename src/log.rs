@@ -833,6 +833,9 @@ impl LogFile {
     /// log file with the `%BLF%\` prefix). The first container sets the log's container size
     /// (`size` rounded up to 512 KiB); later ones get that size whatever `size` says, as long
     /// as it rounds up to at least the existing size. Returns the container's actual size.
+    /// A smaller `size` (0 included) after the first container is refused by Clfs.sys
+    /// (`STATUS_INVALID_PARAMETER`): pass the size the first call returned, or use
+    /// [`add_container_of_existing_size`](Self::add_container_of_existing_size).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -1096,7 +1099,7 @@ impl Drop for PoolStrings {
 /// stream's (from [`LogFile::info`]; the physical log's from [`LogFile::physical_info`]):
 /// compare them only with LSNs of the same stream
 /// ([`Lsn`](crate::Lsn#lsns-of-different-streams)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct LogInfo {
     /// Sum of all container sizes, in bytes.

@@ -25,7 +25,7 @@ bitflags::bitflags! {
 }
 
 /// A limit on a marshalling area's write or read buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BufferLimit {
     /// At most this many buffers at once. Zero is refused by
     /// [`MarshallingArea::create`].
@@ -54,7 +54,7 @@ impl BufferLimit {
 /// assert_eq!(config.buffer_size(), 65536);
 /// assert_eq!(config.write_limit(), BufferLimit::AtMost(8));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MarshallingConfig {
     buffer_size: u32,
     pool: PoolType,

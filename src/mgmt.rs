@@ -142,7 +142,7 @@ impl PolicyKind {
 /// How a growth step is sized (`GrowthRate`: exactly one of the two C fields is non-zero).
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Growth {
     /// Add this many containers per step (`AbsoluteGrowthInContainers`, at least 1).
     Containers(u32),
@@ -155,7 +155,7 @@ pub enum Growth {
 /// (`LogTail`: the two C fields are mutually exclusive).
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TailTarget {
     /// `MinimumAvailablePercentage` (0..=100).
     Percent(u32),
@@ -170,7 +170,7 @@ pub enum TailTarget {
 /// extension defaults to none.
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Policy<'a> {
     /// The log never grows beyond this many containers (2..=1024).
@@ -436,7 +436,7 @@ impl Policy<'_> {
 /// What to do when a policy of the same type is installed already.
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InstallMode {
     /// Fail with `STATUS_LOG_POLICY_ALREADY_INSTALLED`.
     KeepExisting,
@@ -449,7 +449,7 @@ pub enum InstallMode {
 /// [`LogSize::Containers`], which refuses it before the call.
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LogSize {
     /// 0: grow to the minimum-size policy (or to 2 containers without one); never shrinks.
     EnforceMinimum,
@@ -477,7 +477,7 @@ impl LogSize {
 /// What a resize did.
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Resize {
     /// Containers the log has now (`ResultingSizeInContainers`).
     pub containers: u64,
@@ -627,7 +627,7 @@ impl LogFile {
 /// [`ManagedClient::tail_advance_failure`]: it can never be STATUS_SUCCESS or PENDING.
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ErrorStatus(NtStatus);
 
 impl ErrorStatus {
@@ -653,7 +653,7 @@ impl ErrorStatus {
 /// STATUS_SUCCESS, which the callback contract forbids even for a synchronous advance.
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TailAdvance {
     /// The advance is queued (`STATUS_PENDING`): the client will move its base (with
     /// [`MarshallingArea::advance_base`](crate::MarshallingArea) or a restart area) to or past
@@ -797,7 +797,7 @@ unsafe extern "system" fn unpinned_tramp<C: ManagementCallbacks>(
 /// What [`ManagedClient::handle_log_full`] achieved (each maps from its documented status).
 ///
 /// IRQL: any (plain data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LogFullOutcome {
     /// `STATUS_SUCCESS`: space is available now; retry the append. No callback follows.
     Available,

@@ -132,7 +132,7 @@ impl<'a> LogName<'a> {
 
 /// Which rule of a `log:` name is broken ([`Error::InvalidLogName`]), with the offending
 /// value. Positions count UTF-16 units from 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LogNameError {
     /// The name does not start with `log:` (in any case).

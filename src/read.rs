@@ -13,7 +13,7 @@ use crate::status::NtStatus;
 use crate::sys;
 
 /// How a read context steps from record to record (`CLFS_CONTEXT_MODE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReadMode {
     /// `ClfsContextForward`: the record that follows in the stream.
     Forward,
@@ -34,7 +34,7 @@ impl ReadMode {
 }
 
 /// A record's type (`CLFS_RECORD_TYPE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecordType {
     /// `ClfsDataRecord`: a client data record.
     Data,

@@ -135,7 +135,7 @@ statuses! {
 }
 
 /// The severity field of an NTSTATUS (bits 31–30).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Severity {
     /// `STATUS_SEVERITY_SUCCESS` (0).
     Success,

@@ -54,7 +54,7 @@ pub const fn max_record_size(buffer_size: u32) -> u32 {
 /// let first = Lsn::new(0, 0, 0).unwrap();
 /// let opts = Append::new().previous(first).undo_next(first).force_flush();
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Append {
     undo_next: Option<Lsn>,
     previous: Option<Lsn>,

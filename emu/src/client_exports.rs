@@ -1,6 +1,6 @@
-//! The rest of the `clfs.sys` client surface: container scans and names (more to come in
-//! this file: information classes, I/O statistics, `ClfsCreateMarshallingAreaEx`,
-//! `ClfsCloseAndResetLogFile`).
+//! The rest of the `clfs.sys` client surface: container scans and names,
+//! `ClfsCreateMarshallingAreaEx`, the other information classes, `ClfsSetLogFileInformation`
+//! and `ClfsGetIoStatistics`.
 //!
 //! Same conventions as [`crate::exports`]: every routine counts its call, bugchecks above
 //! `APC_LEVEL`, answers an unknown handle with `STATUS_INVALID_HANDLE` and a NULL required

@@ -39,7 +39,10 @@ pub struct Stats {
     pub live_read_contexts: u64,
     /// Scan contexts (`ClfsCreateScanContext`) not yet closed with `CLFS_SCAN_CLOSE`.
     pub live_scan_contexts: u64,
-    /// Log I/O blocks held by marshalling areas, per (pool type, tag).
+    /// Log I/O blocks held by marshalling areas, per (pool type, tag CLFS passes to the
+    /// allocate callback). That tag is always [`EMU_BLOCK_TAG`](crate::EMU_BLOCK_TAG) ('Clfs'),
+    /// whoever allocates: the tag a driver's own allocator (e.g. `clfs::TaggedPool`) uses
+    /// shows in [`pool`](Self::pool), the `ExAllocatePool2` allocations per tag.
     pub blocks: BTreeMap<(i32, u32), Outstanding>,
     /// `ExAllocatePool2` allocations not yet freed, per tag.
     pub pool: BTreeMap<u32, Outstanding>,
