@@ -99,6 +99,7 @@ unsafe fn call_alloc(f: usize, pool: POOL_TYPE, bytes: usize, tag: u32) -> *mut 
             0,
             f,
             [pool as u32 as u64, bytes as u64, u64::from(tag), 0],
+            crate::verifier::stack::Routine::AllocateCallback,
         )
     };
     p as *mut c_void
@@ -115,7 +116,14 @@ unsafe fn call_free(f: usize, buffer: *mut c_void) {
     }
     // SAFETY: `f` is the non-null address of a win64 function of exactly this type (caller),
     // called with a block its allocator returned, on the driver's stack.
-    unsafe { crate::verifier::stack::call_driver(0, f, [buffer as u64, 0, 0, 0]) };
+    unsafe {
+        crate::verifier::stack::call_driver(
+            0,
+            f,
+            [buffer as u64, 0, 0, 0],
+            crate::verifier::stack::Routine::FreeCallback,
+        )
+    };
 }
 
 /// Finds or claims the slot of `f` in `table`; `None` if the table is full.

@@ -256,6 +256,7 @@ impl Driver {
                 self.id,
                 self.image.entry(),
                 [object as u64, path as u64, 0, 0],
+                crate::verifier::stack::Routine::DriverEntry,
             )
         } as u32 as NTSTATUS;
         self.state = if status >= 0 {
@@ -292,7 +293,14 @@ impl Driver {
         // SAFETY: `addr` lies in the image's code and is what the driver stored as its
         // DRIVER_UNLOAD routine (a win64 function of that type, `DriverUnloadFn`), called
         // with its driver object; the caller accepts running the image's code.
-        unsafe { crate::verifier::stack::call_driver(self.id, addr, [object as u64, 0, 0, 0]) };
+        unsafe {
+            crate::verifier::stack::call_driver(
+                self.id,
+                addr,
+                [object as u64, 0, 0, 0],
+                crate::verifier::stack::Routine::DriverUnload,
+            )
+        };
         self.state = State::Unloaded;
         self.check_pool_at_unload("after DriverUnload returned");
         Ok(())

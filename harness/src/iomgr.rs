@@ -910,7 +910,15 @@ impl IoManager {
         // IRP that the caller keeps alive until we return; on this thread's driver stack, as
         // the driver.
         let status = unsafe {
-            crate::verifier::stack::call_driver(id, addr, [device as u64, irp as u64, 0, 0])
+            crate::verifier::stack::call_driver(
+                id,
+                addr,
+                [device as u64, irp as u64, 0, 0],
+                crate::verifier::stack::Routine::Dispatch {
+                    major,
+                    device: device as usize,
+                },
+            )
         } as u32 as NTSTATUS;
         drop(ns);
         if status == STATUS_PENDING {

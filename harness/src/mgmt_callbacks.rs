@@ -116,6 +116,7 @@ unsafe extern "system" fn advance_tail(
                 0,
                 f as usize,
                 [logfile as u64, target as u64, c.data as u64, 0],
+                crate::verifier::stack::Routine::Management("AdvanceTail"),
             ) as u32 as NTSTATUS
         },
         None => clfs_emu::status::STATUS_INVALID_PARAMETER,
@@ -146,6 +147,7 @@ unsafe extern "system" fn growth_complete(
                     u64::from(pinned),
                     c.data as u64,
                 ],
+                crate::verifier::stack::Routine::Management("LogGrowthComplete"),
             )
         };
     }
@@ -165,6 +167,7 @@ unsafe extern "system" fn unpinned(logfile: *const FILE_OBJECT, data: *const c_v
                 0,
                 f as usize,
                 [logfile as u64, c.data as u64, 0, 0],
+                crate::verifier::stack::Routine::Management("LogUnpinned"),
             )
         };
     }

@@ -229,6 +229,34 @@ child_case!(
         |pe, at| { call_with_null(pe.iat_rva(0, 0), at) }
     )
 );
+/// `KeAcquireSpinLockRaiseToDpc(&lock)` on a zeroed lock at `[rsp+0x20]`, then, with
+/// `release`, `KeReleaseSpinLock(&lock, old)` (imports 0 and 1 of the first DLL).
+fn spin_lock(pe: &Pe, at: u32, release: bool) -> Vec<u8> {
+    // mov qword ptr [rsp+0x20], 0; lea rcx, [rsp+0x20]; call [acquire]
+    let mut c = vec![0x48, 0xC7, 0x44, 0x24, 0x20, 0, 0, 0, 0];
+    c.extend_from_slice(&[0x48, 0x8D, 0x4C, 0x24, 0x20, 0xFF, 0x15]);
+    c.extend_from_slice(&rel(pe.iat_rva(0, 0), at + 20));
+    if release {
+        // lea rcx, [rsp+0x20]; movzx edx, al; call [release]
+        c.extend_from_slice(&[0x48, 0x8D, 0x4C, 0x24, 0x20, 0x0F, 0xB6, 0xD0, 0xFF, 0x15]);
+        c.extend_from_slice(&rel(pe.iat_rva(0, 1), at + 34));
+    }
+    c
+}
+
+const SPIN_LOCKS: &[(&str, &[&str])] = &[(
+    "ntoskrnl.exe",
+    &["KeAcquireSpinLockRaiseToDpc", "KeReleaseSpinLock"],
+)];
+
+child_case!(
+    spin_lock_released_child,
+    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, true))
+);
+child_case!(
+    spin_lock_held_on_return_child,
+    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, false))
+);
 child_case!(stack_20k_child, probe(20 * 1024));
 child_case!(stack_overflow_child, probe(24 * 1024));
 
@@ -242,6 +270,26 @@ fn a_clfs_call_at_dispatch_level_stops_naming_the_routine_and_the_irql() {
     // At APC_LEVEL the call is allowed (and fails on the NULL context).
     let (survived, stderr) = child("clfs_at_dispatch_child", &[("IRQL", "1")]);
     assert!(survived, "{stderr}");
+}
+
+#[test]
+fn driver_entry_returning_at_a_raised_irql_stops() {
+    let (survived, stderr) = child("spin_lock_released_child", &[]);
+    assert!(survived, "acquire + release must pass:\n{stderr}");
+    let stop = stop_line("spin_lock_held_on_return_child", &[]);
+    assert!(
+        stop.starts_with("*** STOP: 0x000000C8 (IRQL_UNEXPECTED_VALUE) DriverEntry at image+0x1000 returned at IRQL 2 (DISPATCH_LEVEL), but was called at IRQL 0 (PASSIVE_LEVEL): a driver routine must return at the IRQL it was called at"),
+        "{stop}"
+    );
+    // Parameter 1: (current << 16) | (expected << 8) | 2.
+    assert!(stop.contains("[0x20002, "), "{stop}");
+    // Called at APC_LEVEL, returned at DISPATCH_LEVEL.
+    let stop = stop_line("spin_lock_held_on_return_child", &[("IRQL", "1")]);
+    assert!(
+        stop.contains("returned at IRQL 2 (DISPATCH_LEVEL), but was called at IRQL 1 (APC_LEVEL)"),
+        "{stop}"
+    );
+    assert!(stop.contains("[0x20102, "), "{stop}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proof that the loader's verifier checks bite: builds the seven deliberately broken driver
+# Proof that the loader's verifier checks bite: builds the deliberately broken driver
 # images (samples/broken, one cargo invocation, the workspace's target directory) and runs
 # `clfs-hlk --generic` on each. Each must FAIL with the stop that names its defect; the
 # clean sample passing everything is checked by .ci/run.
@@ -62,10 +62,14 @@ check broken_error_path_leak fault_sweep \
 check broken_stack_overflow load_unload \
     "STOP: 0x0000007F (UNEXPECTED_KERNEL_MODE_TRAP) EXCEPTION_DOUBLE_FAULT: kernel stack overflow: the driver used more than its 24 KiB kernel stack" \
     "called from image+0x"
+check broken_irql_not_restored load_unload \
+    "STOP: 0x000000C8 (IRQL_UNEXPECTED_VALUE) DriverEntry at image+0x" \
+    "returned at IRQL 2 (DISPATCH_LEVEL), but was called at IRQL 0 (PASSIVE_LEVEL): a driver routine must return at the IRQL it was called at" \
+    "[0x20002,"
 
 # The error-path leak hides from everything but the fault sweep: the clean paths pass.
 if ! "$hlk" "$images/broken_error_path_leak.dll" --generic --only load_unload >/dev/null 2>&1; then
     die "broken_error_path_leak fails load_unload: its clean path should pass"
 fi
 echo "OK broken_error_path_leak passes load_unload (only the fault sweep finds it)"
-echo "==> all seven defects caught"
+echo "==> every defect caught"

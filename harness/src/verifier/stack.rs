@@ -337,14 +337,132 @@ pub(crate) fn pop_nested() {
     });
 }
 
+/// The driver routine a call into the image runs, for the IRQL-on-return check of
+/// [`call_driver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Routine {
+    /// `DriverEntry`.
+    DriverEntry,
+    /// The `DriverUnload` routine.
+    DriverUnload,
+    /// A dispatch routine, for `IRP_MJ` `major`, called for the device object `device`.
+    Dispatch {
+        /// The major function code.
+        major: u8,
+        /// The device object's address.
+        device: usize,
+    },
+    /// The `PALLOCATE_FUNCTION` block allocator callback of a marshalling area.
+    AllocateCallback,
+    /// The `PFREE_FUNCTION` block allocator callback of a marshalling area.
+    FreeCallback,
+    /// A CLFS management callback (`AdvanceTail`, `LogGrowthComplete`, `LogUnpinned`).
+    Management(&'static str),
+}
+
+impl std::fmt::Display for Routine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Routine::DriverEntry => f.write_str("DriverEntry"),
+            Routine::DriverUnload => f.write_str("the DriverUnload routine"),
+            Routine::Dispatch { major, .. } => write!(
+                f,
+                "the dispatch routine for {} ({major:#04x})",
+                major_name(*major)
+            ),
+            Routine::AllocateCallback => {
+                f.write_str("the marshalling area's allocate callback (PALLOCATE_FUNCTION)")
+            }
+            Routine::FreeCallback => {
+                f.write_str("the marshalling area's free callback (PFREE_FUNCTION)")
+            }
+            Routine::Management(name) => write!(f, "the CLFS management callback {name}"),
+        }
+    }
+}
+
+/// The `IRP_MJ_*` name of a major function code.
+pub fn major_name(major: u8) -> &'static str {
+    match major {
+        0x00 => "IRP_MJ_CREATE",
+        0x02 => "IRP_MJ_CLOSE",
+        0x03 => "IRP_MJ_READ",
+        0x04 => "IRP_MJ_WRITE",
+        0x0e => "IRP_MJ_DEVICE_CONTROL",
+        0x0f => "IRP_MJ_INTERNAL_DEVICE_CONTROL",
+        0x10 => "IRP_MJ_SHUTDOWN",
+        0x12 => "IRP_MJ_CLEANUP",
+        _ => "IRP_MJ_?",
+    }
+}
+
 /// Calls the image's win64 function `f(a0, a1, a2, a3)` on this thread's 24 KiB driver stack
 /// (below the driver's frames if the driver is already running, i.e. from a callback), as
 /// driver `driver` (its pool blocks are attributed to it; 0 keeps the current one).
 ///
+/// `routine` says which driver routine `f` is. With [`super::Settings::irql_checks`], the
+/// routine must return at the IRQL it was called at; otherwise the run stops (see
+/// [`irql_return_stop`]): a dispatch routine with `DRIVER_VERIFIER_IOMANAGER_VIOLATION`
+/// (0xC9, parameter 1 `0x05`), any other routine with `IRQL_UNEXPECTED_VALUE` (0xC8).
+///
 /// # Safety
 /// `f` is a win64 function of the image taking (up to) four integer or pointer arguments;
 /// this runs the image's code in this process.
-pub unsafe fn call_driver(driver: u64, f: usize, args: [u64; 4]) -> u64 {
+pub unsafe fn call_driver(driver: u64, f: usize, args: [u64; 4], routine: Routine) -> u64 {
+    let before = clfs_emu::current_irql();
+    // SAFETY: the caller's contract.
+    let r = unsafe { call_driver_unchecked(driver, f, args) };
+    let after = clfs_emu::current_irql();
+    if after != before && super::settings().irql_checks {
+        irql_return_stop(routine, f, args[0], before, after);
+    }
+    r
+}
+
+/// Stops the run for `routine` (the driver's function at `f`, first argument `arg0`) having
+/// returned at IRQL `after` when it was called at `before`.
+///
+/// A dispatch routine: `DRIVER_VERIFIER_IOMANAGER_VIOLATION` (0xC9) with parameter 1 `0x05`
+/// ("the IRQL changed during a call to the driver dispatch routine"), parameters 2-4 the
+/// device object, the IRQL before and after, as I/O Verification reports it. Any other
+/// routine: `IRQL_UNEXPECTED_VALUE` (0xC8), parameter 1 `(after << 16) | (before << 8) | 2`
+/// (its documented layout; unique value 2 is a callout), parameters 2-3 the routine and its
+/// first argument.
+pub fn irql_return_stop(routine: Routine, f: usize, arg0: u64, before: u8, after: u8) -> ! {
+    use super::ddi::irql_name;
+    let why = format!(
+        "{routine} at {} returned at IRQL {after} ({}), but was called at IRQL {before} ({}): \
+         a driver routine must return at the IRQL it was called at (a spin lock still held, \
+         or a KeRaiseIrql not undone)",
+        super::describe_code_address(f),
+        irql_name(after),
+        irql_name(before),
+    );
+    match routine {
+        Routine::Dispatch { device, .. } => super::stop(
+            0xC9,
+            [0x05, device, usize::from(before), usize::from(after)],
+            &format!("I/O verification: {why}"),
+        ),
+        _ => super::stop(
+            0xC8,
+            [
+                (usize::from(after) << 16) | (usize::from(before) << 8) | 2,
+                f,
+                arg0 as usize,
+                0,
+            ],
+            &why,
+        ),
+    }
+}
+
+/// [`call_driver`] without the IRQL-on-return check.
+///
+/// # Safety
+/// As [`call_driver`].
+unsafe fn call_driver_unchecked(driver: u64, f: usize, args: [u64; 4]) -> u64 {
     let top = STACK.with(|s| {
         let mut s = s.borrow_mut();
         if s.is_none() {

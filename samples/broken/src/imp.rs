@@ -30,6 +30,9 @@ pub enum Defect {
     ErrorPathLeak,
     /// A 32 KiB local buffer on the 24 KiB kernel stack.
     StackOverflow,
+    /// `DriverEntry` returns on an early-out path still holding a spin lock (at
+    /// DISPATCH_LEVEL).
+    IrqlNotRestored,
 }
 
 /// A pool tag per defect: `Brk1` ... `Brk7`.
@@ -46,6 +49,9 @@ unsafe extern "system" {
     /// The stack probe the compiler calls for frames above a page (ntoskrnl.exe exports it).
     fn __chkstk();
 }
+
+/// The spin lock `IrqlNotRestored` takes.
+static mut LOCK: usize = 0;
 
 /// The blocks `ErrorPathLeak` keeps while loaded (freed by unload).
 static mut KEPT: [usize; 2] = [0; 2];
@@ -151,6 +157,19 @@ pub unsafe fn driver_entry(
         }
         Defect::StackOverflow => {
             let _ = core::hint::black_box(deep(core::hint::black_box(3)));
+        }
+        Defect::IrqlNotRestored => {
+            // SAFETY: our own spin lock, at PASSIVE_LEVEL; only DriverEntry touches it.
+            let old = unsafe { KeAcquireSpinLockRaiseToDpc(&raw mut LOCK) };
+            if core::hint::black_box(old) == 0 {
+                // The defect: an early-out path that forgets to release the lock, so
+                // DriverEntry returns at DISPATCH_LEVEL.
+                // SAFETY: the I/O manager's driver object, ours until DriverEntry returns.
+                unsafe { (*driver).DriverUnload = Some(unload) };
+                return STATUS_SUCCESS;
+            }
+            // SAFETY: the lock acquired above, with the IRQL it returned.
+            unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
         }
     }
     // SAFETY: the I/O manager's driver object, ours to set up until DriverEntry returns.

@@ -1,6 +1,6 @@
 //! # clfs-broken-drivers
 //!
-//! Seven deliberately broken driver images, one per example, to prove that the loader's
+//! Deliberately broken driver images, one per example, to prove that the loader's
 //! verifier checks bite (`clfs-hlk --generic` must stop each, naming the defect; see
 //! `samples/broken/check.sh`):
 //!
@@ -13,6 +13,7 @@
 //! | `broken_double_free` | frees a block twice | `0xC2`/`0x07` |
 //! | `broken_error_path_leak` | leaks its first block when the second allocation fails | fault sweep + pool tracking: `0xC4`/`0x62` |
 //! | `broken_stack_overflow` | a 32 KiB local buffer | kernel stack: `0x7F`/`8` |
+//! | `broken_irql_not_restored` | `DriverEntry` returns still holding a spin lock (at DISPATCH_LEVEL) | IRQL on return: `0xC8` |
 //!
 //! Outside a Windows target (`cfg(driver_image)` unset) the crate is empty.
 #![cfg_attr(driver_image, no_std)]
