@@ -434,6 +434,27 @@ pub enum Error {
         /// The broken rule, as a sentence.
         rule: &'static str,
     },
+    /// More records in one [`reserve`](crate::MarshallingArea::reserve) call than
+    /// [`MAX_RESERVED_RECORDS`](crate::MAX_RESERVED_RECORDS).
+    #[error("{count} records in one reservation; at most {max} can be reserved in one call")]
+    TooManyReservedRecords {
+        /// How many sizes were passed.
+        count: usize,
+        /// The most one call reserves.
+        max: usize,
+    },
+    /// A record appended into a [`Reservation`](crate::Reservation) that needs more reserved
+    /// space than the largest record still reserved holds.
+    #[error(
+        "a record that needs {size} bytes of reserved space (headers and alignment included) \
+         does not fit in any record still reserved: the largest holds {largest} bytes"
+    )]
+    ReservationTooSmall {
+        /// The reserved space the record needs (`ClfsAlignReservedLog` of its data size).
+        size: i64,
+        /// The largest record still reserved, in the same unit.
+        largest: i64,
+    },
 
     /// A second live [`Reservation`](crate::Reservation) on one marshalling area. CLFS keeps
     /// one pool of reserved records per area and consumes whichever fits, so two guards could
@@ -558,7 +579,7 @@ impl Error {
     /// | `TooManyContainers` | `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED` |
     /// | `NotEnoughContainers` | `STATUS_LOG_NOT_ENOUGH_CONTAINERS` |
     /// | `LsnNotInLog` | `STATUS_LOG_RECORD_NONEXISTENT` |
-    /// | `Reservation`, `ReservationInUse` | `STATUS_LOG_RESERVATION_INVALID` |
+    /// | `Reservation`, `TooManyReservedRecords`, `ReservationTooSmall`, `ReservationInUse` | `STATUS_LOG_RESERVATION_INVALID` |
     /// | `BaseOutOfRange`, `BasePastRestart` | `STATUS_LOG_TAIL_INVALID` |
     /// | `LsnDifferenceOverflow` | `STATUS_INTEGER_OVERFLOW` |
     /// | `PoolExhausted` | `STATUS_INSUFFICIENT_RESOURCES` |
@@ -588,9 +609,10 @@ impl Error {
             Error::TooManyContainers { .. } => NtStatus::LOG_CONTAINER_LIMIT_EXCEEDED,
             Error::NotEnoughContainers { .. } => NtStatus::LOG_NOT_ENOUGH_CONTAINERS,
             Error::LsnNotInLog { .. } => NtStatus::LOG_RECORD_NONEXISTENT,
-            Error::Reservation { .. } | Error::ReservationInUse => {
-                NtStatus::LOG_RESERVATION_INVALID
-            }
+            Error::Reservation { .. }
+            | Error::TooManyReservedRecords { .. }
+            | Error::ReservationTooSmall { .. }
+            | Error::ReservationInUse => NtStatus::LOG_RESERVATION_INVALID,
             Error::BaseOutOfRange { .. } | Error::BasePastRestart { .. } => {
                 NtStatus::LOG_TAIL_INVALID
             }

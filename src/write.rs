@@ -407,8 +407,9 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             });
         }
         if sizes.len() > MAX_RESERVED_RECORDS {
-            return Err(Error::Reservation {
-                rule: "at most 64 records can be reserved in one call",
+            return Err(Error::TooManyReservedRecords {
+                count: sizes.len(),
+                max: MAX_RESERVED_RECORDS,
             });
         }
         if sizes.contains(&0) {
@@ -548,7 +549,8 @@ impl<B: Blocks> Reservation<'_, '_, B> {
 
     /// Appends one record into the reserved space and returns its LSN, one of the area's
     /// stream ([`Lsn`](crate::Lsn#lsns-of-different-streams)). Refused before the call when every
-    /// reserved record has been used or none is large enough for this one.
+    /// reserved record has been used ([`Error::Reservation`]) or none is large enough for this
+    /// one ([`Error::ReservationTooSmall`], which names both sizes).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
@@ -579,8 +581,9 @@ impl<B: Blocks> Reservation<'_, '_, B> {
             .filter(|(_, &s)| s >= share)
             .min_by_key(|(_, &s)| s)
             .map(|(i, _)| i)
-            .ok_or(Error::Reservation {
-                rule: "the record is larger than every record still reserved",
+            .ok_or_else(|| Error::ReservationTooSmall {
+                size: share,
+                largest: self.live().iter().copied().max().unwrap_or(0),
             })?;
         let lsn = self.area.append_raw(entries, None, &options, true)?;
         // Swap-remove the used slot (`len >= 1` was checked above); `get` keeps the kernel

@@ -224,7 +224,12 @@ proptest! {
                                 m.swap_remove(i);
                                 appended.push((lsn, data));
                             }
-                            (Err(Error::Reservation { .. }), None) => {
+                            (Err(Error::Reservation { .. }), None) if m.is_empty() => {
+                                prop_assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls);
+                            }
+                            (Err(Error::ReservationTooSmall { size, largest }), None) => {
+                                prop_assert_eq!(size, share);
+                                prop_assert_eq!(Some(&largest), m.iter().max());
                                 prop_assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls);
                             }
                             (got, want) => prop_assert!(false, "step {step}: {got:?}, model {want:?}"),

@@ -708,3 +708,63 @@ fn plain_values_have_the_impls_an_author_expects() {
     .collect();
     assert_eq!(seen.len(), 2);
 }
+
+/// Reservation mistakes name the values: how many records, and how large against how large.
+#[test]
+fn reservation_mistakes_name_the_values() {
+    let sb = Sandbox::new();
+    let log = LogFile::create(
+        wide!("log:C:\\author\\reserve"),
+        LogOptions::new().create_if_missing(),
+    )
+    .unwrap();
+    log.add_containers(&[wide!("%BLF%\\r0"), wide!("%BLF%\\r1")], 512 * 1024)
+        .unwrap();
+    let area = MarshallingArea::<Blocks>::create(&log, config()).unwrap();
+    let calls = sb.stats().calls("ClfsReserveAndAppendLog");
+
+    let err = area.reserve(&[16; 65]).unwrap_err();
+    assert_eq!(err, Error::TooManyReservedRecords { count: 65, max: 64 });
+    assert_eq!(
+        err.to_string(),
+        "65 records in one reservation; at most 64 can be reserved in one call"
+    );
+    assert_eq!(err.ntstatus(), NtStatus::LOG_RESERVATION_INVALID);
+    assert!(err.refused_before_call());
+
+    let mut undo = area.reserve(&[16, 32]).unwrap();
+    let largest = area.reservation_size(32).unwrap();
+    let needed = area.reservation_size(100).unwrap();
+    let err = undo.append(&[&[1u8; 100]], Append::new()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::ReservationTooSmall {
+            size: needed,
+            largest
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "a record that needs {needed} bytes of reserved space (headers and alignment \
+             included) does not fit in any record still reserved: the largest holds {largest} bytes"
+        )
+    );
+    assert_eq!(err.ntstatus(), NtStatus::LOG_RESERVATION_INVALID);
+    assert_eq!(undo.records(), 2, "nothing was used");
+    // Only the reservation itself reached Clfs.sys.
+    assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls + 1);
+    undo.append(&[&[2u8; 30]], Append::new()).unwrap();
+    undo.append(&[&[3u8; 10]], Append::new()).unwrap();
+    let err = undo.append(&[b"x"], Append::new()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("every reserved record has been used"),
+        "{err}"
+    );
+    drop(undo);
+    assert_eq!(log.info().unwrap().total_reservation, 0);
+    drop(area);
+    drop(log);
+    no_leaks(&sb);
+}

@@ -336,7 +336,10 @@ fn with_area(
                         resv = Some(r);
                     }
                     Err(Error::Reservation { .. }) => {
-                        assert!(sizes.is_empty() || sizes.len() > 64 || sizes.contains(&0))
+                        assert!(sizes.is_empty() || sizes.contains(&0))
+                    }
+                    Err(Error::TooManyReservedRecords { count, max }) => {
+                        assert!(count == sizes.len() && count > max)
                     }
                     Err(Error::RecordTooLarge { .. }) => {
                         assert!(sizes.iter().any(|&s| s as usize > max))
@@ -355,7 +358,7 @@ fn with_area(
                         model.note_lsn(sb, lsn);
                         model.records.push((lsn, d, None));
                     }
-                    Err(Error::Reservation { .. }) => {}
+                    Err(Error::Reservation { .. } | Error::ReservationTooSmall { .. }) => {}
                     Err(Error::RecordTooLarge { .. }) => assert!(d.len() > max),
                     Err(e) if d.is_empty() && e.refused_before_call() => {}
                     Err(e) => panic!("append of {} bytes into a reservation: {e}", d.len()),
