@@ -12,6 +12,8 @@ use crate::sys;
 /// stream form a strictly increasing sequence under plain unsigned comparison (reference §3.2).
 /// `Ord` is that comparison, which agrees with `ClfsLsnLess` / `ClfsLsnGreater`;
 /// [`Lsn::NULL`] is the smallest LSN and [`Lsn::INVALID`] compares greater than every valid one.
+/// `Lsn::default()` is [`Lsn::NULL`], which is also the LSN of a log's first record: it does not
+/// mean "no record" (use `Option<Lsn>` for that).
 ///
 /// # LSNs of different streams
 ///

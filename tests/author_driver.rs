@@ -768,3 +768,22 @@ fn reservation_mistakes_name_the_values() {
     drop(log);
     no_leaks(&sb);
 }
+
+/// `Lsn::default()` is what the docs say: `Lsn::NULL`, the LSN of a new log's first record.
+#[test]
+fn the_default_lsn_is_null_and_names_the_first_record() {
+    assert_eq!(Lsn::default(), Lsn::NULL);
+    let sb = Sandbox::new();
+    let log = LogFile::create(
+        wide!("log:C:\\author\\default-lsn"),
+        LogOptions::new().create_if_missing(),
+    )
+    .unwrap();
+    log.add_containers(&[wide!("%BLF%\\d0"), wide!("%BLF%\\d1")], 512 * 1024)
+        .unwrap();
+    let area = MarshallingArea::<Blocks>::create(&log, config()).unwrap();
+    assert_eq!(area.append(&[b"first"]).unwrap(), Lsn::default());
+    drop(area);
+    drop(log);
+    no_leaks(&sb);
+}
