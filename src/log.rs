@@ -806,6 +806,20 @@ impl LogFile {
     /// of a multiplexed log ([`LogKind::Stream`]) only that stream goes; the physical log and
     /// its other streams stay. On the physical log (`log:<path>::`) the whole log goes.
     ///
+    /// The object must have been opened with [`Access::DELETE`], which the default
+    /// [`LogOptions`] do not ask for: without it the mark fails with `STATUS_ACCESS_DENIED`
+    /// (NT file semantics, as the emulator applies them; `docs/emulator.md`), and the object
+    /// is closed all the same. [`LogFile::delete_named`] needs no open object.
+    ///
+    /// ```
+    /// use clfs::{wide, Access, LogFile, LogOptions};
+    /// let name = wide!("log:C:\\logs\\doc-delete");
+    /// let opts = LogOptions::new().create_if_missing().access(Access::READ | Access::WRITE | Access::DELETE);
+    /// LogFile::create(name, opts)?.delete()?;
+    /// assert!(LogFile::create(name, LogOptions::new()).is_err()); // gone
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
+    ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn delete(self) -> Result<()> {

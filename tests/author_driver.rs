@@ -787,3 +787,28 @@ fn the_default_lsn_is_null_and_names_the_first_record() {
     drop(log);
     no_leaks(&sb);
 }
+
+/// Deleting a log: by name, or through an object opened with `Access::DELETE` (the default
+/// options do not ask for it, and the object is closed even when the mark is refused).
+#[test]
+fn deleting_a_log_needs_delete_access_or_the_name() {
+    use clfs::Access;
+    let sb = Sandbox::new();
+    let name = wide!("log:C:\\author\\deleted");
+    let log = LogFile::create(name, LogOptions::new().create_if_missing()).unwrap();
+    let err = log.delete().unwrap_err();
+    assert_eq!(err.status(), Some(NtStatus::ACCESS_DENIED), "{err}");
+    assert_eq!(sb.stats().open_logs, 0, "closed all the same");
+
+    let all = Access::READ | Access::WRITE | Access::DELETE;
+    let log = LogFile::create(name, LogOptions::new().access(all)).unwrap();
+    log.delete().unwrap();
+    let err = LogFile::create(name, LogOptions::new()).unwrap_err();
+    assert_eq!(err.status(), Some(NtStatus::OBJECT_NAME_NOT_FOUND), "{err}");
+
+    let log = LogFile::create(name, LogOptions::new().create_if_missing()).unwrap();
+    drop(log);
+    LogFile::delete_named(name).unwrap();
+    assert!(LogFile::create(name, LogOptions::new()).is_err());
+    no_leaks(&sb);
+}
