@@ -331,10 +331,13 @@ impl Iterator for ContainerScan<'_> {
             self.done = true;
             return None;
         }
-        if let Err(e) = check(SCAN, status) {
-            self.done = true;
-            return Some(Err(e));
-        }
+        let status = match check(SCAN, status) {
+            Ok(status) => status,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
         // Bounds-check what came back before reading the array.
         let returned = cx.raw.cContainersReturned;
         let array = cx.raw.pinfoContainer;
@@ -342,6 +345,7 @@ impl Iterator for ContainerScan<'_> {
             self.done = true;
             return Some(Err(Error::InconsistentOutput {
                 routine: SCAN,
+                status,
                 detail,
             }));
         }
@@ -457,8 +461,10 @@ impl LogFile {
     /// [`ContainerName::is_truncated`]; `full_len` says how many characters are needed.
     ///
     /// The length CLFS reports is checked against `buf` before the slice is made: a length
-    /// past `buf` is [`Error::LengthOutOfRange`]; an odd byte length, an empty name, or an
-    /// untruncated name whose length is not `full_len` is [`Error::InconsistentOutput`].
+    /// past `buf` is [`Error::LengthOutOfRange`]; an odd byte length, an empty name, an
+    /// untruncated name whose length is not `full_len`, or a `STATUS_BUFFER_OVERFLOW` whose
+    /// `full_len` is no more than the characters written (nothing was cut off) is
+    /// [`Error::InconsistentOutput`], which then names the warning.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn container_name<'b>(
@@ -479,11 +485,13 @@ impl LogFile {
         // (`cap <= buf.len()` characters); `full_len` is a writable u32.
         let status =
             unsafe { sys::ClfsGetContainerName(self.as_raw(), logical_id, &mut us, &mut full_len) };
-        let truncated = NtStatus(status) == NtStatus::BUFFER_OVERFLOW;
-        if !truncated {
-            check(ROUTINE, status)?;
-        }
-        let units = check_name_output(us.Length, cap, truncated, full_len)?;
+        let status = if NtStatus(status) == NtStatus::BUFFER_OVERFLOW {
+            // A warning that still fills the outputs (reference §1.2): the start of the name.
+            NtStatus::BUFFER_OVERFLOW
+        } else {
+            check(ROUTINE, status)?
+        };
+        let units = check_name_output(status, us.Length, cap, full_len)?;
         let name = buf.get(..units).ok_or(Error::LengthOutOfRange {
             routine: ROUTINE,
             what: "the container name",
@@ -520,20 +528,24 @@ fn check_scan_output(returned: u32, capacity: u32, array_null: bool) -> Result<(
     Ok(())
 }
 
-/// The rules a successful (or truncated) `ClfsGetContainerName` keeps: `Length` (bytes) is
-/// even and fits the `cap` characters passed, and without truncation it equals the full
-/// length in characters, which is not 0 (a container's path is never empty). Returns the
-/// name's length in characters.
-fn check_name_output(length: u16, cap: usize, truncated: bool, full_len: u32) -> Result<usize> {
+/// The rules a successful (or truncated: `status` is `STATUS_BUFFER_OVERFLOW`)
+/// `ClfsGetContainerName` keeps: `Length` (bytes) is even and fits the `cap` characters
+/// passed; without truncation it equals the full length in characters, which is not 0 (a
+/// container's path is never empty); with truncation the full length is more than what was
+/// written. Returns the name's length in characters.
+fn check_name_output(status: NtStatus, length: u16, cap: usize, full_len: u32) -> Result<usize> {
     const ROUTINE: &str = "ClfsGetContainerName";
+    let truncated = status == NtStatus::BUFFER_OVERFLOW;
+    let inconsistent = |detail| Error::InconsistentOutput {
+        routine: ROUTINE,
+        status,
+        detail,
+    };
     if length % 2 != 0 {
-        return Err(Error::InconsistentOutput {
-            routine: ROUTINE,
-            detail: Inconsistency::OddLength {
-                what: "the container name",
-                len: u64::from(length),
-            },
-        });
+        return Err(inconsistent(Inconsistency::OddLength {
+            what: "the container name",
+            len: u64::from(length),
+        }));
     }
     let units = usize::from(length / 2);
     if units > cap {
@@ -544,24 +556,28 @@ fn check_name_output(length: u16, cap: usize, truncated: bool, full_len: u32) ->
             limit: cap as u64 * 2,
         });
     }
-    if !truncated && units as u64 != u64::from(full_len) {
-        return Err(Error::InconsistentOutput {
-            routine: ROUTINE,
-            detail: Inconsistency::Mismatch {
-                what: "a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName)",
-                found: units as u64,
-                expected: u64::from(full_len),
-            },
-        });
+    if truncated {
+        if u64::from(full_len) <= units as u64 {
+            return Err(inconsistent(Inconsistency::NotTruncated {
+                what: "the container name in UTF-16 units (pcActualLenContainerName)",
+                written: units as u64,
+                full: u64::from(full_len),
+            }));
+        }
+        return Ok(units);
     }
-    if !truncated && units == 0 {
+    if units as u64 != u64::from(full_len) {
+        return Err(inconsistent(Inconsistency::Mismatch {
+            what: "a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName)",
+            found: units as u64,
+            expected: u64::from(full_len),
+        }));
+    }
+    if units == 0 {
         // A container is a file: its path is never empty.
-        return Err(Error::InconsistentOutput {
-            routine: ROUTINE,
-            detail: Inconsistency::Empty {
-                what: "container name",
-            },
-        });
+        return Err(inconsistent(Inconsistency::Empty {
+            what: "container name",
+        }));
     }
     Ok(units)
 }
@@ -593,6 +609,7 @@ mod tests {
         );
         let e = Error::InconsistentOutput {
             routine: SCAN,
+            status: NtStatus::SUCCESS,
             detail: e,
         };
         assert_eq!(
@@ -612,15 +629,21 @@ mod tests {
 
     #[test]
     fn container_name_lengths_are_checked() {
-        assert_eq!(check_name_output(10, 5, false, 5), Ok(5));
-        assert_eq!(check_name_output(10, 5, true, 9), Ok(5));
-        let e = check_name_output(9, 5, false, 4).unwrap_err();
+        const OK: NtStatus = NtStatus::SUCCESS;
+        const OVERFLOW: NtStatus = NtStatus::BUFFER_OVERFLOW;
+        assert_eq!(check_name_output(OK, 10, 5, 5), Ok(5));
+        assert_eq!(check_name_output(OVERFLOW, 10, 5, 9), Ok(5));
+        let e = check_name_output(OK, 9, 5, 4).unwrap_err();
         assert_eq!(
             e.to_string(),
             "ClfsGetContainerName reported success but returned an odd length of 9 bytes for the container name, which is UTF-16 (2 bytes a unit)"
         );
         assert_eq!(
-            check_name_output(12, 5, true, 9),
+            check_name_output(OVERFLOW, 9, 5, 9).unwrap_err().to_string(),
+            "ClfsGetContainerName returned STATUS_BUFFER_OVERFLOW (0x80000005) with an odd length of 9 bytes for the container name, which is UTF-16 (2 bytes a unit)"
+        );
+        assert_eq!(
+            check_name_output(OVERFLOW, 12, 5, 9),
             Err(Error::LengthOutOfRange {
                 routine: "ClfsGetContainerName",
                 what: "the container name",
@@ -628,11 +651,12 @@ mod tests {
                 limit: 10
             })
         );
-        let e = check_name_output(10, 5, false, 7).unwrap_err();
+        let e = check_name_output(OK, 10, 5, 7).unwrap_err();
         assert_eq!(
             e,
             Error::InconsistentOutput {
                 routine: "ClfsGetContainerName",
+                status: OK,
                 detail: Inconsistency::Mismatch {
                     what: "a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName)",
                     found: 5,
@@ -645,6 +669,26 @@ mod tests {
             "ClfsGetContainerName reported success but returned a container name (not truncated) whose length in UTF-16 units is not its full length (pcActualLenContainerName): 5, expected 7"
         );
         // A truncated read into an empty buffer is an empty start, not an error.
-        assert_eq!(check_name_output(0, 0, true, 9), Ok(0));
+        assert_eq!(check_name_output(OVERFLOW, 0, 0, 9), Ok(0));
+        // "Truncated", but the full length is no more than what was written.
+        for full in [0, 4, 5] {
+            let e = check_name_output(OVERFLOW, 10, 5, full).unwrap_err();
+            assert_eq!(
+                e,
+                Error::InconsistentOutput {
+                    routine: "ClfsGetContainerName",
+                    status: OVERFLOW,
+                    detail: Inconsistency::NotTruncated {
+                        what: "the container name in UTF-16 units (pcActualLenContainerName)",
+                        written: 5,
+                        full: u64::from(full),
+                    }
+                }
+            );
+            assert_eq!(
+                e.to_string(),
+                std::format!("ClfsGetContainerName returned STATUS_BUFFER_OVERFLOW (0x80000005) with a full length of {full} for the container name in UTF-16 units (pcActualLenContainerName), no more than the 5 written: nothing was truncated")
+            );
+        }
     }
 }

@@ -22,9 +22,10 @@ impl core::fmt::Display for BufferKind {
     }
 }
 
-/// What was wrong with the outputs of a CLFS routine that reported success
-/// ([`Error::InconsistentOutput`]). Its message completes the sentence "`<routine>` reported
-/// success but returned ..." and names the values involved.
+/// What was wrong with the outputs of a CLFS routine that reported success, or a warning
+/// that still fills its outputs ([`Error::InconsistentOutput`]). Its message completes the
+/// sentence "`<routine>` reported success but returned ..." (or "`<routine>` returned
+/// `<status>` with ...") and names the values involved.
 ///
 /// ```
 /// use clfs::Inconsistency;
@@ -81,6 +82,17 @@ pub enum Inconsistency {
         /// The length returned, in bytes.
         len: u64,
     },
+    /// A warning that says the output was truncated (`STATUS_BUFFER_OVERFLOW`) with a full
+    /// length no greater than what was written: nothing was cut off.
+    NotTruncated {
+        /// The full length and its unit, as a phrase ("the container name in UTF-16 units
+        /// (pcActualLenContainerName)").
+        what: &'static str,
+        /// How much was written, in the same unit.
+        written: u64,
+        /// The full length returned.
+        full: u64,
+    },
     /// A value that differs from the one the routine's other outputs (or its contract) fix.
     Mismatch {
         /// What the value is and what fixes it, as a phrase.
@@ -122,6 +134,14 @@ impl core::fmt::Display for Inconsistency {
             Inconsistency::OddLength { what, len } => write!(
                 f,
                 "an odd length of {len} bytes for {what}, which is UTF-16 (2 bytes a unit)"
+            ),
+            Inconsistency::NotTruncated {
+                what,
+                written,
+                full,
+            } => write!(
+                f,
+                "a full length of {full} for {what}, no more than the {written} written: nothing was truncated"
             ),
             Inconsistency::Mismatch {
                 what,
@@ -235,17 +255,23 @@ pub enum Error {
         limit: u64,
     },
 
-    /// Clfs.sys reported success, but what it returned breaks a rule that every successful
-    /// call keeps (a NULL object or context, `CLFS_LSN_INVALID` as an LSN, a count, length or
-    /// offset that contradicts the buffer or structure it describes). The outputs are treated
-    /// as hostile and not used; the [`Inconsistency`] names the rule and the values. Clfs.sys
-    /// *was* called: whatever it may have opened or written on its side is not known to the
-    /// library. Lengths that overrun their buffer are [`Error::LengthOutOfRange`] instead.
+    /// Clfs.sys reported success (or a warning that still fills its outputs, such as
+    /// `ClfsGetContainerName`'s `STATUS_BUFFER_OVERFLOW`), but what it returned breaks a rule
+    /// that every such call keeps (a NULL object or context, `CLFS_LSN_INVALID` as an LSN, a
+    /// count, length or offset that contradicts the buffer or structure it describes). The
+    /// outputs are treated as hostile and not used; the [`Inconsistency`] names the rule and
+    /// the values. Clfs.sys *was* called: whatever it may have opened or written on its side
+    /// is not known to the library. Lengths that overrun their buffer are
+    /// [`Error::LengthOutOfRange`] instead.
+    ///
+    /// The message says "reported success" when `status` is `STATUS_SUCCESS`, and names
+    /// `status` otherwise.
     ///
     /// ```
     /// use clfs::{Error, Inconsistency, NtStatus};
     /// let e = Error::InconsistentOutput {
     ///     routine: "ClfsCreateLogFile",
+    ///     status: NtStatus::SUCCESS,
     ///     detail: Inconsistency::Null { what: "log file object" },
     /// };
     /// assert_eq!(
@@ -254,11 +280,26 @@ pub enum Error {
     /// );
     /// assert_eq!(e.ntstatus(), NtStatus::LOG_METADATA_INCONSISTENT);
     /// assert_eq!(e.status(), None); // Clfs.sys did not fail
+    ///
+    /// let e = Error::InconsistentOutput {
+    ///     routine: "ClfsGetContainerName",
+    ///     status: NtStatus::BUFFER_OVERFLOW,
+    ///     detail: Inconsistency::OddLength { what: "the container name", len: 9 },
+    /// };
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "ClfsGetContainerName returned STATUS_BUFFER_OVERFLOW (0x80000005) with an odd \
+    ///      length of 9 bytes for the container name, which is UTF-16 (2 bytes a unit)"
+    /// );
+    /// assert_eq!(e.status(), None); // a warning that filled its outputs is not a refusal
     /// ```
-    #[error("{routine} reported success but returned {detail}")]
+    #[error("{routine} {} {detail}", Returned(*status))]
     InconsistentOutput {
         /// The routine that returned the outputs.
         routine: &'static str,
+        /// The status it returned with them: `STATUS_SUCCESS`, another success code, or a
+        /// warning that still fills the outputs (`STATUS_BUFFER_OVERFLOW`).
+        status: NtStatus,
         /// The broken rule and the values involved.
         detail: Inconsistency,
     },
@@ -534,6 +575,20 @@ const fn plural(n: u64) -> &'static str {
     }
 }
 
+/// "reported success but returned" for `STATUS_SUCCESS`, "returned `<status>` with" for any
+/// other status ([`Error::InconsistentOutput`]'s message).
+struct Returned(NtStatus);
+
+impl core::fmt::Display for Returned {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == NtStatus::SUCCESS {
+            f.write_str("reported success but returned")
+        } else {
+            write!(f, "returned {} with", self.0)
+        }
+    }
+}
+
 fn message_suffix(status: NtStatus) -> MessageSuffix {
     MessageSuffix(status.message())
 }
@@ -552,7 +607,8 @@ impl core::fmt::Display for MessageSuffix {
 impl Error {
     /// The NTSTATUS when Clfs.sys refused, `None` when the library refused first or refused
     /// what a successful call returned ([`Error::LengthOutOfRange`],
-    /// [`Error::InconsistentOutput`]).
+    /// [`Error::InconsistentOutput`], whose `status` field keeps the success or warning the
+    /// routine returned with the outputs).
     ///
     /// IRQL: any.
     pub const fn status(&self) -> Option<NtStatus> {

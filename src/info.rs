@@ -27,6 +27,7 @@ use crate::error::{check, Error, Inconsistency, Result};
 use crate::irql::require_passive_or_apc;
 use crate::log::{LogFile, LogInfo};
 use crate::lsn::Lsn;
+use crate::status::NtStatus;
 use crate::sys;
 
 const QUERY: &str = "ClfsQueryLogFileInformation";
@@ -123,7 +124,7 @@ const _: () = assert!(size_of::<RawPhysicalLsn>() == 24);
 
 impl LogFile {
     /// Runs one query into `out`, returning the number of bytes Clfs.sys says it wrote,
-    /// checked to lie within `out`.
+    /// checked to lie within `out`, and the (success) status it returned.
     ///
     /// # Safety
     /// `out` must be valid for writes of `out_len` bytes; `input` NULL or readable for
@@ -135,7 +136,7 @@ impl LogFile {
         input_len: u32,
         out: *mut c_void,
         out_len: u32,
-    ) -> Result<u32> {
+    ) -> Result<(u32, NtStatus)> {
         require_passive_or_apc(QUERY)?;
         let mut len = out_len;
         // SAFETY: the object is open (type invariant); the buffers are as the caller states.
@@ -149,7 +150,7 @@ impl LogFile {
                 &mut len,
             )
         };
-        check(QUERY, status)?;
+        let status = check(QUERY, status)?;
         if len > out_len {
             return Err(Error::LengthOutOfRange {
                 routine: QUERY,
@@ -158,7 +159,7 @@ impl LogFile {
                 limit: u64::from(out_len),
             });
         }
-        Ok(len)
+        Ok((len, status))
     }
 
     /// [`query_raw`](Self::query_raw) for a fixed-size output of `size` bytes at `out`: a
@@ -175,10 +176,11 @@ impl LogFile {
         size: u32,
     ) -> Result<()> {
         // SAFETY: forwarded caller contract.
-        let n = unsafe { self.query_raw(class, input, input_len, out, size) }?;
+        let (n, status) = unsafe { self.query_raw(class, input, input_len, out, size) }?;
         if n < size {
             return Err(Error::InconsistentOutput {
                 routine: QUERY,
+                status,
                 detail: Inconsistency::ShortLength {
                     what: class.what(),
                     len: u64::from(n),
@@ -221,7 +223,7 @@ impl LogFile {
         let cap = u32::try_from(buf.len().saturating_mul(2)).unwrap_or(u32::MAX - 1);
         // SAFETY: `buf` is writable for `cap <= 2 * buf.len()` bytes and 2-aligned, as
         // CLFS_LOG_NAME_INFORMATION needs; no input.
-        let n = unsafe {
+        let (n, status) = unsafe {
             self.query_raw(
                 InformationClass::PhysicalName,
                 core::ptr::null(),
@@ -235,6 +237,7 @@ impl LogFile {
         let (Some((&bytes, rest)), 2..) = (buf.split_first(), n) else {
             return Err(Error::InconsistentOutput {
                 routine: QUERY,
+                status,
                 detail: Inconsistency::ShortLength {
                     what: InformationClass::PhysicalName.what(),
                     len: u64::from(n),
@@ -245,6 +248,7 @@ impl LogFile {
         if bytes % 2 != 0 {
             return Err(Error::InconsistentOutput {
                 routine: QUERY,
+                status,
                 detail: Inconsistency::OddLength {
                     what: WHAT,
                     len: u64::from(bytes),
@@ -378,8 +382,8 @@ impl LogFile {
                 &mut written,
             )
         };
-        check(ROUTINE, status)?;
-        check_io_statistics(written, raw.length, raw.data_offset)?;
+        let status = check(ROUTINE, status)?;
+        check_io_statistics(status, written, raw.length, raw.data_offset)?;
         let [flushes, bytes_flushed, metadata_flushes, metadata_bytes_flushed] = raw.counters;
         Ok(IoStatistics {
             version: (raw.major, raw.minor),
@@ -404,7 +408,12 @@ fn information_len(len: usize) -> Result<u32> {
 /// whole `CLFS_IO_STATISTICS` (48 bytes), the header's `cbLength` (the size of the whole
 /// structure, header included) lies inside what was written and covers the counters (48
 /// bytes), and `coffData` puts the counters right after the 16-byte header.
-fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()> {
+fn check_io_statistics(
+    status: NtStatus,
+    written: u32,
+    length: u16,
+    data_offset: u32,
+) -> Result<()> {
     const ROUTINE: &str = "ClfsGetIoStatistics";
     const WHAT: &str = "CLFS_IO_STATISTICS";
     const SIZE: u32 = size_of::<RawIoStatistics>() as u32;
@@ -419,6 +428,7 @@ fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()
     if written < SIZE {
         return Err(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: Inconsistency::ShortLength {
                 what: WHAT,
                 len: u64::from(written),
@@ -437,6 +447,7 @@ fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()
     if u32::from(length) < SIZE {
         return Err(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: Inconsistency::ShortLength {
                 what: "the statistics (the header's cbLength)",
                 len: u64::from(length),
@@ -447,6 +458,7 @@ fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()
     if data_offset != 16 {
         return Err(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: Inconsistency::Mismatch {
                 what:
                     "a statistics header whose counter offset (coffData) is not the header's size",
@@ -462,6 +474,8 @@ fn check_io_statistics(written: u32, length: u16, data_offset: u32) -> Result<()
 #[allow(clippy::unwrap_used)] // test code: a panic is a failure report
 mod tests {
     use super::*;
+
+    const OK: NtStatus = NtStatus::SUCCESS;
     use std::string::ToString;
 
     // The emulator's `faults::override_output` reaches each of these rules too
@@ -470,9 +484,9 @@ mod tests {
 
     #[test]
     fn io_statistics_header_rules() {
-        assert_eq!(check_io_statistics(48, 48, 16), Ok(()));
+        assert_eq!(check_io_statistics(OK, 48, 48, 16), Ok(()));
         assert_eq!(
-            check_io_statistics(64, 48, 16),
+            check_io_statistics(OK, 64, 48, 16),
             Err(Error::LengthOutOfRange {
                 routine: "ClfsGetIoStatistics",
                 what: "CLFS_IO_STATISTICS",
@@ -481,18 +495,19 @@ mod tests {
             })
         );
         assert_eq!(
-            check_io_statistics(24, 24, 16).unwrap_err().to_string(),
+            check_io_statistics(OK, 24, 24, 16).unwrap_err().to_string(),
             "ClfsGetIoStatistics reported success but returned a length of 24 bytes for CLFS_IO_STATISTICS, which needs at least 48 bytes"
         );
         assert_eq!(
-            check_io_statistics(48, 64, 16).unwrap_err().to_string(),
+            check_io_statistics(OK, 48, 64, 16).unwrap_err().to_string(),
             "ClfsGetIoStatistics returned a length of 64 bytes for the statistics (the header's cbLength), but its buffer holds at most 48 bytes"
         );
-        let e = check_io_statistics(48, 40, 16).unwrap_err();
+        let e = check_io_statistics(OK, 48, 40, 16).unwrap_err();
         assert_eq!(
             e,
             Error::InconsistentOutput {
                 routine: "ClfsGetIoStatistics",
+                status: OK,
                 detail: Inconsistency::ShortLength {
                     what: "the statistics (the header's cbLength)",
                     len: 40,
@@ -504,11 +519,12 @@ mod tests {
             e.to_string(),
             "ClfsGetIoStatistics reported success but returned a length of 40 bytes for the statistics (the header's cbLength), which needs at least 48 bytes"
         );
-        let e = check_io_statistics(48, 48, 20).unwrap_err();
+        let e = check_io_statistics(OK, 48, 48, 20).unwrap_err();
         assert_eq!(
             e,
             Error::InconsistentOutput {
                 routine: "ClfsGetIoStatistics",
+                status: OK,
                 detail: Inconsistency::Mismatch {
                     what: "a statistics header whose counter offset (coffData) is not the header's size",
                     found: 20,
@@ -528,6 +544,7 @@ mod tests {
         // `faults::override_length` in tests/inconsistent_output.rs).
         let e = Error::InconsistentOutput {
             routine: QUERY,
+            status: OK,
             detail: Inconsistency::ShortLength {
                 what: InformationClass::StreamIdentifier.what(),
                 len: 0,
@@ -572,7 +589,7 @@ mod tests {
             e.to_string(),
             "log information to set is 4294967296 bytes; ClfsSetLogFileInformation takes at most 4294967295 bytes (its length is a ULONG)"
         );
-        assert_eq!(e.ntstatus(), crate::status::NtStatus::INVALID_PARAMETER);
+        assert_eq!(e.ntstatus(), NtStatus::INVALID_PARAMETER);
         assert!(e.refused_before_call());
     }
 }

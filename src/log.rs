@@ -560,9 +560,10 @@ impl LogFile {
                 context_len,
             )
         };
-        check(ROUTINE, status)?;
+        let status = check(ROUTINE, status)?;
         let raw = NonNull::new(raw).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: crate::Inconsistency::Null {
                 what: "log file object",
             },

@@ -361,9 +361,10 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 )
             },
         };
-        check(routine, status)?;
+        let status = check(routine, status)?;
         let raw = NonNull::new(raw).ok_or(Error::InconsistentOutput {
             routine,
+            status,
             detail: crate::Inconsistency::Null {
                 what: "marshalling context",
             },

@@ -862,9 +862,10 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
         // SAFETY: `reg` is valid for the call; its contexts are `callbacks`, which the
         // returned guard borrows until it deregisters; `cookie` is a valid out pointer.
         let status = unsafe { sys::ClfsMgmtRegisterManagedClient(log.as_raw(), &reg, &mut cookie) };
-        check(ROUTINE, status)?;
+        let status = check(ROUTINE, status)?;
         let cookie = NonNull::new(cookie).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: crate::Inconsistency::Null {
                 what: "client cookie",
             },

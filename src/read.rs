@@ -307,9 +307,10 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 &mut cx,
             )
         };
-        check(ROUTINE, status)?;
+        let status = check(ROUTINE, status)?;
         let raw = NonNull::new(cx).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: crate::Inconsistency::Null {
                 what: "read context",
             },
@@ -378,6 +379,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         }
         let raw = NonNull::new(cx).ok_or(Error::InconsistentOutput {
             routine: ROUTINE,
+            status,
             detail: crate::Inconsistency::Null {
                 what: "read context",
             },
@@ -392,7 +394,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             _area: PhantomData,
         };
         check_len(ROUTINE, "a restart area", buffer, len, limit)?;
-        let lsn = crate::write::success_lsn(ROUTINE, "the restart record's LSN", lsn)?;
+        let lsn = crate::write::success_lsn(ROUTINE, status, "the restart record's LSN", lsn)?;
         cx.current = Some((buffer, len, lsn));
         Ok(Some(cx))
     }
@@ -456,8 +458,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 &mut next,
             )
         };
-        check(ROUTINE, status)?;
-        crate::write::success_lsn(ROUTINE, "the restart record's LSN", next)
+        let status = check(ROUTINE, status)?;
+        crate::write::success_lsn(ROUTINE, status, "the restart record's LSN", next)
     }
 }
 
@@ -600,7 +602,7 @@ impl<'a> ReadContext<'a> {
             });
         }
         check_len(ROUTINE, "a record", buffer, len, self.limit)?;
-        let lsn = crate::write::success_lsn(ROUTINE, "the record's LSN", lsn)?;
+        let lsn = crate::write::success_lsn(ROUTINE, status, "the record's LSN", lsn)?;
         let (undo, prev) = (Lsn::from_sys(undo), Lsn::from_sys(prev));
         // SAFETY: the length fits the buffer (checked above); the buffer stays valid until the next read on this context or its
         // termination, both of which need `&mut self`, borrowed by the result.
@@ -775,9 +777,9 @@ impl<'a> RestartContext<'a> {
         if NtStatus(status) == NtStatus::LOG_START_OF_LOG {
             return Ok(None);
         }
-        check(ROUTINE, status)?;
+        let status = check(ROUTINE, status)?;
         check_len(ROUTINE, "a restart area", buffer, len, self.limit)?;
-        let lsn = crate::write::success_lsn(ROUTINE, "the restart record's LSN", lsn)?;
+        let lsn = crate::write::success_lsn(ROUTINE, status, "the restart record's LSN", lsn)?;
         // INVARIANT: the read succeeded, its length fits and it has an LSN; its buffer is the
         // current area.
         self.current = Some((buffer, len, lsn));

@@ -153,11 +153,13 @@ fn gather(entries: &[&[u8]], buffer_size: u32, raw: &mut Entries) -> Result<u32>
 #[inline]
 pub(crate) fn success_lsn(
     routine: &'static str,
+    status: crate::NtStatus,
     what: &'static str,
     out: sys::CLFS_LSN,
 ) -> Result<Lsn> {
     Lsn::from_sys(out).valid().ok_or(Error::InconsistentOutput {
         routine,
+        status,
         detail: crate::Inconsistency::InvalidLsn { what },
     })
 }
@@ -295,8 +297,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 )
             },
         };
-        check(routine, status)?;
-        success_lsn(routine, "the record's LSN", out)
+        let status = check(routine, status)?;
+        success_lsn(routine, status, "the record's LSN", out)
     }
 
     /// Flushes every record in the area to stable storage (`ClfsFlushToLsn` with
@@ -338,8 +340,8 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         let mut out = Lsn::INVALID.to_sys();
         // SAFETY: the context is live; `target` and `out` are valid for the call.
         let status = unsafe { sys::ClfsFlushToLsn(self.as_raw(), &target, &mut out) };
-        check(ROUTINE, status)?;
-        success_lsn(ROUTINE, "the first LSN not flushed", out)
+        let status = check(ROUTINE, status)?;
+        success_lsn(ROUTINE, status, "the first LSN not flushed", out)
     }
 
     /// Moves the stream's base LSN to `lsn` (`ClfsAdvanceLogBase`), releasing the space of

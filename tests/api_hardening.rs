@@ -28,6 +28,7 @@ fn write_restart_refuses_a_success_without_an_lsn() {
             err,
             Error::InconsistentOutput {
                 routine: "ClfsWriteRestartArea",
+                status: NtStatus::SUCCESS,
                 detail: Inconsistency::InvalidLsn {
                     what: "the restart record's LSN"
                 },

@@ -20,16 +20,29 @@ use clfs::{
 use clfs_emu::{faults, status::STATUS_SUCCESS, Sandbox};
 use common::{assert_no_leaks, log_with, w};
 
-/// Asserts `err` is the variant with these fields and this exact message, that it maps to
-/// `STATUS_LOG_METADATA_INCONSISTENT`, carries no failure status, and says Clfs.sys was
-/// called.
+/// Asserts `err` is the variant with these fields (`status` `STATUS_SUCCESS`) and this exact
+/// message, that it maps to `STATUS_LOG_METADATA_INCONSISTENT`, carries no failure status,
+/// and says Clfs.sys was called.
 fn assert_inconsistent(err: &Error, routine: &str, detail: Inconsistency, message: &str) {
+    assert_inconsistent_with(err, routine, NtStatus::SUCCESS, detail, message);
+}
+
+/// [`assert_inconsistent`] for outputs that came with `status` (a warning that still fills
+/// them, such as `STATUS_BUFFER_OVERFLOW`).
+fn assert_inconsistent_with(
+    err: &Error,
+    routine: &str,
+    status: NtStatus,
+    detail: Inconsistency,
+    message: &str,
+) {
     match err {
         Error::InconsistentOutput {
             routine: r,
+            status: s,
             detail: d,
         } => {
-            assert_eq!((*r, *d), (routine, detail), "{err}");
+            assert_eq!((*r, *s, *d), (routine, status, detail), "{err}");
         }
         other => panic!("expected InconsistentOutput, got {other:?}"),
     }
@@ -667,6 +680,71 @@ fn container_name_lengths_that_contradict_the_name() {
     let name = log.container_name(0, &mut buf).expect("name");
     assert_eq!(name.name.len() as u32, full);
     assert!(!name.is_truncated());
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+/// `STATUS_BUFFER_OVERFLOW` says the name was cut off; a full length that the characters
+/// written already reach contradicts it. Before, the call succeeded with a name that
+/// `is_truncated()` called whole. The error names the warning, not "success".
+#[test]
+fn container_name_truncation_that_truncated_nothing() {
+    let sb = Sandbox::new();
+    let log = log_with("io-cname-trunc", 2);
+    const R: &str = "ClfsGetContainerName";
+    const OVERFLOW: NtStatus = NtStatus::BUFFER_OVERFLOW;
+    let mut whole = [0u16; 260];
+    let full = log.container_name(0, &mut whole).expect("name").name.len() as u32;
+    assert!(full > 4);
+    let mut buf = [0u16; 4];
+    // The real warning: the start of the name, and its full length.
+    let name = log.container_name(0, &mut buf).expect("truncated name");
+    assert_eq!((name.name.len(), name.full_len), (4, full));
+    assert!(name.is_truncated());
+    let calls = sb.stats().calls(R);
+
+    let what = "the container name in UTF-16 units (pcActualLenContainerName)";
+    for reported in [4, 2, 0] {
+        faults::override_output(R, "pcActualLenContainerName", 1, reported);
+        assert_inconsistent_with(
+            &log.container_name(0, &mut buf).unwrap_err(),
+            R,
+            OVERFLOW,
+            Inconsistency::NotTruncated {
+                what,
+                written: 4,
+                full: u64::from(reported),
+            },
+            &format!(
+                "ClfsGetContainerName returned STATUS_BUFFER_OVERFLOW (0x80000005) with a full length of {reported} for {what}, no more than the 4 written: nothing was truncated"
+            ),
+        );
+    }
+    // The other rules name the warning too.
+    faults::override_output(R, "Length", 1, 7);
+    assert_inconsistent_with(
+        &log.container_name(0, &mut buf).unwrap_err(),
+        R,
+        OVERFLOW,
+        Inconsistency::OddLength {
+            what: "the container name",
+            len: 7,
+        },
+        "ClfsGetContainerName returned STATUS_BUFFER_OVERFLOW (0x80000005) with an odd length of 7 bytes for the container name, which is UTF-16 (2 bytes a unit)",
+    );
+    faults::override_output(R, "Length", 1, 10);
+    assert_out_of_range(
+        &log.container_name(0, &mut buf).unwrap_err(),
+        R,
+        "the container name",
+        10,
+        8,
+        "ClfsGetContainerName returned a length of 10 bytes for the container name, but its buffer holds at most 8 bytes",
+    );
+    // Each refusal was a real call; the next one is the real warning again.
+    assert_eq!(sb.stats().calls(R), calls + 5);
+    let name = log.container_name(0, &mut buf).expect("truncated name");
+    assert_eq!((name.name.len(), name.full_len), (4, full));
     log.close().expect("close");
     assert_no_leaks(&sb);
 }
