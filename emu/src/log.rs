@@ -317,9 +317,9 @@ impl PhysLog {
             },
         );
         if let Err(st) = self.store_or_restore(old) {
-            // The base record (one 0x7a00-byte block; the emulator does not extend the base
-            // file) has no room for another client context: the same status as the stream
-            // limit, not the container limit the encoder reports.
+            // The base record has no room for another client context even in the largest
+            // general block the base file grows to: the same status as the stream limit, not
+            // the container limit the encoder reports.
             return Err(if st == STATUS_LOG_CONTAINER_LIMIT_EXCEEDED {
                 STATUS_INSUFFICIENT_RESOURCES
             } else {

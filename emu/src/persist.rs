@@ -1,10 +1,13 @@
 //! The on-disk format: real CLFS files, encoded and decoded with `clfs-format`.
 //!
-//! Base file (`<name>.blf`, 64 KiB): the six metadata blocks Windows writes (control, base and
-//! truncate record, each with a shadow copy). A new log gets the whole image (written to
-//! `<name>.blf.tmp`, fsynced, renamed); every later update writes the three blocks of the
-//! *older* copy with the next dump count and fsyncs, so a torn write of one copy leaves the
-//! other valid and a reader takes the valid copy with the higher dump count.
+//! Base file (`<name>.blf`, 64 KiB when new): the six metadata blocks Windows writes (control,
+//! base and truncate record, each with a shadow copy). A new log gets the whole image (written
+//! to `<name>.blf.tmp`, fsynced, renamed); every later update writes the *older* copy of each
+//! of the three with the next dump count and fsyncs, so a torn write of one copy leaves the
+//! other valid and a reader takes the valid copy with the higher dump count. When the base
+//! record outgrows its general blocks, [`Meta::store`] extends the base file first (both
+//! general blocks grow, the scratch blocks move behind them; docs/decisions.md, "Extending the
+//! base file").
 //!
 //! Containers: log blocks at 512-byte-aligned offsets, each a `CLFS_LOG_BLOCK_HEADER` (0x70
 //! bytes: USN, sector counts, `CurrentLsn`, `NextLsn`, the first record's offset, the fixup
@@ -292,6 +295,45 @@ pub(crate) struct Meta {
     pub multiplexed: bool,
     /// The streams of a multiplexed log, in id order (empty for a dedicated log).
     pub streams: Vec<StreamMeta>,
+    /// The base file's block table as on disk (the current control record's `rgBlocks`):
+    /// where each of the six metadata blocks lies and how large it is. The general blocks grow
+    /// when the base record no longer fits them ([`Meta::store`]).
+    pub layout: Vec<fmt::MetadataBlock>,
+    /// Which control copy holds the newest control record (true: the shadow).
+    pub ctl_shadow: bool,
+    /// Which scratch copy was written last (true: the shadow).
+    pub scr_shadow: bool,
+    /// The file is longer than its block table: an extension was interrupted before its new
+    /// table was written. The next store cuts the file back first.
+    pub leftover: bool,
+    /// Shared by every clone of this metadata (a failed store puts back an older clone): set
+    /// when a base-file extension failed, so the next store first rereads the base file's
+    /// table, dump counts and current copies, whichever steps reached the disk.
+    pub resync: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What an extension of the base file adds to each general block: the size of a default
+/// general block (61 sectors).
+pub(crate) const GENERAL_GROWTH: u32 = 0x7a00;
+
+/// The largest general block the emulator grows to: the largest multiple of
+/// [`GENERAL_GROWTH`] a block header's sector count (`USHORT`) can describe.
+pub(crate) const MAX_GENERAL: u32 =
+    fmt::control::MAX_METADATA_BLOCK_SIZE / GENERAL_GROWTH * GENERAL_GROWTH;
+
+/// The size of the general blocks that hold a base record of `len` bytes: the current size
+/// `g` if the record fits, else `g` grown by whole [`GENERAL_GROWTH`] steps (`None` past
+/// [`MAX_GENERAL`]).
+pub(crate) fn general_size_for(len: usize, g: u32) -> Option<u32> {
+    let fits = |size: u32| fmt::fixup_offset(size as usize / SECTOR as usize) >= BLOCK_HDR + len;
+    let mut size = g;
+    while !fits(size) {
+        size = size.checked_add(GENERAL_GROWTH)?;
+        if size > MAX_GENERAL {
+            return None;
+        }
+    }
+    Some(size)
 }
 
 impl Meta {
@@ -324,6 +366,11 @@ impl Meta {
             read_only: None,
             multiplexed: false,
             streams: Vec::new(),
+            layout: fmt::ControlRecord::new(1).blocks,
+            ctl_shadow: false,
+            scr_shadow: false,
+            leftover: false,
+            resync: Default::default(),
         }
     }
 
@@ -413,42 +460,97 @@ impl Meta {
         b
     }
 
-    /// The control, general and scratch block images for dump count `dump`.
-    fn blocks(&self, dump: u64) -> Result<[Vec<u8>; 3], NTSTATUS> {
-        let err = |_| STATUS_LOG_METADATA_CORRUPT;
-        let ctl = fmt::ControlRecord::new(dump).encode();
-        // The base record must fit its 0x7a00-byte block (Windows would extend the base file;
-        // the emulator does not): too many containers for it is the container limit.
-        let gen = self
-            .base_record(dump)
+    /// The control record for dump count `dump` with the current block table and no
+    /// extension in progress.
+    fn control(&self, dump: u64) -> fmt::ControlRecord {
+        let mut c = fmt::ControlRecord::new(dump);
+        c.blocks = self.layout.clone();
+        c
+    }
+
+    /// A metadata block image of `size` bytes holding `record`.
+    fn image(size: u32, record: &[u8]) -> Result<Vec<u8>, NTSTATUS> {
+        fmt::encode_metadata_block(size as usize, 1, record)
+            .map_err(|_| STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)
+    }
+
+    /// The encoded base record for dump count `dump`. Past what even the largest general
+    /// block holds, the container limit.
+    fn general_record(&self, dump: u64) -> Result<Vec<u8>, NTSTATUS> {
+        self.base_record(dump)
             .encode()
-            .map_err(|_| STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)?;
-        let scr = fmt::TruncateRecord {
+            .map_err(|_| STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)
+    }
+
+    /// The truncate record for dump count `dump` (nothing being truncated).
+    fn scratch_record(dump: u64) -> Vec<u8> {
+        fmt::TruncateRecord {
             dump_count: dump,
             ..Default::default()
         }
-        .encode();
-        let (_, cs) = fmt::MetadataBlockType::Control.default_extent();
-        let (_, gs) = fmt::MetadataBlockType::General.default_extent();
-        let (_, ss) = fmt::MetadataBlockType::Scratch.default_extent();
-        Ok([
-            fmt::encode_metadata_block(cs as usize, 1, &ctl).map_err(err)?,
-            fmt::encode_metadata_block(gs as usize, 1, &gen)
-                .map_err(|_| STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)?,
-            fmt::encode_metadata_block(ss as usize, 1, &scr).map_err(err)?,
-        ])
+        .encode()
+    }
+
+    /// The block of the current table of type `t`.
+    fn block(&self, t: fmt::MetadataBlockType) -> Result<fmt::MetadataBlock, NTSTATUS> {
+        self.layout
+            .get(t as usize)
+            .copied()
+            .ok_or(STATUS_LOG_METADATA_CORRUPT)
+    }
+
+    /// The end of the last block of the current table.
+    fn table_end(&self) -> u64 {
+        self.layout
+            .iter()
+            .map(|b| u64::from(b.offset) + u64::from(b.size))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Takes the on-disk state of a decoded base file: block table, newest dump count, which
+    /// copies are current, and whether an interrupted extension left bytes after the table.
+    fn take_disk_state(&mut self, bf: &fmt::BaseFile) {
+        self.layout = bf.control.blocks.clone();
+        self.dump = bf
+            .base
+            .dump_count
+            .max(bf.control.dump_count)
+            .max(bf.truncate.map_or(0, |t| t.dump_count));
+        self.shadow_current = bf.base_copy == fmt::Copy::Shadow;
+        self.ctl_shadow = bf.control_copy == fmt::Copy::Shadow;
+        self.scr_shadow = self.shadow_current;
+        self.leftover =
+            bf.trailing.is_some() && bf.control.extend_state != fmt::control::EXTEND_STATE_NONE;
+    }
+
+    /// Rereads the base file's table, dump counts and current copies (after a failed
+    /// extension, whose steps may or may not have reached the disk).
+    fn resync_disk_state(&mut self, base: &Path) -> Result<(), NTSTATUS> {
+        let bytes = std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+        let bf =
+            fmt::BaseFile::decode(&bytes, "(base)").map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+        self.take_disk_state(&bf);
+        Ok(())
     }
 
     /// Writes a new base file atomically (temp file, fsync, rename, directory fsync): both
-    /// copies of every block, dump count 1.
+    /// copies of every block, dump count 1, the default 64 KiB layout.
     pub fn create(&mut self, base: &Path) -> Result<(), NTSTATUS> {
-        let blocks = self.blocks(1)?;
-        let mut image = vec![0u8; fmt::BASE_FILE_SIZE];
-        for t in fmt::MetadataBlockType::ALL {
-            let (o, s) = t.default_extent();
-            let b = &blocks[t as usize / 2];
-            if let Some(dst) = image.get_mut(o as usize..(o + s) as usize) {
-                dst.copy_from_slice(b);
+        self.layout = fmt::ControlRecord::new(1).blocks;
+        let ctl = self.control(1).encode();
+        let gen = self.general_record(1)?;
+        let scr = Self::scratch_record(1);
+        let mut image = vec![0u8; self.table_end() as usize];
+        for b in &self.layout {
+            let rec = match b.block_type / 2 {
+                0 => &ctl,
+                1 => &gen,
+                _ => &scr,
+            };
+            let blk = Self::image(b.size, rec)?;
+            if let Some(dst) = image.get_mut(b.offset as usize..(b.offset + b.size) as usize) {
+                dst.copy_from_slice(&blk);
             }
         }
         let mut tmp = base.as_os_str().to_owned();
@@ -474,42 +576,202 @@ impl Meta {
         })?;
         self.dump = 1;
         self.shadow_current = false;
+        self.ctl_shadow = false;
+        self.scr_shadow = false;
+        self.leftover = false;
         Ok(())
     }
 
     /// Writes the next dump count into the older copy of the control, base and truncate
     /// records, then fsyncs. On failure nothing in memory changes (the newer copy on disk is
     /// still valid, and the next store writes the older one again).
+    ///
+    /// When the base record no longer fits the general blocks, the base file is extended
+    /// first ([`Meta::extend`]); past the largest general block, the container limit.
     pub fn store(&mut self, base: &Path) -> Result<(), NTSTATUS> {
+        use std::sync::atomic::Ordering;
         if self.read_only.is_some() {
             return Err(STATUS_ACCESS_DENIED);
         }
+        if self.resync.swap(false, Ordering::AcqRel) {
+            if let Err(st) = self.resync_disk_state(base) {
+                self.resync.store(true, Ordering::Release);
+                return Err(st);
+            }
+        }
         let dump = self.dump + 1;
-        let shadow = !self.shadow_current;
-        let blocks = self.blocks(dump)?;
+        let gen = self.general_record(dump)?;
+        let g = self.block(fmt::MetadataBlockType::General)?.size;
+        let want = general_size_for(gen.len(), g).ok_or(STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)?;
+        if want != g {
+            return self.extend(base, &gen, want);
+        }
+        let ctl_t = side(fmt::MetadataBlockType::Control, !self.ctl_shadow);
+        let gen_t = side(fmt::MetadataBlockType::General, !self.shadow_current);
+        let scr_t = side(fmt::MetadataBlockType::Scratch, !self.scr_shadow);
+        let (cb, gb, sb) = (self.block(ctl_t)?, self.block(gen_t)?, self.block(scr_t)?);
+        let images = [
+            (cb, Self::image(cb.size, &self.control(dump).encode())?),
+            (gb, Self::image(gb.size, &gen)?),
+            (sb, Self::image(sb.size, &Self::scratch_record(dump))?),
+        ];
+        let end = self.table_end();
+        let leftover = self.leftover;
         let res = (|| -> std::io::Result<()> {
             let f = OpenOptions::new().write(true).open(base)?;
-            let types = if shadow {
-                [
-                    fmt::MetadataBlockType::ControlShadow,
-                    fmt::MetadataBlockType::GeneralShadow,
-                    fmt::MetadataBlockType::ScratchShadow,
-                ]
-            } else {
-                [
-                    fmt::MetadataBlockType::Control,
-                    fmt::MetadataBlockType::General,
-                    fmt::MetadataBlockType::Scratch,
-                ]
-            };
-            for (t, b) in types.iter().zip(&blocks) {
-                write_at(&f, u64::from(t.default_extent().0), b)?;
+            if leftover {
+                // An interrupted extension's bytes: nothing in either table names them. Cut
+                // first, so a crash never leaves them behind a control record that no longer
+                // says an extension was under way.
+                f.set_len(end)?;
+                f.sync_all()?;
+            }
+            for (b, img) in &images {
+                write_at(&f, u64::from(b.offset), img)?;
             }
             f.sync_all()
         })();
         res.map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
         self.dump = dump;
-        self.shadow_current = shadow;
+        self.ctl_shadow = !self.ctl_shadow;
+        self.shadow_current = !self.shadow_current;
+        self.scr_shadow = !self.scr_shadow;
+        self.leftover = false;
+        Ok(())
+    }
+
+    /// Extends the base file so that both general blocks are `g2` bytes, and stores the base
+    /// record `gen` (encoded for dump count `self.dump + 1`) in them. The scratch blocks move
+    /// up behind the grown general blocks, the control record's table follows
+    /// (docs/decisions.md, "Extending the base file").
+    ///
+    /// Crash-safe: until the new table is durable, the general copy the old table names still
+    /// holds the current base record; after it, the new general shadow holds the new one. Each
+    /// step is fsynced before the next. A failure before the new table is durable returns
+    /// `STATUS_LOG_CONTAINER_WRITE_FAILED` (the old base record stands); after it the new one
+    /// stands and the store succeeds. Either way the next store rereads the disk state.
+    fn extend(&mut self, base: &Path, gen: &[u8], g2: u32) -> Result<(), NTSTATUS> {
+        use fmt::MetadataBlockType as T;
+        use std::sync::atomic::Ordering;
+        let g = self.block(T::General)?.size;
+        // Only the table the emulator writes (general pair from 0x800, scratch pair behind
+        // it) is extended; a base file with another layout keeps its size.
+        if fmt::ControlRecord::standard_blocks(g).as_deref() != Some(&self.layout[..]) {
+            return Err(STATUS_LOG_CONTAINER_LIMIT_EXCEEDED);
+        }
+        let new_layout =
+            fmt::ControlRecord::standard_blocks(g2).ok_or(STATUS_LOG_CONTAINER_LIMIT_EXCEEDED)?;
+        let n = self.dump;
+        let new_end = new_layout
+            .iter()
+            .map(|b| u64::from(b.offset) + u64::from(b.size))
+            .max()
+            .unwrap_or(0);
+        let blk = |l: &[fmt::MetadataBlock], t: T| l.get(t as usize).copied();
+        let (Some(old_g0), Some(old_g1)) = (
+            blk(&self.layout, T::General),
+            blk(&self.layout, T::GeneralShadow),
+        ) else {
+            return Err(STATUS_LOG_METADATA_CORRUPT);
+        };
+        let (Some(g0), Some(g1), Some(s0), Some(s1)) = (
+            blk(&new_layout, T::General),
+            blk(&new_layout, T::GeneralShadow),
+            blk(&new_layout, T::Scratch),
+            blk(&new_layout, T::ScratchShadow),
+        ) else {
+            return Err(STATUS_LOG_METADATA_CORRUPT);
+        };
+        // The older control copy, then the newer one.
+        let c_old = self.block(side(T::Control, !self.ctl_shadow))?;
+        let c_new = self.block(side(T::Control, self.ctl_shadow))?;
+        let mut ctl = self.control(n + 1);
+        ctl.extend_state = fmt::control::EXTEND_STATE_EXTENDING_FSD;
+        ctl.extend_block = T::General as u16;
+        ctl.flush_block = T::GeneralShadow as u16;
+        ctl.new_block_sectors = g2 / SECTOR as u32;
+        ctl.extend_start_sectors = g / SECTOR as u32;
+        ctl.extend_sectors = 2 * (g2 - g) / SECTOR as u32;
+        let ctl1 = Self::image(c_old.size, &ctl.encode())?;
+        let scr = Self::image(s0.size, &Self::scratch_record(n + 1))?;
+        let shadow = Self::image(g2, gen)?;
+        ctl.dump_count = n + 2;
+        ctl.blocks = new_layout.clone();
+        ctl.extend_state = fmt::control::EXTEND_STATE_FLUSHING_BLOCK;
+        ctl.flush_block = T::General as u16;
+        let ctl2 = Self::image(c_new.size, &ctl.encode())?;
+        let primary = Self::image(g2, &self.general_record(n + 2)?)?;
+        let mut done = fmt::ControlRecord::new(n + 3);
+        done.blocks = new_layout.clone();
+        let ctl3 = Self::image(c_old.size, &done.encode())?;
+        let shadow_current = self.shadow_current;
+        let stop = extend_stop();
+        let step = |k: u32| {
+            if stop == Some(k) {
+                Err(std::io::Error::other("stopped"))
+            } else {
+                Ok(())
+            }
+        };
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(base)
+            .map_err(|_| STATUS_LOG_CONTAINER_WRITE_FAILED)?;
+        let before = (|| -> std::io::Result<()> {
+            // 1. The old table's primary general block must hold the current base record: it
+            //    is the copy that survives until the new table is durable.
+            if shadow_current {
+                let mut cur = vec![0u8; old_g1.size as usize];
+                read_exact_at(&f, u64::from(old_g1.offset), &mut cur)?;
+                write_at(&f, u64::from(old_g0.offset), &cur)?;
+                f.sync_all()?;
+            }
+            step(1)?;
+            // 2. Record the extension (old table), then grow the file.
+            write_at(&f, u64::from(c_old.offset), &ctl1)?;
+            f.sync_all()?;
+            step(2)?;
+            f.set_len(new_end)?;
+            f.sync_all()?;
+            step(3)?;
+            // 3. The moved scratch blocks and the new general shadow, all at places the old
+            //    table's primary general block does not use.
+            write_at(&f, u64::from(s0.offset), &scr)?;
+            write_at(&f, u64::from(s1.offset), &scr)?;
+            write_at(&f, u64::from(g1.offset), &shadow)?;
+            f.sync_all()?;
+            step(4)?;
+            // 4. The new table, into the older control copy: from here the new shadow holds
+            //    the base record.
+            write_at(&f, u64::from(c_new.offset), &ctl2)?;
+            f.sync_all()
+        })();
+        if before.is_err() {
+            self.resync.store(true, Ordering::Release);
+            return Err(STATUS_LOG_CONTAINER_WRITE_FAILED);
+        }
+        self.layout = new_layout;
+        self.dump = n + 2;
+        let after = (|| -> std::io::Result<()> {
+            // 5. The new primary general block, then 6. the control record without the
+            //    extension, into the control copy that still has the old table.
+            step(5)?;
+            write_at(&f, u64::from(g0.offset), &primary)?;
+            f.sync_all()?;
+            step(6)?;
+            write_at(&f, u64::from(c_old.offset), &ctl3)?;
+            f.sync_all()
+        })();
+        if after.is_err() {
+            self.resync.store(true, Ordering::Release);
+            return Ok(());
+        }
+        self.dump = n + 3;
+        self.shadow_current = false;
+        self.ctl_shadow = c_old.block_type == T::ControlShadow as u32;
+        self.scr_shadow = false;
+        self.leftover = false;
         Ok(())
     }
 
@@ -573,7 +835,8 @@ impl Meta {
         let client = first.context;
         let attributes = u32::from(client.attributes);
         let mut read_only = None;
-        if let Some((at, len)) = bf.trailing {
+        let extending = bf.control.extend_state != fmt::control::EXTEND_STATE_NONE;
+        if let (Some((at, len)), false) = (bf.trailing, extending) {
             read_only = Some(format!(
                 "{len} bytes after the metadata blocks at {at:#x} (a Windows 11 log \
                  authentication area): rewriting the base file would invalidate it"
@@ -642,7 +905,7 @@ impl Meta {
         streams.sort_by_key(|s| s.id);
         let last = client.last.0;
         let hint = client.unused1.0;
-        Ok(Meta {
+        let mut m = Meta {
             identity: b.log_id.0,
             attributes,
             container_size: size.unwrap_or(0),
@@ -663,15 +926,52 @@ impl Meta {
                 .unwrap_or(0),
             containers,
             dump: b.dump_count,
-            shadow_current: bf.base_copy == fmt::Copy::Shadow,
+            shadow_current: false,
             client,
             client_name: b.clients[0].name.clone(),
             log_state: b.log_state,
             read_only,
             multiplexed,
             streams,
-        })
+            layout: Vec::new(),
+            ctl_shadow: false,
+            scr_shadow: false,
+            leftover: false,
+            resync: Default::default(),
+        };
+        m.take_disk_state(&bf);
+        Ok(m)
     }
+}
+
+/// The copy of `t`'s pair on the shadow side (`shadow`) or the primary side.
+fn side(t: fmt::MetadataBlockType, shadow: bool) -> fmt::MetadataBlockType {
+    use fmt::MetadataBlockType as T;
+    match (t, shadow) {
+        (T::Control | T::ControlShadow, false) => T::Control,
+        (T::Control | T::ControlShadow, true) => T::ControlShadow,
+        (T::General | T::GeneralShadow, false) => T::General,
+        (T::General | T::GeneralShadow, true) => T::GeneralShadow,
+        (T::Scratch | T::ScratchShadow, false) => T::Scratch,
+        (T::Scratch | T::ScratchShadow, true) => T::ScratchShadow,
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: the extension step after which the next extension on this thread stops as
+    /// if the power failed (its writes so far are on disk, nothing after).
+    static EXTEND_STOP: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+#[cfg(test)]
+fn extend_stop() -> Option<u32> {
+    EXTEND_STOP.with(|s| s.take())
+}
+
+#[cfg(not(test))]
+fn extend_stop() -> Option<u32> {
+    None
 }
 
 /// Creates a zero-filled container of `size` bytes (fails if the file exists).
@@ -868,6 +1168,124 @@ pub(crate) fn random_guid() -> [u8; 16] {
 #[allow(clippy::unwrap_used)] // test code: a panic is a failure report
 mod tests {
     use super::*;
+
+    /// A log whose base record has just outgrown its general blocks: `n` containers stored.
+    fn meta_with(dir: &Path, n: u32) -> (PathBuf, Meta) {
+        let base = dir.join("big.blf");
+        let mut m = Meta::new([7; 16], 0, "\\??\\C:\\big.blf".into());
+        m.container_size = 0x80000;
+        m.create(&base).unwrap();
+        for i in 0..n {
+            push_container(&mut m, dir, i);
+        }
+        m.store(&base).unwrap();
+        (base, m)
+    }
+
+    fn push_container(m: &mut Meta, dir: &Path, i: u32) {
+        let name = format!("%BLF%\\bigContainerWithAFairlyLongName{i:05}");
+        m.containers.push(ContainerMeta {
+            path: dir.join(&name[6..]),
+            name,
+            phys: i,
+            logical: Some(i),
+            pending_delete: false,
+            usn: 1,
+        });
+        m.next_phys = i + 1;
+    }
+
+    /// Containers that fit the default general block, then one set more that needs an
+    /// extension.
+    fn fits_then_grows(dir: &Path) -> (PathBuf, Meta, u32) {
+        let mut n = 16;
+        loop {
+            let m = Meta::new([7; 16], 0, "\\??\\C:\\big.blf".into());
+            let mut probe = m.clone();
+            for i in 0..n + 16 {
+                push_container(&mut probe, dir, i);
+            }
+            let len = probe.general_record(2).unwrap().len();
+            if general_size_for(len, 0x7a00) != Some(0x7a00) {
+                let (base, m) = meta_with(dir, n);
+                return (base, m, n + 16);
+            }
+            n += 16;
+        }
+    }
+
+    /// A power loss after any step of an extension leaves a base file that loads with either
+    /// every container of the old record or every container of the new one, whichever copy
+    /// was current before; the next store (after the reopen) completes the growth.
+    #[test]
+    fn a_crash_at_any_step_of_an_extension_keeps_one_whole_record() {
+        for shadow_first in [false, true] {
+            for stop in 1..=6 {
+                let dir = std::env::temp_dir().join(format!(
+                    "clfs-emu-extend-{}-{shadow_first}-{stop}",
+                    std::process::id()
+                ));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                let (base, mut m, more) = fits_then_grows(&dir);
+                let old = m.containers.len();
+                if shadow_first != m.shadow_current {
+                    // One more store (same record) to start from the other current copy.
+                    m.store(&base).unwrap();
+                }
+                assert_eq!(m.shadow_current, shadow_first);
+                let before = m.clone();
+                for i in old as u32..more {
+                    push_container(&mut m, &dir, i);
+                }
+                EXTEND_STOP.with(|s| s.set(Some(stop)));
+                let r = m.store(&base);
+                // Stopped before the new table was durable: the store fails; after: it stands.
+                assert_eq!(r.is_ok(), stop >= 5, "stop {stop}: {r:?}");
+                let l = Meta::load(&base, &dir).unwrap();
+                let want = if stop >= 5 { more as usize } else { old };
+                assert_eq!(
+                    l.containers.len(),
+                    want,
+                    "stop {stop} shadow {shadow_first}"
+                );
+                assert!(l.read_only.is_none(), "{:?}", l.read_only);
+                assert!(l.same_flushed(if stop >= 5 { &m } else { &before }));
+                // The reopened log grows (again) and loads with every container.
+                let mut l = l;
+                for i in l.containers.len() as u32..more + 16 {
+                    push_container(&mut l, &dir, i);
+                }
+                l.store(&base).unwrap();
+                l.store(&base).unwrap();
+                let back = Meta::load(&base, &dir).unwrap();
+                assert_eq!(back.containers.len(), more as usize + 16);
+                let bytes = std::fs::read(&base).unwrap();
+                let bf = fmt::BaseFile::decode(&bytes, "big.blf").unwrap();
+                assert!(bf.trailing.is_none() && bf.rejected.is_empty(), "{bf:?}");
+                assert_eq!(bf.control.extend_state, 0);
+                assert!(bf.control.blocks[2].size > 0x7a00);
+                // The failed store left a resync for the in-memory clone; it rereads the disk.
+                if stop < 5 {
+                    assert!(before.resync.load(std::sync::atomic::Ordering::Acquire));
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+    }
+
+    #[test]
+    fn general_blocks_grow_in_default_block_steps_up_to_the_sector_limit() {
+        assert_eq!(general_size_for(0x7980 - 0x70, 0x7a00), Some(0x7a00));
+        assert_eq!(general_size_for(0x7980 - 0x6f, 0x7a00), Some(0xf400));
+        assert_eq!(general_size_for(200_000, 0x7a00), Some(0x7a00 * 7));
+        assert_eq!(general_size_for(MAX_GENERAL as usize, 0x7a00), None);
+        assert_eq!(
+            MAX_GENERAL,
+            0x7a00 * 1074,
+            "65514 of the 65535 sectors a header can count"
+        );
+    }
 
     #[test]
     fn block_sizes_leave_room_for_the_fixup_array() {

@@ -15,8 +15,13 @@ use common::*;
 /// file) with `clfs-format` and checks every rule it knows.
 fn decode(dir: &Path, blf: &str) -> fmt::Log {
     let bytes = std::fs::read(dir.join(blf)).unwrap();
-    assert_eq!(bytes.len(), fmt::BASE_FILE_SIZE, "a 64 KiB base file");
     let bf = fmt::BaseFile::decode(&bytes, blf).unwrap();
+    let end = bf.control.blocks.iter().map(|b| b.offset + b.size).max();
+    assert_eq!(
+        Some(bytes.len() as u32),
+        end,
+        "the base file ends with its last block"
+    );
     let files: Vec<(String, Vec<u8>)> = bf
         .base
         .containers
@@ -308,34 +313,127 @@ fn a_registry_style_log_for_the_independent_reader() {
     no_leaks(&sb);
 }
 
-/// Containers are limited by what the 0x7a00-byte base-record block holds (their contexts and
-/// names); the emulator does not extend the base file as Windows can. Past that,
-/// `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED`, with nothing changed.
-#[test]
-fn the_base_record_bounds_the_container_count() {
-    let sb = Sandbox::new();
-    let h = log_with_containers("log:many", 2);
-    let mut n = 2;
-    let status = loop {
-        let names: Vec<Box<U16s>> = (0..16)
-            .map(|i| ustr(&format!("%BLF%\\c{}", n + i)))
-            .collect();
+/// A container name of 39 UTF-16 units (`%BLF%\` and a long file name).
+fn long_name(i: usize) -> String {
+    format!("%BLF%\\ledgerContainerWithALongName{i:05}")
+}
+
+/// Adds containers `from..to` (minimum size) in sets of 64, one `ClfsAddLogContainerSet` each.
+fn add_sets(h: *mut types::FILE_OBJECT, from: usize, to: usize) -> i32 {
+    let mut i = from;
+    while i < to {
+        let k = (to - i).min(64);
+        let names: Vec<Box<U16s>> = (i..i + k).map(|j| ustr(&long_name(j))).collect();
         let us: Vec<clfs_emu::types::UNICODE_STRING> = names.iter().map(|u| u.us).collect();
         // SAFETY: valid names; NULL size (the existing one).
-        let s = unsafe { ClfsAddLogContainerSet(h, 16, core::ptr::null(), us.as_ptr()) };
+        let s = unsafe { ClfsAddLogContainerSet(h, k as u16, core::ptr::null(), us.as_ptr()) };
         if s != 0 {
-            break s;
+            return s;
         }
-        n += 16;
-        assert!(n < 1024, "no limit found");
-    };
-    assert_eq!(status, STATUS_LOG_CONTAINER_LIMIT_EXCEEDED);
-    assert!(n >= 128, "only {n} containers fit");
-    assert_eq!(info(h).TotalContainers as usize, n);
-    close(h);
-    let h = create("log:many", RW, 0, 1).unwrap();
-    assert_eq!(info(h).TotalContainers as usize, n);
-    close(h);
-    eprintln!("{n} containers with names %BLF%\\cN fit the base record");
+        i += k;
+    }
+    0
+}
+
+/// A log holds 1024 containers (`MAX_CONTAINERS_DEFAULT`) with 39-character names: the base
+/// record outgrows the 0x7a00-byte general block, and the emulator extends the base file (both
+/// general blocks grow, the scratch blocks move behind them, the control record's table
+/// follows). The 1025th container is refused with `STATUS_LOG_CONTAINER_LIMIT_EXCEEDED` and
+/// nothing changes; records flushed before the growth survive a crash after it; a reopen sees
+/// all 1024, and `clfs-format` reads the extended base file with every rule it knows. The log
+/// is kept in `target/tmp/emu-extended/` for `.ci/run`'s check with `dissect.clfs`.
+#[test]
+fn a_log_holds_1024_containers_and_the_base_file_grows() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("emu-extended");
+    let _ = std::fs::remove_dir_all(&dir);
+    let sb = Sandbox::with_root(&dir);
+    let h = create("log:many", RWD, 0, 2).unwrap();
+    for i in 0..2 {
+        assert_eq!(add(h, Some(1), &long_name(i)).0, 0, "the minimum size");
+    }
+    let a = area(h, 4096, 2, 2).unwrap();
+    let lsns: Vec<u64> = (0..20u32)
+        .map(|i| append_ex(a, &i.to_le_bytes().repeat(50), CLFS_LSN_INVALID, 0).unwrap())
+        .collect();
+    assert_eq!(flush(a), 0);
+    let blf = sb.root().join("many.blf");
+    assert_eq!(std::fs::metadata(&blf).unwrap().len(), 0x10000);
+    assert_eq!(add_sets(h, 2, 1024), 0);
+    assert_eq!(info(h).TotalContainers, 1024);
+    let grown = std::fs::read(&blf).unwrap();
+    assert!(grown.len() > 0x10000, "the base file grew");
+    // The 1025th: refused, nothing changed (no file, the base file byte for byte).
+    let next = ustr(&long_name(1024));
+    // SAFETY: valid name; NULL size.
+    let s = unsafe { ClfsAddLogContainerSet(h, 1, core::ptr::null(), &next.us) };
+    assert_eq!(s, STATUS_LOG_CONTAINER_LIMIT_EXCEEDED);
+    assert_eq!(info(h).TotalContainers, 1024);
+    assert!(!sb.root().join(&long_name(1024)[6..]).exists());
+    assert_eq!(std::fs::read(&blf).unwrap(), grown);
+    // Power loss: the flushed records and every container survive.
+    sb.crash();
+    let h = create("log:many", RWD, 0, 1).unwrap();
+    assert_eq!(info(h).TotalContainers, 1024);
+    let a = area(h, 4096, 2, 2).unwrap();
+    let got = read_all(a, lsns[0]);
+    assert_eq!(got.len(), 20);
+    assert_eq!(got[19], 19u32.to_le_bytes().repeat(50));
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(h), 0);
+    // The reader: the table names grown general blocks and moved scratch blocks, nothing
+    // after them, no extension left in progress.
+    let bytes = std::fs::read(&blf).unwrap();
+    let bf = fmt::BaseFile::decode(&bytes, "many.blf").unwrap();
+    let b = &bf.control.blocks;
+    let g = b[2].size;
+    assert!(g > 0x7a00 && g % 0x7a00 == 0, "general blocks of {g:#x}");
+    assert_eq!((b[2].offset, b[3].offset, b[3].size), (0x800, 0x800 + g, g));
+    assert_eq!((b[4].offset, b[5].offset), (0x800 + 2 * g, 0xa00 + 2 * g));
+    assert_eq!(bytes.len() as u32, 0xc00 + 2 * g);
+    assert_eq!(bf.control.extend_state, 0);
+    assert!(bf.rejected.is_empty() && bf.trailing.is_none());
+    assert_eq!(bf.base.containers.len(), 1024);
+    assert!(bf.base.containers.iter().any(|c| c.name == long_name(1023)));
+    decode(sb.root(), "many.blf");
+    no_leaks(&sb);
+}
+
+/// A multiplexed log holds 123 streams (ids 1 to 123) with 64-character names; their client
+/// contexts outgrow the default general block, which grows. The 124th stream is refused with
+/// `STATUS_INSUFFICIENT_RESOURCES`, and a reopen sees all 123.
+#[test]
+fn a_multiplexed_log_holds_123_streams_with_64_character_names() {
+    let sb = Sandbox::new();
+    let p = create("log:mux::", RWD, 7, 3).unwrap();
+    for i in 0..2 {
+        assert_eq!(add(p, Some(1), &format!("%BLF%\\m{i}")).0, 0);
+    }
+    let name = |i: usize| format!("{:0>64}", format!("stream{i}"));
+    for i in 0..123 {
+        let h = create(&format!("log:mux::{}", name(i)), RWD, 7, 3).unwrap();
+        assert_eq!(close(h), 0);
+    }
+    assert_eq!(
+        create(&format!("log:mux::{}", name(123)), RWD, 7, 3).err(),
+        Some(STATUS_INSUFFICIENT_RESOURCES)
+    );
+    assert_eq!(close(p), 0);
+    let bytes = std::fs::read(sb.root().join("mux.blf")).unwrap();
+    let bf = fmt::BaseFile::decode(&bytes, "mux.blf").unwrap();
+    assert!(
+        bf.control.blocks[2].size > 0x7a00,
+        "the general blocks grew"
+    );
+    assert_eq!(bf.base.clients.len(), 124);
+    assert!(bf.base.clients.iter().any(|c| c.name == name(122)));
+    // Reopen: every stream is there (opening an existing one adds nothing).
+    let h = create(&format!("log:mux::{}", name(122)), RWD, 7, 3).unwrap();
+    assert_eq!(close(h), 0);
+    let again = fmt::BaseFile::decode(
+        &std::fs::read(sb.root().join("mux.blf")).unwrap(),
+        "mux.blf",
+    )
+    .unwrap();
+    assert_eq!(again.base.clients.len(), 124);
     no_leaks(&sb);
 }

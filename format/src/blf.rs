@@ -182,7 +182,10 @@ impl BaseFile {
         let ctl = |t: MetadataBlockType| -> Result<ControlRecord> {
             let (o, s) = t.default_extent();
             let img = decode_metadata_block(file, o, s, name)?;
-            ControlRecord::decode(&img.record, &Loc::new(name, o as u64))
+            let loc = Loc::new(name, o as u64);
+            let c = ControlRecord::decode(&img.record, &loc)?;
+            c.check_extend(file.len() as u64, &loc)?;
+            Ok(c)
         };
         let (control, control_copy) = pick(
             ctl(MetadataBlockType::Control),
@@ -202,6 +205,7 @@ impl BaseFile {
             check_extent(b, file.len(), &ctl_loc)?;
             end = end.max(b.offset as u64 + b.size as u64);
         }
+        check_disjoint(&control.blocks, &ctl_loc)?;
         let block =
             |t: MetadataBlockType| -> Option<&MetadataBlock> { control.blocks.get(t as usize) };
         let general = |t: MetadataBlockType| -> Result<(BaseRecord, Vec<u8>)> {
@@ -304,7 +308,40 @@ impl BaseFile {
     }
 }
 
+/// No two blocks of the table share a byte (an extended base file moves the blocks after the
+/// grown ones; they still may not overlap).
+fn check_disjoint(blocks: &[MetadataBlock], loc: &Loc<'_>) -> Result<()> {
+    let mut spans: Vec<(u64, u64)> = blocks
+        .iter()
+        .map(|b| (b.offset as u64, b.offset as u64 + b.size as u64))
+        .collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if let [(_, end), (start, _)] = w {
+            if start < end {
+                return Err(loc.err(
+                    "CLFS_CONTROL_RECORD.rgBlocks[].cbOffset",
+                    Rule::TooSmall {
+                        found: *start,
+                        min: *end,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_extent(b: &MetadataBlock, file_len: usize, loc: &Loc<'_>) -> Result<()> {
+    if b.size > crate::control::MAX_METADATA_BLOCK_SIZE {
+        return Err(loc.err(
+            "CLFS_CONTROL_RECORD.rgBlocks[].cbImage",
+            Rule::TooLarge {
+                found: b.size as u64,
+                max: crate::control::MAX_METADATA_BLOCK_SIZE as u64,
+            },
+        ));
+    }
     if b.size as usize % SECTOR_SIZE != 0 || b.size == 0 {
         return Err(loc.err(
             "CLFS_CONTROL_RECORD.rgBlocks[].cbImage",
@@ -401,6 +438,79 @@ mod tests {
         f[0x800 + 511] = 0;
         let e = BaseFile::decode(&f, "x.blf").unwrap_err();
         assert_eq!((e.file.as_str(), e.offset), ("x.blf", 0x800));
+    }
+
+    /// An extended base file: general blocks of 305 sectors (five times the default, with a
+    /// fixup array over two sectors), the scratch blocks moved after them.
+    #[test]
+    fn an_extended_base_file_round_trips() {
+        let g = 5 * 0x7a00;
+        let c = ControlRecord::with_general_size(7, g);
+        let mut b = BaseRecord::new(LogId([2; 16]));
+        b.dump_count = 7;
+        b.add_client(ClientContext::new(0), "\\??\\C:\\logs\\big.blf");
+        for i in 0..400 {
+            b.add_container(
+                ContainerContext::new(i, i, 0x80000),
+                &alloc::format!("%BLF%\\bigContainer{i:04}"),
+            );
+        }
+        assert!(
+            b.encode().unwrap().len() > 0x7980,
+            "needs more than one default block"
+        );
+        let t = TruncateRecord {
+            dump_count: 7,
+            ..Default::default()
+        };
+        let f = BaseFile::encode_image(&c, &b, &t, 1).unwrap();
+        assert_eq!(f.len(), 0x800 + 2 * g as usize + 0x400);
+        let d = BaseFile::decode(&f, "big.blf").unwrap();
+        assert_eq!(d.control.blocks[3].offset, 0x800 + g);
+        assert_eq!(d.control.blocks[4].offset, 0x800 + 2 * g);
+        assert_eq!(d.base.containers.len(), 400);
+        d.base
+            .check(&d.base_bytes, &Loc::new("big.blf", 0x800))
+            .unwrap();
+        assert!(d.rejected.is_empty() && d.trailing.is_none());
+    }
+
+    #[test]
+    fn hostile_tables_and_extend_contexts_are_refused() {
+        let (mut c, b, _) = image(3);
+        let t = TruncateRecord::default();
+        // Overlapping blocks: the scratch block inside the general shadow.
+        c.blocks[4].offset = 0x8400;
+        let f = BaseFile::encode_image(&ControlRecord::new(3), &b, &t, 1).unwrap();
+        let mut bad = f.clone();
+        let blk = encode_metadata_block(0x400, 1, &c.encode()).unwrap();
+        bad[..0x400].copy_from_slice(&blk);
+        bad[0x400..0x800].copy_from_slice(&blk);
+        let e = BaseFile::decode(&bad, "x.blf").unwrap_err();
+        assert_eq!(e.field, "CLFS_CONTROL_RECORD.rgBlocks[].cbOffset");
+        // An extend context Clfs.sys would refuse to resume: the newer control copy is
+        // rejected, the older one used.
+        let mut c = ControlRecord::new(9);
+        c.extend_state = crate::control::EXTEND_STATE_FLUSHING_BLOCK;
+        c.extend_block = 3;
+        c.flush_block = 3;
+        let mut bad = f.clone();
+        bad[0x400..0x800].copy_from_slice(&encode_metadata_block(0x400, 1, &c.encode()).unwrap());
+        let d = BaseFile::decode(&bad, "x.blf").unwrap();
+        assert_eq!((d.control.dump_count, d.control_copy), (3, Copy::Primary));
+        assert_eq!(d.rejected[0].field, "CLFS_CONTROL_RECORD.iExtendBlock");
+        // A plausible one is accepted.
+        c.extend_block = 2;
+        c.new_block_sectors = 122;
+        c.extend_start_sectors = 61;
+        c.extend_sectors = 122;
+        bad[0x400..0x800].copy_from_slice(&encode_metadata_block(0x400, 1, &c.encode()).unwrap());
+        let d = BaseFile::decode(&bad, "x.blf").unwrap();
+        assert_eq!(d.control.dump_count, 9);
+        c.new_block_sectors = 123;
+        bad[0x400..0x800].copy_from_slice(&encode_metadata_block(0x400, 1, &c.encode()).unwrap());
+        let d = BaseFile::decode(&bad, "x.blf").unwrap();
+        assert_eq!(d.rejected[0].field, "CLFS_CONTROL_RECORD.cNewBlockSectors");
     }
 
     #[test]

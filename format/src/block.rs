@@ -233,8 +233,9 @@ pub enum ChecksumPolicy {
 ///
 /// Rules, in order (the first broken one is returned): the header fits; `MajorVersion` is
 /// 0x15; `TotalSectorCount` is at least 1 and the block fits in `buf`; `ValidSectorCount` is
-/// at most `TotalSectorCount`; the fixup array lies in the last sector, after the header, and
-/// ends before the last sector's signature; `RecordOffsets[0]` lies after the header and before the fixup array;
+/// at most `TotalSectorCount`; the fixup array lies in the last sector (in a block of more
+/// than 255 sectors: at or after [`fixup_offset`]), after the header, and ends before the last
+/// sector's signature; `RecordOffsets[0]` lies after the header and before the fixup array;
 /// the checksum; every signature.
 pub fn decode_block(
     buf: &mut [u8],
@@ -288,6 +289,11 @@ pub fn decode_block(
                 },
             ));
         }
+    }
+    // In reverse sector order: the inverse of `encode_block` also when the fixup array spans
+    // several sectors (a later sector's saved bytes may be part of an earlier entry).
+    for i in (0..n).rev() {
+        let at = i * SECTOR_SIZE + SECTOR_SIZE - 2;
         let saved: [u8; 2] = arr(
             block,
             fix + 2 * i,
@@ -343,9 +349,12 @@ pub fn check_header(buf: &[u8], loc: &Loc<'_>) -> Result<BlockHeader> {
     let fix = h.signatures_offset as usize;
     // The array holds 2 bytes per sector and must end before the last sector's own signature.
     let fix_max = h.size() - 2 - 2 * n;
-    // The array lies in the last sector [ION], so it never covers a signature: restoring and
-    // re-stamping are then exact inverses.
-    let fix_min = BLOCK_HEADER_SIZE.max((n - 1) * SECTOR_SIZE);
+    // Up to 255 sectors the array lies in the last sector [ION], so it never covers a
+    // signature. A larger block (an extended metadata block) needs more than one sector for
+    // it: it then starts no earlier than where `fixup_offset` puts it, so every signature it
+    // covers belongs to a later sector than the entry it overwrites, and stamping in sector
+    // order and restoring in reverse order are exact inverses.
+    let fix_min = BLOCK_HEADER_SIZE.max(((n - 1) * SECTOR_SIZE).min(fixup_offset(n)));
     if fix < fix_min {
         return Err(loc.err(
             "CLFS_LOG_BLOCK_HEADER.SignaturesOffset",
@@ -416,13 +425,13 @@ pub fn encode_block(
     // Same rules as the decoder: a block this encoder writes is one the decoder accepts.
     check_header(block, loc)?;
     let fix = h.signatures_offset as usize;
+    // Save and stamp one sector at a time, in order: when the array spans several sectors
+    // (blocks over 255 sectors), an entry that lies on a later sector's signature is saved
+    // again with that sector, and `decode_block` restores in reverse order.
     for i in 0..n {
         let at = i * SECTOR_SIZE + SECTOR_SIZE - 2;
         let orig: [u8; 2] = arr(block, at, loc, "sector signature")?;
         put(block, fix + 2 * i, &orig);
-    }
-    for i in 0..n {
-        let at = i * SECTOR_SIZE + SECTOR_SIZE - 2;
         put(block, at, &signature(kind, i, n, h.usn));
     }
     if with_crc {
@@ -439,6 +448,33 @@ mod tests {
     use alloc::vec;
 
     const LOC: Loc<'static> = Loc::new("t.blf", 0x800);
+
+    /// Blocks of more than 255 sectors (extended metadata blocks) keep their fixup array over
+    /// several sectors; encoding and decoding stay exact inverses for every size.
+    #[test]
+    fn blocks_with_a_multi_sector_fixup_array_round_trip() {
+        for n in [
+            1usize, 2, 61, 254, 255, 256, 257, 300, 511, 512, 513, 1023, 1300,
+        ] {
+            let size = n * SECTOR_SIZE;
+            let mut b = vec![0u8; size];
+            let room = fixup_offset(n);
+            for (i, x) in b[BLOCK_HEADER_SIZE..room].iter_mut().enumerate() {
+                *x = (i % 251) as u8 + 1;
+            }
+            let plain = b.clone();
+            let h = BlockHeader::new(n as u16, 3);
+            encode_block(&mut b, &h, SECTOR_BLOCK_BASE, true, &LOC).unwrap();
+            let d = decode_block(&mut b, SECTOR_BLOCK_BASE, ChecksumPolicy::Required, &LOC)
+                .unwrap_or_else(|e| panic!("{n} sectors: {e}"));
+            assert_eq!(d.total_sectors as usize, n);
+            assert_eq!(
+                b[BLOCK_HEADER_SIZE..room],
+                plain[BLOCK_HEADER_SIZE..room],
+                "{n} sectors"
+            );
+        }
+    }
 
     #[test]
     fn fixup_offsets_match_windows() {

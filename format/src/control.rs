@@ -18,6 +18,15 @@ pub const CONTROL_RECORD_FIXED_SIZE: usize = 0x50;
 /// Size of one `CLFS_METADATA_BLOCK` entry on disk.
 pub const METADATA_BLOCK_ENTRY_SIZE: usize = 0x18;
 
+/// `ClfsExtendStateNone`: no extension in progress (a quiet base file).
+pub const EXTEND_STATE_NONE: u32 = 0;
+/// `ClfsExtendStateExtendingFsd`: the base file is being made larger.
+pub const EXTEND_STATE_EXTENDING_FSD: u32 = 1;
+/// `ClfsExtendStateFlushingBlock`: the grown blocks are being written (`iFlushBlock`).
+pub const EXTEND_STATE_FLUSHING_BLOCK: u32 = 2;
+/// The largest metadata block: `TotalSectorCount` is a `USHORT`.
+pub const MAX_METADATA_BLOCK_SIZE: u32 = 0xffff * 512;
+
 /// `CLFS_METADATA_BLOCK_TYPE`: the six blocks of a base log file, in file order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u32)]
@@ -157,6 +166,46 @@ impl ControlRecord {
     /// The control record of a new log: dump count `dump_count`, magic, version 1, nothing
     /// extending or truncating, and the standard six-block table.
     pub fn new(dump_count: u64) -> ControlRecord {
+        Self::with_general_size(dump_count, MetadataBlockType::General.default_extent().1)
+    }
+
+    /// The six-block table of a base file whose general blocks are `general` bytes each, laid
+    /// out in file order without gaps: control and its shadow (0x400 bytes each at 0 and
+    /// 0x400), general and its shadow from 0x800, then scratch and its shadow (0x200 each).
+    /// With 0x7a00 it is the table of a new 64 KiB base file. `None` if an offset would not
+    /// fit 32 bits.
+    pub fn standard_blocks(general: u32) -> Option<Vec<MetadataBlock>> {
+        let g = general;
+        let gs = 0x800u32.checked_add(g)?;
+        let s = gs.checked_add(g)?;
+        let ss = s.checked_add(0x200)?;
+        ss.checked_add(0x200)?;
+        let extents = [
+            (0, 0x400),
+            (0x400, 0x400),
+            (0x800, g),
+            (gs, g),
+            (s, 0x200),
+            (ss, 0x200),
+        ];
+        Some(
+            extents
+                .iter()
+                .zip(MetadataBlockType::ALL)
+                .map(|(&(offset, size), t)| MetadataBlock {
+                    image: 0,
+                    size,
+                    offset,
+                    block_type: t as u32,
+                    padding: 0,
+                })
+                .collect(),
+        )
+    }
+
+    /// [`new`](Self::new) with general blocks of `general` bytes
+    /// ([`standard_blocks`](Self::standard_blocks); the default table if that overflows).
+    pub fn with_general_size(dump_count: u64, general: u32) -> ControlRecord {
         ControlRecord {
             dump_count,
             magic: CONTROL_MAGIC,
@@ -169,20 +218,95 @@ impl ControlRecord {
             extend_sectors: 0,
             truncate: TruncateContext::default(),
             reserved: 0,
-            blocks: MetadataBlockType::ALL
-                .iter()
-                .map(|t| {
-                    let (offset, size) = t.default_extent();
-                    MetadataBlock {
-                        image: 0,
-                        size,
-                        offset,
-                        block_type: *t as u32,
-                        padding: 0,
-                    }
-                })
-                .collect(),
+            blocks: Self::standard_blocks(general).unwrap_or_else(|| {
+                MetadataBlockType::ALL
+                    .iter()
+                    .map(|t| {
+                        let (offset, size) = t.default_extent();
+                        MetadataBlock {
+                            image: 0,
+                            size,
+                            offset,
+                            block_type: *t as u32,
+                            padding: 0,
+                        }
+                    })
+                    .collect()
+            }),
         }
+    }
+
+    /// Checks the extend context against a base file of `file_len` bytes when an extension is
+    /// recorded (`eExtendState` not none), with the rules Clfs.sys applies before it resumes
+    /// one at open: `eExtendState` is 1 or 2; `iExtendBlock` is a primary general or scratch
+    /// block (2 or 4); `iExtendBlock` <= `iFlushBlock` < 6; `cExtendStartSectors` at most the
+    /// file's sectors; `cNewBlockSectors` at most `cExtendSectors / 2` plus the extended
+    /// block's sectors in the table. A quiet record (state none) passes whatever the other
+    /// fields hold.
+    pub fn check_extend(&self, file_len: u64, loc: &Loc<'_>) -> Result<()> {
+        if self.extend_state == EXTEND_STATE_NONE {
+            return Ok(());
+        }
+        if self.extend_state > EXTEND_STATE_FLUSHING_BLOCK {
+            return Err(loc.err(
+                "CLFS_CONTROL_RECORD.eExtendState",
+                Rule::TooLarge {
+                    found: self.extend_state as u64,
+                    max: EXTEND_STATE_FLUSHING_BLOCK as u64,
+                },
+            ));
+        }
+        let ext = self.extend_block;
+        if ext != MetadataBlockType::General as u16 && ext != MetadataBlockType::Scratch as u16 {
+            return Err(loc.err(
+                "CLFS_CONTROL_RECORD.iExtendBlock",
+                Rule::Invalid("not 2 (general) or 4 (scratch)"),
+            ));
+        }
+        let flush = self.flush_block;
+        if flush < ext {
+            return Err(loc.err(
+                "CLFS_CONTROL_RECORD.iFlushBlock",
+                Rule::TooSmall {
+                    found: flush as u64,
+                    min: ext as u64,
+                },
+            ));
+        }
+        if flush as usize >= METADATA_BLOCK_COUNT {
+            return Err(loc.err(
+                "CLFS_CONTROL_RECORD.iFlushBlock",
+                Rule::TooLarge {
+                    found: flush as u64,
+                    max: METADATA_BLOCK_COUNT as u64 - 1,
+                },
+            ));
+        }
+        let file_sectors = file_len / 512;
+        if self.extend_start_sectors as u64 > file_sectors {
+            return Err(loc.err(
+                "CLFS_CONTROL_RECORD.cExtendStartSectors",
+                Rule::TooLarge {
+                    found: self.extend_start_sectors as u64,
+                    max: file_sectors,
+                },
+            ));
+        }
+        let block = self
+            .blocks
+            .get(ext as usize)
+            .map_or(0, |b| b.size as u64 / 512);
+        let max = self.extend_sectors as u64 / 2 + block;
+        if self.new_block_sectors as u64 > max {
+            return Err(loc.err(
+                "CLFS_CONTROL_RECORD.cNewBlockSectors",
+                Rule::TooLarge {
+                    found: self.new_block_sectors as u64,
+                    max,
+                },
+            ));
+        }
+        Ok(())
     }
 
     /// Decodes and checks a control record (the bytes from the block's `RecordOffsets[0]` to

@@ -62,7 +62,27 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     )
     .unwrap();
     mux_container.extend_from_slice(&page);
+    // An extended base file (as the emulator grows it): general blocks of 0xf400 bytes, the
+    // scratch blocks moved behind them, a base record of 300 containers larger than a
+    // default general block.
+    let mut b = BaseRecord::new(LogId([0x43; 16]));
+    b.add_client(ClientContext::new(0), "\\??\\C:\\logs\\extended.blf");
+    for i in 0..300u32 {
+        b.add_container(
+            ContainerContext::new(i, i, 0x80000),
+            &format!("%BLF%\\extendedContainer{i:04}"),
+        );
+    }
+    assert!(b.encode().unwrap().len() > 0x7a00);
+    let extended = BaseFile::encode_image(
+        &ControlRecord::with_general_size(3, 0xf400),
+        &b,
+        &TruncateRecord::default(),
+        3,
+    )
+    .unwrap();
     vec![
+        ("format_base_file", "seed-extended", extended),
         ("format_base_file", "seed-mux-emulator", mux_emulator),
         ("format_base_file", "seed-mux-owner-paged", mux_owner_paged),
         ("format_container", "seed-mux-streams", mux_container),
