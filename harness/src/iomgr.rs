@@ -21,7 +21,10 @@
 //! I/O verification adds, and this one reports as a [`Violation`]: `IoStatus.Information`
 //! above the output length of a METHOD_BUFFERED request, a write past the system buffer (64
 //! guard bytes after it), an IRP returned uncompleted or completed twice, `STATUS_PENDING`
-//! (not emulated: no asynchronous completion).
+//! (not emulated: no asynchronous completion). Stops (I/O Verification's bug check `0xC9`):
+//! `STATUS_PENDING` without `IoMarkIrpPending` (`0x23D`), an IRP marked pending without
+//! `STATUS_PENDING` (`0x23E`), a dispatch routine returning at another IRQL (`0x05`, see
+//! [`crate::verifier::stack::call_driver`]).
 
 #![allow(non_snake_case)]
 
@@ -743,8 +746,10 @@ pub enum Violation {
         /// What the routine returned.
         status: u32,
     },
-    /// `STATUS_PENDING`: asynchronous completion is not emulated.
-    #[error("the dispatch routine returned STATUS_PENDING; the harness does not emulate asynchronous completion")]
+    /// `STATUS_PENDING` with the IRP marked pending: asynchronous completion is not emulated.
+    /// (`STATUS_PENDING` without `IoMarkIrpPending` is a driver bug: it stops the run with
+    /// `0xC9`/`0x23D`.)
+    #[error("the dispatch routine marked the IRP pending and returned STATUS_PENDING; the harness does not emulate asynchronous completion")]
     Pending,
     /// The routine's return value differs from `IoStatus.Status`.
     #[error("the dispatch routine returned {returned:#010x} but completed the IRP with {completed:#010x}")]
@@ -855,6 +860,49 @@ impl std::fmt::Debug for IoManager {
     }
 }
 
+/// `SL_PENDING_RETURNED`: the bit `IoMarkIrpPending` sets in the current stack location's
+/// `Control`.
+const SL_PENDING_RETURNED: u8 = 0x01;
+
+/// I/O Verification's pending rule: `STATUS_PENDING` only with the IRP marked pending
+/// (`IoMarkIrpPending`), and a marked IRP only with `STATUS_PENDING`. A violation stops the
+/// run with `DRIVER_VERIFIER_IOMANAGER_VIOLATION` (0xC9), parameter 1 the I/O error code
+/// (`0x23D` returned pending without the mark, `0x23E` marked without returning pending),
+/// then the dispatch routine, the IRP and the status.
+fn check_pending(major: u8, routine: usize, irp: usize, status: NTSTATUS, control: u8) {
+    let Some(code) = pending_rule(status, control) else {
+        return;
+    };
+    let who = format!(
+        "I/O verification: {} at {}",
+        crate::verifier::stack::Routine::Dispatch { major, device: 0 },
+        crate::verifier::describe_code_address(routine)
+    );
+    let why = if code == 0x23D {
+        format!(
+                "{who} returned STATUS_PENDING but did not mark the IRP {irp:#x} pending: a dispatch routine that returns STATUS_PENDING must call IoMarkIrpPending first (SL_PENDING_RETURNED is clear in the stack location's Control {control:#04x})"
+        )
+    } else {
+        format!(
+                "{who} marked the IRP {irp:#x} pending (IoMarkIrpPending) but returned {:#010x}: a dispatch routine that marks an IRP pending must return STATUS_PENDING",
+            status as u32
+        )
+    };
+    crate::verifier::stop(0xC9, [code, routine, irp, status as u32 as usize], &why);
+}
+
+/// The I/O error code of a dispatch routine's return `status` with its stack location's
+/// `control`: `0x23D` (`STATUS_PENDING`, not marked), `0x23E` (marked, not `STATUS_PENDING`),
+/// `None` when they agree.
+fn pending_rule(status: NTSTATUS, control: u8) -> Option<usize> {
+    let marked = control & SL_PENDING_RETURNED != 0;
+    match (status == STATUS_PENDING, marked) {
+        (true, false) => Some(0x23D),
+        (false, true) => Some(0x23E),
+        _ => None,
+    }
+}
+
 /// `NT_ERROR(status)`.
 fn nt_error(status: NTSTATUS) -> bool {
     (status as u32) >> 30 == 3
@@ -921,6 +969,10 @@ impl IoManager {
             )
         } as u32 as NTSTATUS;
         drop(ns);
+        // SAFETY: the stack location lives in `b`; the driver may have set bits in its
+        // Control byte (IoMarkIrpPending) through the IRP's pointer during the call.
+        let control = unsafe { (&raw const b.stack[0].Control).read_volatile() };
+        check_pending(major, addr, irp as usize, status, control);
         if status == STATUS_PENDING {
             return Err(Violation::Pending);
         }
@@ -1271,5 +1323,26 @@ impl IoManager {
     /// Gives the driver back (for its namespace's leak check after unload).
     pub fn into_driver(self) -> Driver {
         self.driver.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_needs_the_mark_and_the_mark_needs_pending() {
+        assert_eq!(pending_rule(STATUS_PENDING, 0), Some(0x23D));
+        assert_eq!(pending_rule(STATUS_PENDING, SL_PENDING_RETURNED), None);
+        assert_eq!(
+            pending_rule(STATUS_SUCCESS, SL_PENDING_RETURNED),
+            Some(0x23E)
+        );
+        assert_eq!(
+            pending_rule(STATUS_ACCESS_DENIED, SL_PENDING_RETURNED | 0x80),
+            Some(0x23E)
+        );
+        assert_eq!(pending_rule(STATUS_SUCCESS, 0x80), None);
+        assert_eq!(pending_rule(STATUS_ACCESS_DENIED, 0), None);
     }
 }

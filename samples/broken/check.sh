@@ -24,11 +24,13 @@ CARGO_TARGET_DIR="$target_dir" "$cargo" build -q -p clfs-harness --bin clfs-hlk
 hlk="$target_dir/debug/clfs-hlk"
 
 # image | the test that must catch it | text the FAIL line must contain (grep -F), ...
+# ($extra: more clfs-hlk options, e.g. the device to open; empty unless set for one call)
+extra=()
 check() {
     local image="$1" test="$2"
     shift 2
     local out
-    if out="$("$hlk" "$images/$image.dll" --generic --only "$test" 2>/dev/null)"; then
+    if out="$("$hlk" "$images/$image.dll" --generic "${extra[@]}" --only "$test" 2>/dev/null)"; then
         printf '%s\n' "$out"
         die "$image passed $test: its defect was not caught"
     fi
@@ -66,6 +68,13 @@ check broken_irql_not_restored load_unload \
     "STOP: 0x000000C8 (IRQL_UNEXPECTED_VALUE) DriverEntry at image+0x" \
     "returned at IRQL 2 (DISPATCH_LEVEL), but was called at IRQL 0 (PASSIVE_LEVEL): a driver routine must return at the IRQL it was called at" \
     "[0x20002,"
+# The device tests need the device and an IOCTL code (any METHOD_BUFFERED code).
+extra=(--device BrokenPending --ioctl 0x222000)
+check broken_pending_not_marked open_close_storm \
+    "STOP: 0x000000C9 (DRIVER_VERIFIER_IOMANAGER_VIOLATION) I/O verification: the dispatch routine for IRP_MJ_DEVICE_CONTROL (0x0e) at image+0x" \
+    "returned STATUS_PENDING but did not mark the IRP" \
+    "must call IoMarkIrpPending first" "[0x23D,"
+extra=()
 
 # The error-path leak hides from everything but the fault sweep: the clean paths pass.
 if ! "$hlk" "$images/broken_error_path_leak.dll" --generic --only load_unload >/dev/null 2>&1; then

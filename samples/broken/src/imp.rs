@@ -2,9 +2,10 @@
 
 use core::ffi::c_void;
 
-use windows_sys::Wdk::Foundation::DRIVER_OBJECT;
+use windows_sys::Wdk::Foundation::{DEVICE_OBJECT, DRIVER_OBJECT, IRP};
 use windows_sys::Wdk::System::SystemServices::{
-    ClfsFlushBuffers, ExAllocatePool2, ExFreePoolWithTag,
+    ClfsFlushBuffers, ExAllocatePool2, ExFreePoolWithTag, IoCreateDevice, IoDeleteDevice,
+    IofCompleteRequest,
 };
 use windows_sys::Win32::Foundation::{NTSTATUS, UNICODE_STRING};
 
@@ -12,6 +13,16 @@ use windows_sys::Win32::Foundation::{NTSTATUS, UNICODE_STRING};
 const NON_PAGED: u64 = 0x40;
 const STATUS_SUCCESS: NTSTATUS = 0;
 const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32 as NTSTATUS;
+const STATUS_PENDING: NTSTATUS = 0x103;
+/// `FILE_DEVICE_UNKNOWN`.
+const FILE_DEVICE_UNKNOWN: u32 = 0x22;
+/// `DO_DEVICE_INITIALIZING`.
+const DO_DEVICE_INITIALIZING: u32 = 0x80;
+/// `IRP_MJ_CREATE`, `IRP_MJ_CLOSE`, `IRP_MJ_DEVICE_CONTROL`, `IRP_MJ_CLEANUP`.
+const IRP_MJ_CREATE: usize = 0x00;
+const IRP_MJ_CLOSE: usize = 0x02;
+const IRP_MJ_DEVICE_CONTROL: usize = 0x0e;
+const IRP_MJ_CLEANUP: usize = 0x12;
 
 /// The defect an image carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +44,13 @@ pub enum Defect {
     /// `DriverEntry` returns on an early-out path still holding a spin lock (at
     /// DISPATCH_LEVEL).
     IrqlNotRestored,
+    /// Its device's IOCTL dispatch routine returns `STATUS_PENDING` without
+    /// `IoMarkIrpPending` (device [`PENDING_DEVICE`]).
+    PendingNotMarked,
 }
+
+/// The device `PendingNotMarked` creates (`clfs-hlk --device BrokenPending`).
+pub const PENDING_DEVICE: &str = "\\Device\\BrokenPending";
 
 /// A pool tag per defect: `Brk1` ... `Brk7`.
 const fn tag(d: Defect) -> u32 {
@@ -48,6 +65,61 @@ unsafe extern "system" {
     fn memcpy(dest: *mut c_void, src: *const c_void, count: usize) -> *mut c_void;
     /// The stack probe the compiler calls for frames above a page (ntoskrnl.exe exports it).
     fn __chkstk();
+}
+
+/// The device `PendingNotMarked` created (deleted by unload).
+static mut DEVICE: usize = 0;
+
+/// Completes `irp` with `status`.
+///
+/// # Safety
+/// `irp` is the live IRP a dispatch routine received, not completed yet.
+unsafe fn complete(irp: *mut IRP, status: NTSTATUS) {
+    // SAFETY: a live IRP we own until completion (caller).
+    unsafe {
+        (*irp).IoStatus.Anonymous.Status = status;
+        (*irp).IoStatus.Information = 0;
+        IofCompleteRequest(irp, 0);
+    }
+}
+
+/// Create, cleanup and close: success.
+///
+/// # Safety
+/// Called by the I/O manager with a live IRP.
+unsafe extern "system" fn dispatch_ok(_device: *const DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: the IRP this routine received.
+    unsafe { complete(irp, STATUS_SUCCESS) };
+    STATUS_SUCCESS
+}
+
+/// Every IOCTL: "queued" for later, so the routine answers `STATUS_PENDING`; but the IRP
+/// is completed at once and never marked pending.
+///
+/// # Safety
+/// Called by the I/O manager with a live IRP.
+unsafe extern "system" fn dispatch_pending(
+    _device: *const DEVICE_OBJECT,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    // SAFETY: the IRP this routine received.
+    unsafe { complete(irp, STATUS_SUCCESS) };
+    // The defect: STATUS_PENDING without IoMarkIrpPending (and after completing the IRP).
+    STATUS_PENDING
+}
+
+/// A `UNICODE_STRING` over `buf` (UTF-16, `len` units).
+fn unicode(buf: &mut [u16], s: &str) -> UNICODE_STRING {
+    let mut n = 0;
+    for (d, c) in buf.iter_mut().zip(s.bytes()) {
+        *d = u16::from(c);
+        n += 1;
+    }
+    UNICODE_STRING {
+        Length: (n * 2) as u16,
+        MaximumLength: (buf.len() * 2) as u16,
+        Buffer: buf.as_mut_ptr(),
+    }
 }
 
 /// The spin lock `IrqlNotRestored` takes.
@@ -171,6 +243,31 @@ pub unsafe fn driver_entry(
             // SAFETY: the lock acquired above, with the IRQL it returned.
             unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
         }
+        Defect::PendingNotMarked => {
+            let mut buf = [0u16; 32];
+            let name = unicode(&mut buf, PENDING_DEVICE);
+            let mut device: *mut DEVICE_OBJECT = core::ptr::null_mut();
+            // SAFETY: the I/O manager's driver object, a valid name and out pointer.
+            let status = unsafe {
+                IoCreateDevice(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, false, &mut device)
+            };
+            if status < 0 {
+                return status;
+            }
+            if device.is_null() {
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            // SAFETY: the device we just created, and our driver object until we return.
+            unsafe {
+                (*device).Flags &= !DO_DEVICE_INITIALIZING;
+                DEVICE = device as usize;
+                let major = &mut (*driver).MajorFunction;
+                major[IRP_MJ_CREATE] = Some(dispatch_ok);
+                major[IRP_MJ_CLOSE] = Some(dispatch_ok);
+                major[IRP_MJ_CLEANUP] = Some(dispatch_ok);
+                major[IRP_MJ_DEVICE_CONTROL] = Some(dispatch_pending);
+            }
+        }
     }
     // SAFETY: the I/O manager's driver object, ours to set up until DriverEntry returns.
     unsafe { (*driver).DriverUnload = Some(unload) };
@@ -182,6 +279,16 @@ pub unsafe fn driver_entry(
 /// # Safety
 /// Called by the I/O manager after a successful `DriverEntry`.
 pub unsafe fn driver_unload(defect: Defect) {
+    if defect == Defect::PendingNotMarked {
+        // SAFETY: only DriverEntry and unload touch DEVICE, never at once.
+        let device = unsafe { DEVICE };
+        if device != 0 {
+            // SAFETY: the device DriverEntry created, deleted once.
+            unsafe { IoDeleteDevice(device as *const DEVICE_OBJECT) };
+        }
+        // SAFETY: as above.
+        unsafe { DEVICE = 0 };
+    }
     if defect == Defect::ErrorPathLeak {
         let t = tag(defect);
         // SAFETY: only DriverEntry and unload touch KEPT, never at once.

@@ -14,6 +14,7 @@
 //! | `broken_error_path_leak` | leaks its first block when the second allocation fails | fault sweep + pool tracking: `0xC4`/`0x62` |
 //! | `broken_stack_overflow` | a 32 KiB local buffer | kernel stack: `0x7F`/`8` |
 //! | `broken_irql_not_restored` | `DriverEntry` returns still holding a spin lock (at DISPATCH_LEVEL) | IRQL on return: `0xC8` |
+//! | `broken_pending_not_marked` | its IOCTL dispatch routine returns `STATUS_PENDING` without `IoMarkIrpPending` | I/O manager, `--device BrokenPending`: `0xC9`/`0x23D` |
 //!
 //! Outside a Windows target (`cfg(driver_image)` unset) the crate is empty.
 #![cfg_attr(driver_image, no_std)]
