@@ -12,12 +12,13 @@ cd "$(dirname "$0")/.."
 FUZZ_SECONDS="${FUZZ_SECONDS:-50}"
 # <project dir>:<target>[:<seconds>]: the library against the emulator (multiplexed-log streams
 # 30 s: about 25 inputs per second, each a whole log), the on-disk format
-# reader (clfs-format: base files and container blocks, 30 s each to keep CI lean), the PE
+# reader (clfs-format: base files and container blocks, 30 s each to keep CI lean), the
+# emulator opening, recovering, reading and appending to damaged logs (emu_open, 30 s), the PE
 # loader (harness/), and the sample driver's dispatch routines through the harness's I/O
 # manager (30 s; it needs the .sys that samples/build-driver.sh builds, which .ci/run runs
 # first). A target runs for min(<seconds>, FUZZ_SECONDS).
 TARGETS=(fuzz:marshalling_create fuzz:operations fuzz:streams:30 fuzz:format_base_file:30 fuzz:format_container:30
-    harness/fuzz:load_image harness/fuzz:dispatch:30)
+    fuzz:emu_open:30 harness/fuzz:load_image harness/fuzz:dispatch:30)
 
 rustup toolchain install nightly --profile minimal >/dev/null
 if ! command -v cargo-fuzz >/dev/null; then

@@ -46,6 +46,13 @@ pub(crate) fn count_flush(base: &Path, bytes: u64, meta: bool) {
     }
 }
 
+/// Forgets the counters of every log under `root` (a sandbox whose directory is removed):
+/// without this the table would grow by one entry per sandbox for the life of the process.
+pub(crate) fn forget_under(root: &Path) {
+    let mut t = IO.lock().unwrap_or_else(|e| e.into_inner());
+    t.retain(|p, _| !p.starts_with(root));
+}
+
 /// The counters of the log behind object `h`.
 pub(crate) fn io_counts(h: usize) -> Result<IoCounts, NTSTATUS> {
     let emu = emu();

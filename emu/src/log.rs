@@ -155,15 +155,17 @@ impl PhysLog {
         }
     }
 
-    /// After recovery: no base or archive tail of a multiplexed log lies past the recovered end
-    /// (a saved value past it would put the next records below a base). Not expected with
-    /// the emulator's own files; a guard for damaged or foreign ones.
+    /// After recovery: no base or archive tail lies past the recovered end (a saved value
+    /// past it would put the next records below the base, where no read finds them, flushed
+    /// or not). Not expected with the emulator's own files; a guard for damaged or foreign
+    /// ones (for a dedicated log, the `emu_open` fuzz target found it: docs/reliability.md,
+    /// finding 6).
     fn clamp_to_end(&mut self) {
-        if !self.meta.multiplexed {
-            return;
-        }
         let end = lsn(self.vcid, self.voff, 0);
         self.meta.base = self.meta.base.min(end);
+        if self.meta.archive_tail != CLFS_LSN_INVALID {
+            self.meta.archive_tail = self.meta.archive_tail.min(end);
+        }
         for st in &mut self.meta.streams {
             st.base = st.base.min(end);
             if st.archive_tail != CLFS_LSN_INVALID {
@@ -385,17 +387,32 @@ impl PhysLog {
     fn load(sandbox: u64, base_path: PathBuf, root: &Path) -> Result<PhysLog, NTSTATUS> {
         let meta = Meta::load(&base_path, root)?;
         let mut log = PhysLog::new(sandbox, base_path, meta);
+        // A container file shorter than the declared size is damaged (the emulator creates
+        // containers at full size): blocks past its end would be written into a file that
+        // grows on demand, up to the declared size.
         for c in &log.meta.containers {
-            if !c.path.exists() {
-                return Err(STATUS_LOG_CONTAINER_OPEN_FAILED);
+            match std::fs::metadata(&c.path) {
+                Ok(m) if m.is_file() && m.len() >= log.meta.container_size => {}
+                _ => return Err(STATUS_LOG_CONTAINER_OPEN_FAILED),
             }
         }
         let (ccid, coff) = (log.meta.cursor_cid, log.meta.cursor_off);
         let size = log.meta.container_size;
+        // The cursor (`lsnLast`) names a place in a container in use, and leaves room for
+        // the LSNs after it (container id 0xFFFFFFFF is CLFS_LSN_INVALID's): else the log's
+        // end is unknown (finding 7 in docs/reliability.md).
+        let cursor_ok = ccid < u32::MAX - 1
+            && (log.meta.containers.is_empty()
+                || (u64::from(coff) <= size
+                    && log.meta.containers.iter().any(|c| c.logical == Some(ccid))));
+        if !cursor_ok {
+            return Err(STATUS_LOG_METADATA_CORRUPT);
+        }
         let Some(c) = log.meta.containers.iter().find(|c| c.logical == Some(ccid)) else {
             // No container in use yet: nothing was ever flushed.
             log.meta.flushed = None;
             log.last = None;
+            log.clamp_to_end();
             return Ok(log);
         };
         let f = std::fs::File::open(&c.path).map_err(|_| STATUS_LOG_CONTAINER_OPEN_FAILED)?;

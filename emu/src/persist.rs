@@ -860,7 +860,12 @@ impl Meta {
             let w: Vec<u16> = c.name.encode_utf16().collect();
             let path = crate::names::container_path(&w, root, base)
                 .map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
-            if *size.get_or_insert(c.context.size) != c.context.size || c.context.size == 0 {
+            // One size for all, a whole number of sectors, offsets that fit the LSN's 32 bits.
+            if *size.get_or_insert(c.context.size) != c.context.size
+                || c.context.size == 0
+                || c.context.size % 512 != 0
+                || c.context.size > crate::log::MAX_CONTAINER
+            {
                 return Err(STATUS_LOG_METADATA_CORRUPT);
             }
             let pending = c.context.state == fmt::base::CONTAINER_STATE_ACTIVE_PENDING_DELETE;

@@ -510,6 +510,7 @@ impl Drop for Sandbox {
         });
         reg().sandboxes.remove(&self.id);
         if self.remove_on_drop {
+            crate::info::forget_under(&self.root);
             let _ = std::fs::remove_dir_all(&self.root);
         }
     }

@@ -1,0 +1,162 @@
+//! Damaged and hostile logs on disk, opened by the emulator: the findings of the `emu_open`
+//! fuzz target (docs/reliability.md, findings 6 to 9), each rebuilt here from an
+//! emulator-made log whose base file is edited with `clfs-format`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use clfs_emu::status::*;
+use clfs_emu::types::{FILE_OBJECT, NTSTATUS};
+use clfs_emu::*;
+use clfs_format as fmt;
+use common::*;
+
+const NAME: &str = "log:hostile";
+
+fn blf(sb: &Sandbox) -> PathBuf {
+    sb.root().join("hostile.blf")
+}
+
+fn lsn(c: u32, off: u32, i: u32) -> u64 {
+    (u64::from(c) << 32) | u64::from(off) | u64::from(i)
+}
+
+/// A closed dedicated log with two 512 KiB containers and `n` flushed records (one block
+/// each: every record is flushed on its own); returns their LSNs.
+fn make_log(n: usize) -> Vec<u64> {
+    let h = log_with_containers(NAME, 2);
+    let a = area(h, 4096, 4, 2).unwrap();
+    let lsns: Vec<u64> = (0..n)
+        .map(|i| {
+            let l = append(a, format!("record {i}").as_bytes());
+            assert_eq!(flush(a), 0);
+            l
+        })
+        .collect();
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(h), 0);
+    lsns
+}
+
+/// Rewrites the base file with `edit` applied to its base record (both copies, valid CRCs).
+fn edit_base(sb: &Sandbox, edit: impl FnOnce(&mut fmt::BaseRecord)) {
+    let path = blf(sb);
+    let bytes = std::fs::read(&path).unwrap();
+    let bf = fmt::BaseFile::decode(&bytes, "hostile.blf").unwrap();
+    let mut base = bf.base.clone();
+    edit(&mut base);
+    let img = fmt::BaseFile::encode_image(&bf.control, &base, &bf.truncate.unwrap_or_default(), 1)
+        .unwrap();
+    std::fs::write(&path, img).unwrap();
+}
+
+fn open() -> Result<*mut FILE_OBJECT, NTSTATUS> {
+    create(NAME, RWD, 0, 1)
+}
+
+#[test]
+fn a_base_past_the_log_end_is_pulled_back_and_new_records_stay_readable() {
+    // Finding 6: a base file whose base lies past the recovered end. The next record landed
+    // below the base, so it was unreadable once flushed (also after a reopen).
+    let sb = Sandbox::new();
+    let lsns = make_log(3);
+    let past = lsn(0, 0x6000, 0);
+    edit_base(&sb, |b| b.clients[0].context.base = fmt::Lsn(past));
+    let h = open().unwrap();
+    // The block after the last one (each record is a one-sector block of its own).
+    let end = lsns[2] + 0x200;
+    assert_eq!(info(h).BaseLsn.Internal, end, "the base is the end");
+    let a = area(h, 4096, 4, 2).unwrap();
+    let mine = append(a, b"after the hostile base");
+    assert_eq!(flush(a), 0);
+    assert!(mine >= info(h).BaseLsn.Internal);
+    assert_eq!(read_all(a, mine), vec![b"after the hostile base".to_vec()]);
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(h), 0);
+    let h = open().unwrap();
+    let a = area(h, 4096, 4, 2).unwrap();
+    assert_eq!(read_all(a, mine), vec![b"after the hostile base".to_vec()]);
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(h), 0);
+    no_leaks(&sb);
+}
+
+#[test]
+fn a_cursor_outside_every_container_is_metadata_corruption() {
+    // Finding 7: `lsnLast` naming a container the log does not have (here container id
+    // 0xFFFFFFFF, whose LSNs are CLFS_LSN_INVALID's) was taken as "nothing flushed yet"; the
+    // next flush then reported CLFS_LSN_INVALID as the first LSN not flushed.
+    for (cid, off) in [(u32::MAX, 0), (7, 0x200), (0, 0x100200)] {
+        let sb = Sandbox::new();
+        make_log(2);
+        edit_base(&sb, |b| {
+            b.clients[0].context.last = fmt::Lsn(lsn(cid, off, 0))
+        });
+        assert_eq!(
+            open().unwrap_err(),
+            STATUS_LOG_METADATA_CORRUPT,
+            "cursor {cid:#x}:{off:#x}"
+        );
+        no_leaks(&sb);
+    }
+}
+
+#[test]
+fn container_sizes_and_ids_from_disk_are_checked() {
+    // Finding 8: a declared container size of 1 TiB (LSN offsets are 32 bits), a size that is
+    // not a whole number of sectors, and a container file shorter than the declared size
+    // were accepted.
+    type Edit = fn(&mut fmt::BaseRecord);
+    let cases: [(&str, Edit, NTSTATUS); 3] = [
+        (
+            "1 TiB",
+            |b| {
+                b.containers
+                    .iter_mut()
+                    .for_each(|c| c.context.size = 1 << 40)
+            },
+            STATUS_LOG_METADATA_CORRUPT,
+        ),
+        (
+            "not sectors",
+            |b| {
+                b.containers
+                    .iter_mut()
+                    .for_each(|c| c.context.size = 512 * 1024 - 100)
+            },
+            STATUS_LOG_METADATA_CORRUPT,
+        ),
+        (
+            "larger than the file",
+            |b| {
+                b.containers
+                    .iter_mut()
+                    .for_each(|c| c.context.size = 1024 * 1024)
+            },
+            STATUS_LOG_CONTAINER_OPEN_FAILED,
+        ),
+    ];
+    for (what, edit, want) in cases {
+        let sb = Sandbox::new();
+        make_log(2);
+        edit_base(&sb, edit);
+        assert_eq!(open().unwrap_err(), want, "{what}");
+        no_leaks(&sb);
+    }
+}
+
+#[test]
+fn a_truncated_container_is_refused() {
+    // Finding 8 from the file's side: the container shorter than the size its context
+    // declares.
+    let sb = Sandbox::new();
+    make_log(2);
+    let c1 = sb.root().join("c1");
+    let f = std::fs::OpenOptions::new().write(true).open(&c1).unwrap();
+    f.set_len(4096).unwrap();
+    drop(f);
+    assert_eq!(open().unwrap_err(), STATUS_LOG_CONTAINER_OPEN_FAILED);
+    no_leaks(&sb);
+}
