@@ -1208,14 +1208,25 @@ fn the_log_tail_policy_asks_for_the_tail_before_the_log_is_full() {
     let client = ManagedClient::register(&log, &rec).unwrap();
     let data = [3u8; 8000];
     let mut n = 0;
-    while rec.advance.lock().unwrap().is_empty() {
+    // Append until fewer than two containers are free: that append asks for the tail. The
+    // request runs asynchronously (on the emulator's worker), so wait for it before going on.
+    loop {
         area.append(&[&data])
             .expect("no append fails before the tail is asked for");
         n += 1;
-        assert!(n < 1000, "AdvanceTail never came");
+        assert!(n < 1000, "the log never got below two free containers");
+        if log.info().unwrap().free_containers < 2 {
+            break;
+        }
+        assert!(
+            rec.advance.lock().unwrap().is_empty(),
+            "AdvanceTail came while two containers were free"
+        );
     }
     rec.wait(|r| r.advance_done.load(Ordering::SeqCst) >= 1);
     assert!(log.info().unwrap().free_containers < 2);
+    area.append(&[&data])
+        .expect("the log still had room when the tail was asked for");
     assert_eq!(
         sb.stats().log_full_requests,
         0,

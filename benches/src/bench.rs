@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use clfs::{sys, ClfsAllocator, LogFile, LogOptions, MarshallingArea, MarshallingConfig, ReadMode};
 
-type Res<T> = std::result::Result<T, Box<dyn StdError>>;
+pub(crate) type Res<T> = std::result::Result<T, Box<dyn StdError>>;
 
 /// Operations per measured batch (instructions).
 const K: usize = 200;
@@ -855,6 +855,9 @@ pub(crate) fn main() -> Res<()> {
     }
     if matches!(cmd, "all" | "format") {
         crate::format::print(&crate::format::run()?);
+    }
+    if matches!(cmd, "all" | "mgmt") {
+        crate::mgmt::print(&crate::mgmt::run()?);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! cargo run --release -p clfs-bench -- rss        # 4: peak RSS for two run lengths
 //! cargo run --release -p clfs-bench -- size       # 5: sample driver image size, if built
 //! cargo run --release -p clfs-bench -- format     # clfs-format reader vs CRC-32 + memcpy
+//! cargo run --release -p clfs-bench -- mgmt       # a burst of management requests
 //! ```
 //!
 //! `insn` re-runs this binary as `insn-worker` under `valgrind --tool=callgrind` with
@@ -24,6 +25,8 @@
 mod bench;
 #[cfg(not(windows))]
 mod format;
+#[cfg(not(windows))]
+mod mgmt;
 
 #[cfg(not(windows))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {

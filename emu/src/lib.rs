@@ -30,6 +30,7 @@ pub mod routines;
 mod scan;
 mod state;
 pub mod status;
+mod workers;
 
 pub use client_exports::*;
 pub use exports::*;
@@ -39,6 +40,7 @@ pub use irql::{
 };
 pub use routines::CLFS_ROUTINES;
 pub use state::{set_default_root, CreateCall, Entered, Outstanding, Sandbox, Stats};
+pub use workers::mgmt_worker_threads;
 
 /// The pool tag of every log I/O block the emulator allocates for a marshalling area
 /// (`'Clfs'` in a debugger's tag display).

@@ -7,9 +7,11 @@
 //!
 //! Lock order: `EMU` → `MGMT` → `REG`. No lock is held while a client callback runs, so a
 //! callback may call any routine (the documented rule is still "queue a work item").
-//! Callbacks run on emulator threads (`clfs-emu-mgmt`), which take the sandbox of the client
-//! they serve, except the pinned-log `LogGrowthComplete`, which the documentation places on
-//! the calling thread before `ClfsMgmtHandleLogFileFull` returns.
+//! Asynchronous work (log-full handling, AdvanceTail requests, LogGrowthComplete and
+//! LogUnpinned) is queued on the sandbox's management worker (`workers`: one thread per
+//! sandbox, items in request order, each at PASSIVE_LEVEL), never run on the thread of the call
+//! that asked for it, except the pinned-log `LogGrowthComplete`, which the documentation places
+//! on the calling thread before `ClfsMgmtHandleLogFileFull` returns.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -743,26 +745,10 @@ fn invoke(cookie: usize, call: Call) -> Option<NTSTATUS> {
     ret
 }
 
-/// Runs `f` on a new emulator thread in `sandbox` (inline if no thread can be made).
+/// Queues `f` on the management worker of `sandbox` (`workers`): it runs after this returns,
+/// on the sandbox's one worker thread, after the items queued before it.
 fn spawn(sandbox: u64, f: impl FnOnce() + Send + 'static) {
-    let job = std::sync::Arc::new(Mutex::new(Some(f)));
-    let j2 = std::sync::Arc::clone(&job);
-    let ok = std::thread::Builder::new()
-        .name("clfs-emu-mgmt".into())
-        .spawn(move || {
-            crate::state::enter_sandbox(sandbox);
-            let f = j2.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(f) = f {
-                f();
-            }
-        })
-        .is_ok();
-    if !ok {
-        let f = job.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(f) = f {
-            f();
-        }
-    }
+    crate::workers::queue(sandbox, f);
 }
 
 /// Completes the pending log-full request of `cookie` with `st` (asynchronously).

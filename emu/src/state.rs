@@ -75,6 +75,13 @@ pub struct Stats {
     /// AdvanceTail callbacks that returned STATUS_SUCCESS (the contract says PENDING or an
     /// error).
     pub advance_tail_contract_breaches: u64,
+    /// Threads the emulator started to run this sandbox's asynchronous management work: 0
+    /// until the first item, then 1 (the sandbox's worker, which runs every item in order and
+    /// ends when the sandbox is dropped), however many requests follow.
+    pub mgmt_threads: u64,
+    /// Asynchronous management work items queued for this sandbox (log-full handling,
+    /// AdvanceTail requests, LogGrowthComplete and LogUnpinned callbacks).
+    pub mgmt_work_items: u64,
     /// The options of the last `ClfsCreateLogFile` call whose parameters were accepted.
     pub last_create: Option<CreateCall>,
     /// What the emulator noticed about logs it opened that a test may want to show, e.g.
@@ -405,6 +412,11 @@ pub(crate) fn current_sandbox() -> u64 {
     CURRENT.with(Cell::get)
 }
 
+/// True while sandbox `id` exists (the default sandbox 0 always does).
+pub(crate) fn sandbox_alive(id: u64) -> bool {
+    id == 0 || reg().sandboxes.contains_key(&id)
+}
+
 /// Makes `id` the current thread's sandbox (emulator worker threads).
 pub(crate) fn enter_sandbox(id: u64) {
     CURRENT.with(|c| c.set(id));
@@ -509,6 +521,9 @@ impl Drop for Sandbox {
             }
         });
         reg().sandboxes.remove(&self.id);
+        // Its management worker ends with it (queued items are dropped: its clients and
+        // objects are gone); joined here, so no worker thread outlives its sandbox.
+        crate::workers::stop(self.id);
         if self.remove_on_drop {
             crate::info::forget_under(&self.root);
             let _ = std::fs::remove_dir_all(&self.root);
