@@ -169,7 +169,7 @@ impl core::fmt::Display for Inconsistency {
 ///     "marshalling buffer of 1000 bytes is not a multiple of the log's 512-byte sector size"
 /// );
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A CLFS routine returned a failure (warning or error) status.

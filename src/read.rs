@@ -244,6 +244,12 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Opens a read context at the record `lsn` (`ClfsReadLogRecord`) that steps in `mode`.
     /// The first call to [`ReadContext::next`] returns that record.
     ///
+    /// `lsn` must lie in the stream's active range (checked first: [`Error::LsnNotInLog`]
+    /// names the range). To read a stream from its oldest record, start at
+    /// `area.log().info()?.base`: a dedicated log's first record is [`Lsn::NULL`], but a
+    /// stream of a multiplexed log starts wherever the log ended when the stream was created,
+    /// and any log's base moves with [`advance_base`](crate::MarshallingArea::advance_base).
+    ///
     /// Each open context holds one of the area's read buffers. A success that returns a NULL
     /// read context is [`Error::InconsistentOutput`]; a record length the block cannot hold is
     /// [`Error::LengthOutOfRange`] (the context is then terminated).

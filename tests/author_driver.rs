@@ -415,7 +415,13 @@ fn multiplexed_log_two_streams_and_the_physical_log() {
     ] {
         let log = LogFile::create(name, LogOptions::new()).unwrap();
         let area = MarshallingArea::<Blocks>::create(&log, config()).unwrap();
-        let mut cx = area.read(lsns[0], ReadMode::Forward).unwrap();
+        // A stream starts at its base, which need not be 0:0x0:0 (rustdoc of `read`).
+        let base = log.info().unwrap().base;
+        if base != Lsn::NULL {
+            let err = area.read(Lsn::NULL, ReadMode::Forward).unwrap_err();
+            assert!(matches!(err, Error::LsnNotInLog { .. }), "{err:?}");
+        }
+        let mut cx = area.read(base, ReadMode::Forward).unwrap();
         let mut got = Vec::new();
         while let Some(r) = cx.next().unwrap() {
             let s = String::from_utf8(r.data.to_vec()).unwrap();
@@ -423,6 +429,13 @@ fn multiplexed_log_two_streams_and_the_physical_log() {
             got.push(r.lsn);
         }
         assert_eq!(&got, lsns);
+        if word == "audit" {
+            assert_ne!(
+                base,
+                Lsn::NULL,
+                "the second stream starts after the first one's block"
+            );
+        }
     }
     no_leaks(&sb);
 }
