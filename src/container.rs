@@ -231,6 +231,16 @@ impl ScanContext {
     }
 }
 
+// SAFETY: a `ScanContext` is plain storage. Its raw pointers (the log file object, the
+// caller's container array, Clfs.sys's private state) are read and written only by Clfs.sys
+// during a scan, which holds `&mut ScanContext` through its `ContainerScan`, and Clfs.sys has
+// no thread affinity for them; the safe API never dereferences them (`Debug` prints two
+// integers). So moving the storage to another thread, or sharing `&ScanContext` (through which
+// nothing can be done but `Debug`), is sound: a driver can keep one in shared device state.
+unsafe impl Send for ScanContext {}
+// SAFETY: see `Send` above: `&ScanContext` gives access to two integers only.
+unsafe impl Sync for ScanContext {}
+
 impl Default for ScanContext {
     fn default() -> Self {
         ScanContext::new()

@@ -332,6 +332,16 @@ fn containers_added_removed_scanned_and_named() {
         let msg = err.to_string();
         assert!(msg.contains('5'), "{msg}");
 
+        // A context kept in shared driver state, used from a worker thread.
+        let shared = std::sync::Mutex::new(ScanContext::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _in_sandbox = sb.enter();
+                let mut cx = shared.lock().unwrap();
+                assert_eq!(log.containers(&mut cx).unwrap().count(), 5);
+            });
+        });
+
         // Remove two unused containers, one at a time and as a set.
         log.remove_container(wide!("%BLF%\\c4"), true).unwrap();
         log.remove_containers(&[wide!("%BLF%\\c3"), wide!("%BLF%\\c2")], true)
@@ -702,6 +712,13 @@ fn plain_values_have_the_impls_an_author_expects() {
     plain::<clfs::Disposition>();
     plain::<clfs::CreateOptions>();
     plain::<clfs::LogOptionFlags>();
+
+    // Storage a driver keeps in its (shared) device extension.
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ScanContext>();
+    shareable::<PolicyBuf>();
+    shareable::<LogFile>();
+    shareable::<MarshallingArea<'static, Blocks>>();
 
     fn error<T: Clone + Eq + std::fmt::Display + std::error::Error + Send + Sync + 'static>() {}
     error::<Error>();
