@@ -814,6 +814,7 @@ impl LogFile {
     ///
     /// ```
     /// use clfs::{wide, Access, LogFile, LogOptions};
+    /// # let _sandbox = clfs_emu::Sandbox::new();
     /// let name = wide!("log:C:\\logs\\doc-delete");
     /// let opts = LogOptions::new().create_if_missing().access(Access::READ | Access::WRITE | Access::DELETE);
     /// LogFile::create(name, opts)?.delete()?;

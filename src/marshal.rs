@@ -174,6 +174,22 @@ impl MarshallingConfig {
 /// (`ClfsDeleteMarshallingArea`, which flushes) or by [`MarshallingArea::delete`], which
 /// returns the flush status.
 ///
+/// The default `B` applies to a type written out, not to a call: `MarshallingArea::create(..)`
+/// alone does not compile ("type annotations needed ... cannot satisfy `_: Blocks`"). Name the
+/// allocator in the call or in the binding's type:
+///
+/// ```
+/// # use clfs::{wide, ClfsAllocator, LogFile, LogOptions, MarshallingArea, MarshallingConfig};
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// # let log = LogFile::create(wide!("log:C:\\logs\\doc-area-default"), LogOptions::new().create_if_missing())?;
+/// # log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)?;
+/// let area = MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(4096))?;
+/// drop(area);
+/// let area: MarshallingArea = MarshallingArea::create(&log, MarshallingConfig::new(4096))?;
+/// # drop(area);
+/// # Ok::<(), clfs::Error>(())
+/// ```
+///
 /// # Invariants
 /// `raw` is a marshalling context that `ClfsCreateMarshallingArea` returned for `log` and that
 /// has not been deleted.
