@@ -277,6 +277,10 @@ pub struct ContainerScan<'a> {
 }
 
 const SCAN: &str = "ClfsScanLogContainers";
+/// `cContainers` of every scan context the library creates: one container per call. The
+/// array Clfs.sys fills holds this many entries, whatever the context's `cContainers` says
+/// afterwards (Clfs.sys can write the whole context).
+const SCAN_BATCH: u32 = 1;
 
 impl ContainerScan<'_> {
     /// The current direction.
@@ -351,7 +355,7 @@ impl Iterator for ContainerScan<'_> {
         // Bounds-check what came back before reading the array.
         let returned = cx.raw.cContainersReturned;
         let array = cx.raw.pinfoContainer;
-        if let Err(detail) = check_scan_output(returned, cx.raw.cContainers, array.is_null()) {
+        if let Err(detail) = check_scan_output(returned, SCAN_BATCH, array.is_null()) {
             self.done = true;
             return Some(Err(Error::InconsistentOutput {
                 routine: SCAN,
@@ -359,7 +363,7 @@ impl Iterator for ContainerScan<'_> {
                 detail,
             }));
         }
-        // SAFETY: CLFS filled `cContainersReturned` (>= 1, <= cContainers) entries of the
+        // SAFETY: CLFS filled `cContainersReturned` (>= 1, <= SCAN_BATCH) entries of the
         // array it allocated for this context; `array` is non-null; the entry is plain data
         // and copied out before the next call.
         let raw = unsafe { array.read() };
@@ -453,7 +457,13 @@ impl LogFile {
         // SAFETY: the log object is open (type invariant); `cx.raw` is a writable 56-byte
         // CLFS_SCAN_CONTEXT that stays at this address while the returned scan borrows it.
         let status = unsafe {
-            sys::ClfsCreateScanContext(self.as_raw(), from, 1, direction.raw(), &mut cx.raw)
+            sys::ClfsCreateScanContext(
+                self.as_raw(),
+                from,
+                SCAN_BATCH,
+                direction.raw(),
+                &mut cx.raw,
+            )
         };
         check(ROUTINE, status)?;
         // INVARIANT: ClfsCreateScanContext succeeded on `cx` for this log.
@@ -513,7 +523,8 @@ impl LogFile {
 }
 
 /// The rules a successful `ClfsScanLogContainers` keeps: at least one entry (the end of a
-/// scan is `STATUS_NO_MORE_ENTRIES`, reference §1.2), at most `cContainers`, in a non-NULL
+/// scan is `STATUS_NO_MORE_ENTRIES`, reference §1.2), at most the `cContainers` the context was
+/// created with (`capacity`; not the context's field, which Clfs.sys writes), in a non-NULL
 /// array.
 fn check_scan_output(returned: u32, capacity: u32, array_null: bool) -> Result<(), Inconsistency> {
     if returned == 0 {
@@ -598,8 +609,8 @@ mod tests {
     use super::*;
     use std::string::ToString;
 
-    // No emulator hook makes a scan or a name read return these outputs; the rules are
-    // checked here on the values directly.
+    // The same rules end to end (through the emulator's faults::override_output) are in
+    // tests/inconsistent_output.rs; here the messages are checked on the values directly.
 
     #[test]
     fn scan_outputs_past_the_array_or_in_a_null_one_are_refused() {

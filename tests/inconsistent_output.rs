@@ -7,7 +7,8 @@
 //! The emulator's `faults::fail_call(routine, n, STATUS_SUCCESS)` makes a call return success
 //! without doing anything (every out-parameter keeps what the caller put there),
 //! `faults::override_length` makes one return a wrong length, and `faults::override_output`
-//! a wrong value in a named length output (a full length, a header's length or offset).
+//! a wrong value in a named output (a full length, a header's length or offset, a scan's
+//! count or array).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 
 mod common;
@@ -442,6 +443,94 @@ fn a_scan_step_that_returns_no_container_is_not_the_end() {
     scan.close().expect("close");
     let mut cx = ScanContext::new();
     assert_eq!(log.containers(&mut cx).expect("scan").count(), 3);
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+/// The scan array rules, end to end: a step that says it returned more containers than the
+/// one-entry array the library asked for, or containers in a NULL array, is refused before
+/// the array is read; the failure is yielded once, the scan ends, and the context is closed
+/// (by `close` or by drop) so nothing leaks.
+#[test]
+fn scan_steps_with_more_containers_than_the_array_or_a_null_array() {
+    let sb = Sandbox::new();
+    let log = log_with("io-scan-array", 3);
+    const R: &str = "ClfsScanLogContainers";
+    let over = |count: u64| Inconsistency::CountOverCapacity {
+        what: "container",
+        count,
+        capacity: 1,
+    };
+
+    // The second step says it returned 2 containers for the 1-entry array.
+    faults::override_output(R, "cContainersReturned", 2, 2);
+    let mut cx = ScanContext::new();
+    let mut scan = log.containers(&mut cx).expect("scan");
+    assert_eq!(
+        scan.next()
+            .expect("first")
+            .expect("container")
+            .physical_id(),
+        0
+    );
+    assert_inconsistent(
+        &scan.next().expect("an item").unwrap_err(),
+        R,
+        over(2),
+        "ClfsScanLogContainers reported success but returned 2 containers for a 1-entry array",
+    );
+    assert!(scan.next().is_none(), "a failure is yielded once");
+    assert_eq!(sb.stats().live_scan_contexts, 1);
+    scan.close().expect("close");
+    assert_eq!(sb.stats().live_scan_contexts, 0, "the scan was closed");
+
+    // The capacity is the one the library asked for, not the context's cContainers, which
+    // Clfs.sys writes: a context that claims a 5-entry array does not let 3 through.
+    faults::override_output(R, "cContainers", 1, 5);
+    faults::override_output(R, "cContainersReturned", 1, 3);
+    let mut cx = ScanContext::new();
+    let mut scan = log.containers(&mut cx).expect("scan");
+    assert_inconsistent(
+        &scan.next().expect("an item").unwrap_err(),
+        R,
+        over(3),
+        "ClfsScanLogContainers reported success but returned 3 containers for a 1-entry array",
+    );
+    assert!(scan.next().is_none());
+    drop(scan);
+    assert_eq!(sb.stats().live_scan_contexts, 0, "dropping closes the scan");
+
+    // One container in a NULL array, on a backward scan.
+    faults::override_output(R, "pinfoContainer", 1, 0);
+    let closes = sb.stats().calls(R);
+    let mut cx = ScanContext::new();
+    let mut scan = log
+        .scan_containers(&mut cx, 2, clfs::ScanDirection::Backward)
+        .expect("scan");
+    assert_inconsistent(
+        &scan.next().expect("an item").unwrap_err(),
+        R,
+        Inconsistency::EntriesInNullArray {
+            what: "container",
+            count: 1,
+        },
+        "ClfsScanLogContainers reported success but returned 1 container in a NULL array",
+    );
+    assert!(scan.next().is_none());
+    drop(scan);
+    // One step and one close.
+    assert_eq!(sb.stats().calls(R), closes + 2);
+    assert_eq!(sb.stats().live_scan_contexts, 0, "dropping closes the scan");
+
+    // Without overrides the same scans see every container.
+    let mut cx = ScanContext::new();
+    let ids: Vec<u32> = log
+        .scan_containers(&mut cx, 2, clfs::ScanDirection::Backward)
+        .expect("scan")
+        .map(|c| c.map(|c| c.physical_id()))
+        .collect::<Result<_, _>>()
+        .expect("containers");
+    assert_eq!(ids, [2, 1, 0]);
     log.close().expect("close");
     assert_no_leaks(&sb);
 }

@@ -98,7 +98,10 @@ pub unsafe extern "system" fn ClfsCreateScanContext(
 /// closes the context (`CLFS_SCAN_CLOSE`, which frees the array and sets `pinfoContainer`
 /// to NULL). After the last container: `STATUS_NO_MORE_ENTRIES` (a warning) with
 /// `cContainersReturned` = 0. The first scan returns the start container in either
-/// direction; later ones continue from the container returned last (`cIndex`).
+/// direction; later ones continue from the container returned last (`cIndex`). A scan that
+/// returns containers writes the context's array back to `pinfoContainer`.
+/// [`faults::override_output`](crate::faults::override_output) can make one such call report
+/// another `cContainersReturned` or `cContainers`, or a NULL `pinfoContainer`.
 ///
 /// # Safety
 /// `pcxscan` must be NULL or a context initialised by [`ClfsCreateScanContext`] at the
@@ -116,8 +119,18 @@ pub unsafe extern "system" fn ClfsScanLogContainers(
         return STATUS_INVALID_PARAMETER;
     };
     let st = match scan::scan(pcxscan as usize, escanmode) {
-        Ok(Scanned::Some { n, index }) => {
-            cx.cContainersReturned = n;
+        Ok(Scanned::Some { n, index, array }) => {
+            const R: &str = "ClfsScanLogContainers";
+            cx.cContainersReturned =
+                crate::faults::output_override(R, "cContainersReturned").unwrap_or(n);
+            if let Some(c) = crate::faults::output_override(R, "cContainers") {
+                cx.cContainers = c;
+            }
+            // faults::override_output accepts only 0 (NULL) for the pointer.
+            cx.pinfoContainer = match crate::faults::output_override(R, "pinfoContainer") {
+                Some(_) => core::ptr::null_mut(),
+                None => array,
+            };
             cx.cIndex = index;
             STATUS_SUCCESS
         }

@@ -88,8 +88,8 @@ pub fn fail_call(routine: &'static str, nth: u64, status: NTSTATUS) {
 }
 
 /// The length outputs [`override_output`] can change: (routine, output, largest value the
-/// output's type holds). The first output of each routine is the one [`override_length`]
-/// changes.
+/// output's type holds; 0 for a pointer, which can only be made NULL). The first output of
+/// each routine is the one [`override_length`] changes.
 const OUTPUTS: &[(&str, &str, u32)] = &[
     ("ClfsReadLogRecord", "pcbBuffer", u32::MAX),
     ("ClfsReadNextLogRecord", "pcbBuffer", u32::MAX),
@@ -101,6 +101,9 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
     ("ClfsGetIoStatistics", "pcbStatsWritten", u32::MAX),
     ("ClfsGetIoStatistics", "cbLength", u16::MAX as u32),
     ("ClfsGetIoStatistics", "coffData", u32::MAX),
+    ("ClfsScanLogContainers", "cContainersReturned", u32::MAX),
+    ("ClfsScanLogContainers", "cContainers", u32::MAX),
+    ("ClfsScanLogContainers", "pinfoContainer", 0),
 ];
 
 /// The `nth` successful call from now (1 = the next one) of `routine` in the current sandbox
@@ -116,9 +119,10 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
 /// For a routine not in that list, or a `len` the output's type cannot hold (`Length` is a
 /// `USHORT`): a hook that would never fire is a mistake in the test.
 pub fn override_length(routine: &'static str, nth: u64, len: u32) {
+    // A scan returns a count and a pointer, no length: override_output names them.
     let output = OUTPUTS
         .iter()
-        .find(|(r, _, _)| *r == routine)
+        .find(|(r, _, _)| *r == routine && *r != "ClfsScanLogContainers")
         .map(|&(_, output, _)| output);
     assert!(
         output.is_some(),
@@ -145,15 +149,20 @@ pub fn override_length(routine: &'static str, nth: u64, len: u32) {
 /// | `ClfsGetIoStatistics` | `"pcbStatsWritten"` | bytes written (skipped when the pointer is NULL) |
 /// | `ClfsGetIoStatistics` | `"cbLength"` | the header's length of the statistics (a `USHORT`) |
 /// | `ClfsGetIoStatistics` | `"coffData"` | the header's offset of the counters |
+/// | `ClfsScanLogContainers` | `"cContainersReturned"` | entries filled in the context's array (only a call that returns containers counts; `CLFS_SCAN_CLOSE` and the end of the scan do not) |
+/// | `ClfsScanLogContainers` | `"cContainers"` | the context's array size, as the context says after the call (the emulator never reads it back) |
+/// | `ClfsScanLogContainers` | `"pinfoContainer"` | the context's array: only `0` (NULL) is accepted; the emulator keeps the real array and frees it at `CLFS_SCAN_CLOSE`, and writes it back at the next call that returns containers |
 ///
-/// For testing how a caller treats lengths and offsets that contradict each other or the
-/// buffer they describe (a hostile or corrupt Clfs.sys).
+/// For testing how a caller treats lengths, counts and offsets that contradict each other or
+/// the buffer they describe (a hostile or corrupt Clfs.sys).
 ///
 /// ```
 /// use clfs_emu::{faults, Sandbox};
 /// let _sandbox = Sandbox::new();
 /// // The next call of ClfsGetIoStatistics says the counters start at byte 20.
 /// faults::override_output("ClfsGetIoStatistics", "coffData", 1, 20);
+/// // The second scan step that returns containers says it returned 3.
+/// faults::override_output("ClfsScanLogContainers", "cContainersReturned", 2, 3);
 /// ```
 ///
 /// # Panics
@@ -167,6 +176,9 @@ pub fn override_output(routine: &'static str, output: &'static str, nth: u64, va
     {
         None => Some(format!(
             "{routine} has no length output {output:?} the emulator can override"
+        )),
+        Some(&(_, _, 0)) if value != 0 => Some(format!(
+            "{routine}'s {output} is a pointer: the emulator can only make it NULL (0), not {value}"
         )),
         Some(&(_, _, max)) if value > max => Some(format!(
             "{value} does not fit {routine}'s {output} (at most {max})"
@@ -269,6 +281,14 @@ mod tests {
 
     #[test]
     #[should_panic(
+        expected = "ClfsScanLogContainers has no length output the emulator can override"
+    )]
+    fn a_scan_has_no_length_output() {
+        override_length("ClfsScanLogContainers", 1, 8);
+    }
+
+    #[test]
+    #[should_panic(
         expected = "ClfsGetIoStatistics has no length output \"cbLen\" the emulator can override"
     )]
     fn an_unknown_output_is_refused() {
@@ -279,6 +299,14 @@ mod tests {
     #[should_panic(expected = "65536 does not fit ClfsGetContainerName's Length (at most 65535)")]
     fn a_value_wider_than_the_output_is_refused() {
         override_output("ClfsGetContainerName", "Length", 1, 65_536);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ClfsScanLogContainers's pinfoContainer is a pointer: the emulator can only make it NULL (0), not 8"
+    )]
+    fn a_pointer_can_only_be_made_null() {
+        override_output("ClfsScanLogContainers", "pinfoContainer", 1, 8);
     }
 
     #[test]

@@ -207,8 +207,13 @@ pub(crate) fn create(
 
 /// What a scan call returns for the caller's context.
 pub(crate) enum Scanned {
-    /// `n` entries filled; `index` is the cursor (the last container returned).
-    Some { n: u32, index: u32 },
+    /// `n` entries filled in `array` (the context's array); `index` is the cursor (the last
+    /// container returned).
+    Some {
+        n: u32,
+        index: u32,
+        array: *mut CLS_CONTAINER_INFORMATION,
+    },
     /// No container left in this direction (`STATUS_NO_MORE_ENTRIES`).
     End,
     /// The context was closed.
@@ -255,7 +260,11 @@ pub(crate) fn scan(key: usize, mode: u8) -> Result<Scanned, NTSTATUS> {
     s.last = last;
     match (n, last) {
         (0, _) | (_, None) => Ok(Scanned::End),
-        (n, Some(index)) => Ok(Scanned::Some { n, index }),
+        (n, Some(index)) => Ok(Scanned::Some {
+            n,
+            index,
+            array: s.info.ptr,
+        }),
     }
 }
 
