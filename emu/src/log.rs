@@ -387,6 +387,17 @@ impl PhysLog {
     fn load(sandbox: u64, base_path: PathBuf, root: &Path) -> Result<PhysLog, NTSTATUS> {
         let meta = Meta::load(&base_path, root)?;
         let mut log = PhysLog::new(sandbox, base_path, meta);
+        // Each container is a file of its own, not the base file (paths compare as Windows
+        // compares them, case-insensitively): else blocks of one container would overwrite
+        // another's, or the metadata.
+        let key = |p: &Path| p.to_string_lossy().to_lowercase();
+        let base_key = key(&log.base_path);
+        for (i, c) in log.meta.containers.iter().enumerate() {
+            let k = key(&c.path);
+            if k == base_key || log.meta.containers[..i].iter().any(|o| key(&o.path) == k) {
+                return Err(STATUS_LOG_METADATA_CORRUPT);
+            }
+        }
         // A container file shorter than the declared size is damaged (the emulator creates
         // containers at full size): blocks past its end would be written into a file that
         // grows on demand, up to the declared size.

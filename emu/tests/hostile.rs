@@ -1,5 +1,5 @@
-//! Damaged and hostile logs on disk, opened by the emulator: the findings of the `emu_open`
-//! fuzz target (docs/reliability.md, findings 6 to 9), each rebuilt here from an
+//! Damaged and hostile logs on disk, opened by the emulator: what the `emu_open` fuzz target
+//! and its review found (docs/reliability.md, findings 6 to 9), each rebuilt here from an
 //! emulator-made log whose base file is edited with `clfs-format`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -104,7 +104,7 @@ fn a_cursor_outside_every_container_is_metadata_corruption() {
 }
 
 #[test]
-fn container_sizes_and_ids_from_disk_are_checked() {
+fn container_sizes_from_disk_are_checked() {
     // Finding 8: a declared container size of 1 TiB (LSN offsets are 32 bits), a size that is
     // not a whole number of sectors, and a container file shorter than the declared size
     // were accepted.
@@ -159,4 +159,50 @@ fn a_truncated_container_is_refused() {
     drop(f);
     assert_eq!(open().unwrap_err(), STATUS_LOG_CONTAINER_OPEN_FAILED);
     no_leaks(&sb);
+}
+
+#[test]
+fn a_container_named_like_another_file_of_the_log_is_refused() {
+    // Finding 9: a container named like another container (in another case, too) or like
+    // the base file opened, and blocks of one would have overwritten the other's.
+    // (The base-file case: a base file as large as a container, else the size check refuses
+    // it first; its trailing bytes would make the log read-only, so only the name refuses
+    // it for reading.)
+    type Edit = fn(&mut fmt::BaseRecord);
+    let cases: [(&str, Edit, bool); 3] = [
+        (
+            "another container",
+            |b| b.containers[1].name = b.containers[0].name.clone(),
+            false,
+        ),
+        (
+            "another container, other case",
+            |b| b.containers[1].name = b.containers[0].name.to_uppercase(),
+            false,
+        ),
+        (
+            "the base file",
+            |b| b.containers[1].name = "%BLF%\\hostile.blf".into(),
+            true,
+        ),
+    ];
+    for (what, edit, grow_base) in cases {
+        let sb = Sandbox::new();
+        make_log(2);
+        edit_base(&sb, edit);
+        if grow_base {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(blf(&sb))
+                .unwrap();
+            f.set_len(512 * 1024).unwrap();
+        }
+        assert_eq!(open().unwrap_err(), STATUS_LOG_METADATA_CORRUPT, "{what}");
+        assert_eq!(
+            create(NAME, 0x8000_0000, 1, 1).unwrap_err(),
+            STATUS_LOG_METADATA_CORRUPT,
+            "{what}, for reading"
+        );
+        no_leaks(&sb);
+    }
 }

@@ -289,6 +289,9 @@ enum ContainerField {
     Usn(u32),
     State(u32),
     Name(String),
+    /// The name of container `n` of the log, or (past the last) of its base file, in
+    /// capitals if `upper`.
+    NameOf(u8, bool),
 }
 
 #[derive(Debug)]
@@ -441,13 +444,14 @@ impl Reader<'_> {
             },
             4 => Mutation::Container {
                 container: self.u8(),
-                field: match self.u8() % 6 {
+                field: match self.u8() % 7 {
                     0 => ContainerField::Size(self.u64()),
                     1 => ContainerField::Logical(self.u32()),
                     2 => ContainerField::Physical(self.u32()),
                     3 => ContainerField::Usn(self.u32()),
                     4 => ContainerField::State(self.u32()),
-                    _ => ContainerField::Name(self.string()),
+                    5 => ContainerField::Name(self.string()),
+                    _ => ContainerField::NameOf(self.u8(), self.u8() & 1 != 0),
                 },
             },
             5 => Mutation::LogState(self.u8()),
@@ -681,6 +685,13 @@ fn apply(t: &Template, files: &mut Files, m: &Mutation) {
             if b.containers.is_empty() {
                 return;
             }
+            let base_name = format!(
+                "%BLF%\\{}",
+                t.files[0]
+                    .0
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
             let i = usize::from(*container) % b.containers.len();
             let x = &mut b.containers[i];
             match field {
@@ -690,6 +701,14 @@ fn apply(t: &Template, files: &mut Files, m: &Mutation) {
                 ContainerField::Usn(v) => x.context.usn = *v,
                 ContainerField::State(v) => x.context.state = *v,
                 ContainerField::Name(n) => x.name = n.chars().take(80).collect(),
+                ContainerField::NameOf(j, upper) => {
+                    let j = usize::from(*j);
+                    let n = match b.containers.get(j) {
+                        Some(o) => o.name.clone(),
+                        None => base_name.clone(),
+                    };
+                    b.containers[i].name = if *upper { n.to_uppercase() } else { n };
+                }
             }
         }),
         Mutation::LogState(s) => edit_base(files, |b| b.log_state = *s),
