@@ -75,6 +75,9 @@ check broken_pending_not_marked open_close_storm \
     "returned STATUS_PENDING but did not mark the IRP" \
     "must call IoMarkIrpPending first" "[0x23D,"
 extra=()
+check broken_use_after_close load_unload \
+    "STOP: 0x000000CC (PAGE_FAULT_IN_FREED_SPECIAL_POOL) use after release: clfs.sys!ClfsQueryLogFileInformation(plfolog=0x" \
+    "called from image+0x" "with a log file object that ClfsCloseLogFileObject released"
 
 # The error-path leak hides from everything but the fault sweep: the clean paths pass.
 if ! "$hlk" "$images/broken_error_path_leak.dll" --generic --only load_unload >/dev/null 2>&1; then

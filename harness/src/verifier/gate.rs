@@ -1,8 +1,9 @@
 //! The import gate's dispatcher: every routine the loader binds (except `__chkstk` and data)
 //! is reached through a stub that enters [`super::stack`]'s assembly gate, which calls
 //! [`dispatch`] on the harness stack. The dispatcher checks the routine's maximum IRQL
-//! ([`super::irql`]), injects low-resources failures ([`super::lowres`]), calls the routine,
-//! and traces the call ([`super::trace`]).
+//! ([`super::ddi`]) and its CLFS object arguments ([`super::handles`]), injects
+//! low-resources failures ([`super::lowres`]), calls the routine, and traces the call
+//! ([`super::trace`]).
 
 use std::sync::OnceLock;
 
@@ -28,6 +29,16 @@ impl Call {
             0..4 => self.regs[i],
             _ => self.stack.get(i - 4).copied().unwrap_or(0),
         }
+    }
+
+    /// The caller's return address (into the driver, for reports).
+    pub(crate) fn return_address(&self) -> usize {
+        if self.caller_rsp == 0 {
+            return 0;
+        }
+        // SAFETY: the gate's caller pushed its return address at `caller_rsp` (it is the
+        // stack pointer the call instruction left), on a stack that is live during the call.
+        unsafe { (self.caller_rsp as *const usize).read() }
     }
 }
 
@@ -140,6 +151,7 @@ pub(crate) extern "C" fn dispatch(call: &Call) -> u64 {
         )
     };
     super::ddi::check_irql(g.dll, g.name);
+    super::handles::check(g.dll, g.name, call);
     let on_driver_stack = super::stack::push_nested(call.caller_rsp as usize);
     let injected = super::lowres::inject(g.name);
     let ret = match injected {
@@ -149,6 +161,9 @@ pub(crate) extern "C" fn dispatch(call: &Call) -> u64 {
     };
     if on_driver_stack {
         super::stack::pop_nested();
+    }
+    if injected.is_none() {
+        super::handles::record(g.dll, g.name, call, ret);
     }
     super::trace::record(g.dll, g.name, call, ret, injected.is_some());
     ret

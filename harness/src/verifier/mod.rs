@@ -5,6 +5,9 @@
 //!   tracking (leaks at unload by tag and size; zero-size allocations, wrong-tag frees, double
 //!   frees and frees of foreign pointers stop the run).
 //!
+//! * [`stack`]: the 24 KiB kernel stack, and the IRQL every call into the image returns at.
+//! * [`ddi`]: each routine's maximum IRQL; [`handles`]: CLFS objects used after release.
+//!
 //! A *stop* is this harness's bugcheck: one `*** STOP: 0x........ (NAME) ...` line on stderr
 //! with the four parameters, then the process aborts, as the machine would stop. `clfs-hlk`
 //! runs every test in a child process, so a stop fails that test with the line as its reason.
@@ -15,6 +18,7 @@
 
 pub mod ddi;
 pub(crate) mod gate;
+pub mod handles;
 pub mod lowres;
 pub mod pool;
 pub mod stack;
@@ -37,8 +41,11 @@ pub struct Settings {
     /// Stop at unload (and after a failed `DriverEntry`) when the driver leaves pool
     /// allocations behind (`0xC4`, parameter 1 `0x62`).
     pub leak_stop: bool,
-    /// Check every import call against the routine's maximum IRQL.
+    /// Check every import call against the routine's maximum IRQL, and every call into the
+    /// image for the IRQL it returns at.
     pub irql_checks: bool,
+    /// Stop a CLFS call that passes an object the driver released ([`handles`]).
+    pub handle_checks: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +56,7 @@ impl Default for Settings {
             quarantine: 256,
             leak_stop: true,
             irql_checks: true,
+            handle_checks: true,
         }
     }
 }
@@ -58,6 +66,7 @@ static ALIGN_START: AtomicBool = AtomicBool::new(false);
 static QUARANTINE: AtomicUsize = AtomicUsize::new(256);
 static LEAK_STOP: AtomicBool = AtomicBool::new(true);
 static IRQL_CHECKS: AtomicBool = AtomicBool::new(true);
+static HANDLE_CHECKS: AtomicBool = AtomicBool::new(true);
 
 /// Applies `s` to every driver loaded from now on (and to the pool blocks allocated from now
 /// on).
@@ -67,6 +76,7 @@ pub fn configure(s: Settings) {
     QUARANTINE.store(s.quarantine, Ordering::Relaxed);
     LEAK_STOP.store(s.leak_stop, Ordering::Relaxed);
     IRQL_CHECKS.store(s.irql_checks, Ordering::Relaxed);
+    HANDLE_CHECKS.store(s.handle_checks, Ordering::Relaxed);
 }
 
 /// The current settings.
@@ -77,6 +87,7 @@ pub fn settings() -> Settings {
         quarantine: QUARANTINE.load(Ordering::Relaxed),
         leak_stop: LEAK_STOP.load(Ordering::Relaxed),
         irql_checks: IRQL_CHECKS.load(Ordering::Relaxed),
+        handle_checks: HANDLE_CHECKS.load(Ordering::Relaxed),
     }
 }
 

@@ -4,10 +4,11 @@ use core::ffi::c_void;
 
 use windows_sys::Wdk::Foundation::{DEVICE_OBJECT, DRIVER_OBJECT, IRP};
 use windows_sys::Wdk::System::SystemServices::{
-    ClfsFlushBuffers, ExAllocatePool2, ExFreePoolWithTag, IoCreateDevice, IoDeleteDevice,
-    IofCompleteRequest,
+    ClfsCloseLogFileObject, ClfsCreateLogFile, ClfsFlushBuffers, ClfsQueryLogFileInformation,
+    ExAllocatePool2, ExFreePoolWithTag, IoCreateDevice, IoDeleteDevice, IofCompleteRequest,
 };
 use windows_sys::Win32::Foundation::{NTSTATUS, UNICODE_STRING};
+use windows_sys::Win32::Storage::FileSystem::{ClfsLogBasicInformation, CLS_INFORMATION};
 
 /// `POOL_FLAG_NON_PAGED`.
 const NON_PAGED: u64 = 0x40;
@@ -47,7 +48,12 @@ pub enum Defect {
     /// Its device's IOCTL dispatch routine returns `STATUS_PENDING` without
     /// `IoMarkIrpPending` (device [`PENDING_DEVICE`]).
     PendingNotMarked,
+    /// The unload routine closes its log, then queries the closed log object.
+    UseAfterClose,
 }
+
+/// The log `UseAfterClose` opens.
+pub const LOG_NAME: &str = "log:\\SystemRoot\\Logs\\BrokenClose\\broken";
 
 /// The device `PendingNotMarked` creates (`clfs-hlk --device BrokenPending`).
 pub const PENDING_DEVICE: &str = "\\Device\\BrokenPending";
@@ -66,6 +72,9 @@ unsafe extern "system" {
     /// The stack probe the compiler calls for frames above a page (ntoskrnl.exe exports it).
     fn __chkstk();
 }
+
+/// The log `UseAfterClose` keeps open while loaded.
+static mut LOG: usize = 0;
 
 /// The device `PendingNotMarked` created (deleted by unload).
 static mut DEVICE: usize = 0;
@@ -268,6 +277,33 @@ pub unsafe fn driver_entry(
                 major[IRP_MJ_DEVICE_CONTROL] = Some(dispatch_pending);
             }
         }
+        Defect::UseAfterClose => {
+            let mut buf = [0u16; 64];
+            let name = unicode(&mut buf, LOG_NAME);
+            let mut log = core::ptr::null_mut();
+            // SAFETY: a valid out pointer and name; GENERIC_READ | GENERIC_WRITE, share
+            // read/write, FILE_OPEN_IF, PASSIVE_LEVEL.
+            let status = unsafe {
+                ClfsCreateLogFile(
+                    &mut log,
+                    &name,
+                    0xC000_0000,
+                    3,
+                    core::ptr::null_mut(),
+                    3,
+                    0,
+                    0x80,
+                    0,
+                    core::ptr::null(),
+                    0,
+                )
+            };
+            if status < 0 {
+                return status;
+            }
+            // SAFETY: only DriverEntry and unload touch LOG, never at once.
+            unsafe { LOG = log as usize };
+        }
     }
     // SAFETY: the I/O manager's driver object, ours to set up until DriverEntry returns.
     unsafe { (*driver).DriverUnload = Some(unload) };
@@ -279,6 +315,30 @@ pub unsafe fn driver_entry(
 /// # Safety
 /// Called by the I/O manager after a successful `DriverEntry`.
 pub unsafe fn driver_unload(defect: Defect) {
+    if defect == Defect::UseAfterClose {
+        // SAFETY: only DriverEntry and unload touch LOG, never at once.
+        let log = unsafe { LOG } as *const _;
+        // SAFETY: the log object DriverEntry opened, closed once.
+        let _ = unsafe { ClfsCloseLogFileObject(log) };
+        // The defect: a last statistic read after the close (the status is ignored).
+        // SAFETY: none: `log` was closed above.
+        let mut info: CLS_INFORMATION = unsafe { core::mem::zeroed() };
+        let mut len = core::mem::size_of::<CLS_INFORMATION>() as u32;
+        // SAFETY: none: the closed log object, the defect; the buffers are valid.
+        let _ = unsafe {
+            ClfsQueryLogFileInformation(
+                log,
+                ClfsLogBasicInformation,
+                core::ptr::null(),
+                0,
+                (&raw mut info).cast(),
+                &mut len,
+            )
+        };
+        core::hint::black_box(&info);
+        // SAFETY: as above.
+        unsafe { LOG = 0 };
+    }
     if defect == Defect::PendingNotMarked {
         // SAFETY: only DriverEntry and unload touch DEVICE, never at once.
         let device = unsafe { DEVICE };
