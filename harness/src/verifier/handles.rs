@@ -187,6 +187,7 @@ pub(crate) fn record(dll: &str, name: &'static str, call: &Call, ret: u64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
