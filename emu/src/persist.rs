@@ -527,7 +527,7 @@ impl Meta {
     /// Rereads the base file's table, dump counts and current copies (after a failed
     /// extension, whose steps may or may not have reached the disk).
     fn resync_disk_state(&mut self, base: &Path) -> Result<(), NTSTATUS> {
-        let bytes = std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+        let bytes = read_base_file(base)?;
         let bf =
             fmt::BaseFile::decode(&bytes, "(base)").map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
         self.take_disk_state(&bf);
@@ -813,7 +813,7 @@ impl Meta {
 
     /// Reads and validates a base file; container names are mapped under `root`.
     pub fn load(base: &Path, root: &Path) -> Result<Meta, NTSTATUS> {
-        let bytes = std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)?;
+        let bytes = read_base_file(base)?;
         let name = base.file_name().map_or_else(
             || base.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -947,6 +947,23 @@ impl Meta {
         m.take_disk_state(&bf);
         Ok(m)
     }
+}
+
+/// The largest base file the emulator reads: two general blocks of the largest size, the
+/// control and scratch pairs, and 1 MiB after them (a Windows 11 log-authentication area, or
+/// an interrupted extension's new space, which is at most the two general blocks' growth).
+pub(crate) const MAX_BASE_FILE: u64 = 2 * fmt::control::MAX_METADATA_BLOCK_SIZE as u64 + 0x10_0000;
+
+/// Reads a whole base file, refusing one larger than [`MAX_BASE_FILE`] before reading it
+/// (its size comes from disk: hostile input).
+fn read_base_file(base: &Path) -> Result<Vec<u8>, NTSTATUS> {
+    let len = std::fs::metadata(base)
+        .map_err(|_| STATUS_LOG_METADATA_CORRUPT)?
+        .len();
+    if len > MAX_BASE_FILE {
+        return Err(STATUS_LOG_METADATA_CORRUPT);
+    }
+    std::fs::read(base).map_err(|_| STATUS_LOG_METADATA_CORRUPT)
 }
 
 /// The copy of `t`'s pair on the shadow side (`shadow`) or the primary side.
@@ -1277,6 +1294,29 @@ mod tests {
                 let _ = std::fs::remove_dir_all(&dir);
             }
         }
+    }
+
+    #[test]
+    fn an_oversized_base_file_is_refused_before_it_is_read() {
+        let dir = std::env::temp_dir().join(format!("clfs-emu-huge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = dir.join("huge.blf");
+        let mut m = Meta::new([7; 16], 0, "\\??\\C:\\huge.blf".into());
+        m.create(&base).unwrap();
+        assert!(Meta::load(&base, &dir).is_ok());
+        // A sparse file one byte over the bound.
+        File::options()
+            .write(true)
+            .open(&base)
+            .unwrap()
+            .set_len(MAX_BASE_FILE + 1)
+            .unwrap();
+        assert_eq!(
+            Meta::load(&base, &dir).unwrap_err(),
+            STATUS_LOG_METADATA_CORRUPT
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
