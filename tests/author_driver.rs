@@ -842,3 +842,76 @@ fn deleting_a_log_needs_delete_access_or_the_name() {
     assert!(LogFile::create(name, LogOptions::new()).is_err());
     no_leaks(&sb);
 }
+
+/// Regression: a record or restart area the test still holds when `Sandbox::crash` runs stays
+/// readable. The emulator used to free the read buffers of live read contexts at the crash, so
+/// the safe API handed out slices of freed memory (a use after free in safe code). This
+/// allocator poisons every block it frees, so reading a freed block shows 0xDD.
+#[test]
+fn records_held_across_a_crash_stay_readable() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static SIZES: Mutex<Option<HashMap<usize, usize>>> = Mutex::new(None);
+    struct Poisoning;
+    // SAFETY: defers to TaggedPool for the memory; `free` only writes within the block's own
+    // size (recorded at allocation) before handing it back.
+    unsafe impl clfs::BlockAllocator for Poisoning {
+        fn allocate(pool: PoolType, bytes: usize, tag: u32) -> *mut core::ffi::c_void {
+            let p = Blocks::allocate(pool, bytes, tag);
+            if !p.is_null() {
+                let mut sizes = SIZES.lock().unwrap();
+                sizes
+                    .get_or_insert_with(HashMap::new)
+                    .insert(p as usize, bytes);
+            }
+            p
+        }
+        unsafe fn free(block: *mut core::ffi::c_void) {
+            let size = SIZES
+                .lock()
+                .unwrap()
+                .as_mut()
+                .and_then(|s| s.remove(&(block as usize)));
+            if let Some(size) = size {
+                // SAFETY: `block` is a live allocation of `size` bytes from `allocate`.
+                unsafe { core::ptr::write_bytes(block.cast::<u8>(), 0xDD, size) };
+            }
+            // SAFETY: `block` came from TaggedPool::allocate, as the contract says.
+            unsafe { Blocks::free(block) }
+        }
+    }
+
+    let sb = Sandbox::new();
+    let log = LogFile::create(
+        wide!("log:C:\\author\\held"),
+        LogOptions::new().create_if_missing(),
+    )
+    .unwrap();
+    log.add_containers(&[wide!("%BLF%\\h0"), wide!("%BLF%\\h1")], 512 * 1024)
+        .unwrap();
+    let area = MarshallingArea::<Poisoning>::create(&log, config()).unwrap();
+    let lsn = area.append(&[&[0x41; 64]]).unwrap();
+    area.write_restart(&[0x42; 64]).unwrap();
+    let mut cx = area.read(lsn, ReadMode::Forward).unwrap();
+    let restart = area.read_restart().unwrap().unwrap();
+    let record = cx.next().unwrap().unwrap();
+    sb.crash();
+    assert_eq!(
+        record.data,
+        &[0x41; 64][..],
+        "the record read before the crash"
+    );
+    assert_eq!(restart.current().unwrap().data, &[0x42; 64][..]);
+    // The handles died with the machine: the next step is Clfs.sys's refusal.
+    let err = cx.next().unwrap_err();
+    assert_eq!(err.status(), Some(NtStatus::INVALID_HANDLE), "{err}");
+    drop(cx);
+    drop(restart);
+    drop(area);
+    drop(log);
+    no_leaks(&sb);
+    assert!(
+        SIZES.lock().unwrap().as_ref().is_none_or(HashMap::is_empty),
+        "every block was freed once the contexts ended"
+    );
+}

@@ -1472,8 +1472,10 @@ pub(crate) fn crash_sandbox(sandbox: u64) {
         .map(|(k, _)| *k)
         .collect();
     for r in reads {
+        // The handle dies now; the block it read into lives until the caller terminates the
+        // context, as a record or restart area the caller holds points into it.
         if let Some(ctx) = emu.reads.remove(&r) {
-            ctx.release();
+            emu.crashed_reads.insert(r, ctx);
         }
     }
     let areas: Vec<usize> = emu

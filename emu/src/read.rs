@@ -575,6 +575,12 @@ fn end_context(emu: &mut Emu, c: usize) -> NTSTATUS {
 /// `ClfsTerminateReadLog`.
 pub(crate) fn terminate(c: usize) -> NTSTATUS {
     let mut emu = emu();
+    if let Some(ctx) = emu.crashed_reads.remove(&c) {
+        // A context that died in a crash: its handle is invalid, and its block is freed now.
+        drop(emu);
+        ctx.release();
+        return STATUS_INVALID_HANDLE;
+    }
     end_context(&mut emu, c)
 }
 

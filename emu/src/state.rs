@@ -500,7 +500,10 @@ impl Sandbox {
     /// Simulated power loss for every log of this sandbox: all unflushed records are
     /// dropped, every open log object, marshalling area and read context of this sandbox
     /// becomes an invalid handle and leaves the accounts; the blocks they held are returned
-    /// through the owners' free callbacks.
+    /// through the owners' free callbacks. One exception keeps the safe API sound: the block
+    /// a read context read into stays allocated (and in [`Stats::blocks`]) until the context
+    /// is terminated (`ClfsTerminateReadLog` then answers `STATUS_INVALID_HANDLE` and frees
+    /// it), because a record or restart area the caller still holds points into it.
     pub fn crash(&self) {
         crate::log::crash_sandbox(self.id);
     }
@@ -556,6 +559,10 @@ pub(crate) struct Emu {
     pub objects: HashMap<usize, LogObject, IdHash>,
     pub areas: HashMap<usize, Area, IdHash>,
     pub reads: HashMap<usize, ReadCtx, IdHash>,
+    /// Read contexts that died in a `Sandbox::crash`: their handles are invalid, but their
+    /// read blocks stay allocated until `ClfsTerminateReadLog`, because the caller may still
+    /// hold the record or restart area it read last (a pointer into the block).
+    pub crashed_reads: HashMap<usize, ReadCtx, IdHash>,
     /// Physical logs by id (cheap to hash on every call).
     pub logs: HashMap<u64, PhysLog, IdHash>,
     /// Log ids by base file path (for opens and deletes by name).
