@@ -3,11 +3,12 @@
 //! restart chain, information queries, container scans, appending and flushing, closing and
 //! reopening.
 //!
-//! Input: byte 0 picks one of five logs the emulator itself writes once per process (see
+//! Input: byte 0 picks one of six logs the emulator itself writes once per process (see
 //! `templates`): a dedicated archivable log whose records fill one container and go on in the
 //! second, a multiplexed log with two streams, a dedicated log after a crash (its base file
-//! names an older cursor: recovery scans forward), a dedicated log after a reset, and a
-//! multiplexed log after a crash. Bytes 1 to 3 say how many records to append (1 to 4) and how big. The rest is
+//! names an older cursor: recovery scans forward), a dedicated log after a reset, a
+//! multiplexed log after a crash, and the crashed dedicated log with its base file in the shape
+//! Windows leaves (containers INACTIVE, no last-flushed hint). Bytes 1 to 3 say how many records to append (1 to 4) and how big. The rest is
 //! a list of mutations (`Reader`: an op byte, then fixed-size fields, byte strings as a length
 //! byte and the bytes; `fuzz/seedgen/emu_open.py` writes the seeds) applied to
 //! that log's files: field edits of the base record (client and container contexts, names,
@@ -29,7 +30,7 @@ use std::sync::OnceLock;
 
 use clfs::{
     Access, Append, ClfsAllocator, Error, LogFile, LogOptions, Lsn, MarshallingArea,
-    MarshallingConfig, NtStatus, ReadMode, ScanContext, Share,
+    MarshallingConfig, NtStatus, ReadMode, RecordType, ScanContext, Share,
 };
 use clfs_emu::Sandbox;
 use clfs_format as fmt;
@@ -145,7 +146,7 @@ fn make(kind: u8) -> Template {
     let name = match kind {
         // Dedicated, archivable: records fill container 0 and go on in container 1; the base
         // and the archive tail moved.
-        0 | 2 | 3 => {
+        0 | 2 | 3 | 5 => {
             let name = format!("log:C:\\fuzz\\d{kind}");
             let log = LogFile::create(&w(&name), opts().archive(kind == 0).create_if_missing())
                 .expect("create");
@@ -169,7 +170,7 @@ fn make(kind: u8) -> Template {
                     drop(a);
                     log.close().expect("close");
                 }
-                2 => {
+                2 | 5 => {
                     fill(&a, 9, 300);
                     a.flush().expect("flush");
                     fill(&a, 5, 200);
@@ -193,7 +194,7 @@ fn make(kind: u8) -> Template {
             name
         }
         // Multiplexed, two streams (1 MiB containers, the minimum).
-        _ => {
+        1 | 4 => {
             let name = format!("log:C:\\fuzz\\m{kind}::");
             let phys = LogFile::create(&w(&name), opts().create_if_missing()).expect("physical");
             let c: Vec<Vec<u16>> = (0..2).map(|i| w(&format!("%BLF%\\m{kind}c{i}"))).collect();
@@ -223,8 +224,12 @@ fn make(kind: u8) -> Template {
             drop(phys);
             name
         }
+        _ => unreachable!("template {kind}"),
     };
-    let files = snapshot(&sb);
+    let mut files = snapshot(&sb);
+    if kind == 5 {
+        windows_shape(&mut files[0].1);
+    }
     let (lsns, blocks) = index(&files);
     Template {
         files,
@@ -235,7 +240,23 @@ fn make(kind: u8) -> Template {
     }
 }
 
-const TEMPLATES: u8 = 5;
+/// Rewrites an emulator base file in the shape Windows leaves (the registry log of
+/// `tests/windows_log.rs`): every container INACTIVE with its logical id, no last-flushed hint
+/// (`lsnUnused1` NULL), so the open walks the cursor container's block headers.
+fn windows_shape(bytes: &mut Vec<u8>) {
+    let bf = fmt::BaseFile::decode(bytes, "t.blf").expect("template decodes");
+    let mut base = bf.base.clone();
+    for c in &mut base.containers {
+        c.context.state = fmt::base::CONTAINER_STATE_INACTIVE;
+    }
+    for c in &mut base.clients {
+        c.context.unused1 = fmt::Lsn(0);
+    }
+    *bytes = fmt::BaseFile::encode_image(&bf.control, &base, &bf.truncate.unwrap_or_default(), 1)
+        .expect("template encodes");
+}
+
+const TEMPLATES: u8 = 6;
 
 fn templates() -> &'static [Template] {
     static T: OnceLock<Vec<Template>> = OnceLock::new();
@@ -785,33 +806,50 @@ fn apply(t: &Template, files: &mut Files, m: &Mutation) {
 const MEDIA_WRITE_PROTECTED: NtStatus = NtStatus(0xC000_00A2_u32 as i32);
 
 /// The statuses the emulator documents for a damaged or foreign log (docs/emulator.md,
-/// "Hostile logs"), plus the ordinary answers every routine may give on any log.
-fn allowed(s: NtStatus) -> bool {
-    [
+/// "Hostile logs"), plus the ordinary answers the routine behind `what` gives on any log.
+fn allowed(what: &str, s: NtStatus) -> bool {
+    let open: &[NtStatus] = &[
         NtStatus::LOG_METADATA_CORRUPT,
         NtStatus::LOG_BLOCK_INVALID,
         NtStatus::LOG_CONTAINER_OPEN_FAILED,
         NtStatus::NOT_SUPPORTED,
         MEDIA_WRITE_PROTECTED,
+        // The log's attributes say read-only.
         NtStatus::ACCESS_DENIED,
+        // The log state or the client contexts changed the layout, or a stream is gone.
         NtStatus::LOG_MULTIPLEXED,
         NtStatus::LOG_DEDICATED,
         NtStatus::OBJECT_NAME_NOT_FOUND,
+    ];
+    let read: &[NtStatus] = &[
         NtStatus::LOG_RECORD_NONEXISTENT,
         NtStatus::LOG_START_OF_LOG,
         NtStatus::END_OF_FILE,
         NtStatus::LOG_BLOCK_INCOMPLETE,
+        NtStatus::LOG_BLOCK_INVALID,
+        // ClfsReadLogRecord at a restart record.
+        NtStatus::INVALID_PARAMETER,
+    ];
+    let write: &[NtStatus] = &[
         NtStatus::LOG_FULL,
         NtStatus::LOG_CONTAINER_WRITE_FAILED,
         NtStatus::LOG_CONTAINER_LIMIT_EXCEEDED,
-        NtStatus::INVALID_PARAMETER,
-    ]
-    .contains(&s)
+    ];
+    let list = match what {
+        "open" | "open for reading" => open,
+        "append" | "flush" | "restart" | "delete area" | "close" => write,
+        w if w.starts_with("read") || w == "previous restart" => read,
+        _ => &[],
+    };
+    list.contains(&s)
 }
 
 /// A failure the target accepts: an allowed status, or a typed refusal the safe API makes
 /// before the call from what the emulator reported (an LSN outside the reported range).
 fn check_err(what: &str, e: &Error) {
+    if std::env::var_os("EMU_OPEN_TRACE").is_some() {
+        eprintln!("refused: {what}: {e}");
+    }
     match e {
         Error::LsnNotInLog { .. }
         | Error::InvalidLsn { .. }
@@ -820,7 +858,7 @@ fn check_err(what: &str, e: &Error) {
         | Error::BaseOutOfRange { .. }
         | Error::NotEnoughContainers { .. } => {}
         _ => match e.status() {
-            Some(s) if allowed(s) => {}
+            Some(s) if allowed(what, s) => {}
             _ => panic!("{what}: {e}"),
         },
     }
@@ -868,6 +906,8 @@ fn read_all(t: &Template, log: &LogFile, area: &MarshallingArea<'_, ClfsAllocato
     }
     // Forward from the tail, every record (restart records included).
     let tail = info.base.min(info.min_archive_tail);
+    // Data records seen going forward: the backward walks start at some of them.
+    let mut data = Vec::new();
     match area.read(tail, ReadMode::Forward) {
         Ok(cx) => {
             let mut cx = cx.with_restart_records();
@@ -880,6 +920,9 @@ fn read_all(t: &Template, log: &LogFile, area: &MarshallingArea<'_, ClfsAllocato
                             assert!(r.lsn > l, "forward read goes back: {l} then {}", r.lsn);
                         }
                         last = Some(r.lsn);
+                        if r.kind() == RecordType::Data {
+                            data.push(r.lsn);
+                        }
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -891,14 +934,33 @@ fn read_all(t: &Template, log: &LogFile, area: &MarshallingArea<'_, ClfsAllocato
         }
         Err(e) => check_err("read forward", &e),
     }
-    // Backward from the last record, along both chains.
-    for mode in [ReadMode::Previous, ReadMode::UndoNext] {
-        match area.read(info.last, mode) {
+    // Backward along both chains from the last record (a restart record is refused) and from
+    // the last and the middle data records.
+    let starts = [
+        Some(info.last),
+        data.last().copied(),
+        data.get(data.len() / 2).copied(),
+    ];
+    for (mode, from) in [ReadMode::Previous, ReadMode::UndoNext]
+        .into_iter()
+        .flat_map(|m| starts.iter().flatten().map(move |&l| (m, l)))
+    {
+        match area.read(from, mode) {
             Ok(mut cx) => {
+                let mut prev: Option<Lsn> = None;
                 for step in 0.. {
                     assert!(step < max_steps(t), "{mode:?} chain does not end");
                     match cx.next() {
-                        Ok(Some(_)) => {}
+                        Ok(Some(r)) => {
+                            if let Some(p) = prev {
+                                assert!(
+                                    r.lsn < p,
+                                    "{mode:?} chain goes forward: {p} then {}",
+                                    r.lsn
+                                );
+                            }
+                            prev = Some(r.lsn);
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             check_err("read chain", &e);
@@ -921,6 +983,27 @@ fn read_all(t: &Template, log: &LogFile, area: &MarshallingArea<'_, ClfsAllocato
             }
             Err(e) => check_err("read one", &e),
         }
+    }
+    // The emulator's own checks, past the safe API's range check: raw reads at LSNs near the
+    // log's records and at the edges of the LSN space, in every mode.
+    let near = t.lsns.iter().step_by(t.lsns.len() / 3 + 1).flat_map(|&l| {
+        [
+            l + 1,
+            l + 0x1ff,
+            (l | 0x1ff) + 1,
+            l.wrapping_sub(0x200),
+            l ^ (1 << 32),
+        ]
+    });
+    let edges = [
+        info.last.raw() + 1,
+        info.last.raw() + 0x200,
+        0xFFFF_FFFE_0000_0000,
+        0xFFFF_FFFF_0000_0000,
+        u64::MAX,
+    ];
+    for (i, l) in near.chain(edges).enumerate() {
+        raw_read(area, l, [3, 2, 1][i % 3]);
     }
     // Containers.
     let mut sc = ScanContext::new();
@@ -946,6 +1029,45 @@ fn read_all(t: &Template, log: &LogFile, area: &MarshallingArea<'_, ClfsAllocato
             }
         }
         Err(e) => check_err("scan", &e),
+    }
+}
+
+/// `ClfsReadLogRecord` straight into the emulator at `lsn` in `mode`: a documented status, or
+/// a record whose length fits the area's buffer (then the context is terminated).
+fn raw_read(area: &MarshallingArea<'_, ClfsAllocator>, lsn: u64, mode: i32) {
+    use clfs_emu::types::CLS_LSN;
+    let mut first = CLS_LSN { Internal: lsn };
+    let (mut buf, mut len, mut kind) = (std::ptr::null_mut(), 0u32, 0u8);
+    let mut undo = CLS_LSN { Internal: 0 };
+    let mut prev = CLS_LSN { Internal: 0 };
+    let mut cx = std::ptr::null_mut();
+    // SAFETY: the area is live (it is borrowed); every out pointer is a valid local.
+    let s = unsafe {
+        clfs_emu::ClfsReadLogRecord(
+            area.as_raw(),
+            &mut first,
+            mode,
+            &mut buf,
+            &mut len,
+            &mut kind,
+            &mut undo,
+            &mut prev,
+            &mut cx,
+        )
+    };
+    if s == 0 {
+        assert!(len <= BUF, "raw read at {lsn:#x}: {len} bytes");
+        assert_eq!(first.Internal, lsn, "raw read returns the LSN asked for");
+        // SAFETY: the context the successful read returned, terminated once.
+        assert_eq!(unsafe { clfs_emu::ClfsTerminateReadLog(cx) }, 0);
+    } else {
+        check_err(
+            &format!("read raw {lsn:#x}"),
+            &Error::Status {
+                routine: "ClfsReadLogRecord",
+                status: NtStatus(s),
+            },
+        );
     }
 }
 

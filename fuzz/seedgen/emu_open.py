@@ -36,10 +36,14 @@ def grow(f, n): return u8(14) + u8(f) + u32(n)
 def remove(f): return u8(15) + u8(f)
 
 seeds = {
-    # The five logs as the emulator wrote them (0 dedicated archivable over two containers,
+    # The six logs as the emulator wrote them (0 dedicated archivable over two containers,
     # 1 multiplexed with two streams, 2 dedicated after a crash, 3 dedicated after a reset,
-    # 4 multiplexed after a crash).
-    **{f"plain-{t}": head(t, 2, 300 + 1000 * t) for t in range(5)},
+    # 4 multiplexed after a crash, 5 log 2 with its base file in the shape Windows leaves).
+    **{f"plain-{t}": head(t, 2, 300 + 1000 * t) for t in range(6)},
+    # Windows shape: the cursor at the start of the second container (the walk goes back
+    # into the first), and a truncated block header before the cursor.
+    "windows-cursor-at-container-start": head(5) + client(0, LAST, raw(0x0000_0001_0000_0000)),
+    "windows-torn-before-cursor": head(5) + block(2, 4, b"\x00\x00"),
     # Links: a previous link forward, an undo-next link to the record itself, a restart
     # record's previous link to a later record.
     "links-forward-and-self": head(0) + link(5, 0, PREV, known(30)) + link(6, 0, UNDO, known(6))
