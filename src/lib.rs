@@ -112,8 +112,8 @@ pub use log::{
 pub use lsn::Lsn;
 pub use marshal::{BufferLimit, MarshallingArea, MarshallingConfig, MarshallingFlags};
 pub use mgmt::{
-    ErrorStatus, Growth, InstallMode, LogFullOutcome, LogSize, ManagedClient, ManagementCallbacks,
-    Policy, PolicyBuf, PolicyKind, Resize, TailAdvance, TailTarget,
+    DeregisterError, ErrorStatus, Growth, InstallMode, LogFullOutcome, LogSize, ManagedClient,
+    ManagementCallbacks, Policy, PolicyBuf, PolicyKind, Resize, TailAdvance, TailTarget,
 };
 pub use name::{LogKind, LogName, LogNameError, MAX_STREAMS, MAX_STREAM_NAME};
 pub use pool::{pool_tag, BlockAllocator, Blocks, ClfsAllocator, PoolType, TaggedPool};

@@ -812,6 +812,18 @@ pub enum LogFullOutcome {
 
 /// A managed client registration (`ClfsMgmtRegisterManagedClient`): deregisters on drop.
 ///
+/// # Deregistration and its failure
+/// [`deregister`](Self::deregister) ends the registration and reports Clfs.sys's status. If
+/// Clfs.sys refuses, the client is still registered and comes back inside the
+/// [`DeregisterError`], so the callbacks it borrows stay alive: try again, or drop it.
+///
+/// Dropping the client calls `ClfsMgmtDeregisterManagedClient` and, if that fails, once more
+/// (a refusal such as `STATUS_UNSUCCESSFUL` or `STATUS_INSUFFICIENT_RESOURCES` may be
+/// transient). Drop never panics. If the second call fails too, the status is lost and the
+/// registration may outlive the borrow of the callbacks, so Clfs.sys could still call into
+/// a context that is gone: a driver that must be sure calls [`deregister`](Self::deregister)
+/// and keeps the callbacks alive until it succeeds.
+///
 /// IRQL: create, use and drop it at IRQL <= APC_LEVEL. Unlike the other handle types, a
 /// drop above APC_LEVEL still calls `ClfsMgmtDeregisterManagedClient` (which the kernel may
 /// answer with a bugcheck): leaking the registration would leave CLFS calling callbacks whose
@@ -888,14 +900,54 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
         self.log
     }
 
-    /// `ClfsMgmtDeregisterManagedClient`, returning its status. When it returns, no callback
-    /// runs any more (callbacks running on other threads have finished). Dropping the client
-    /// does the same and ignores the status.
+    /// `ClfsMgmtDeregisterManagedClient`: ends the registration and reports the status. When
+    /// it succeeds, no callback runs any more (callbacks running on other threads have
+    /// finished).
+    ///
+    /// When Clfs.sys refuses, the client is still registered and its callbacks may still run,
+    /// so the client comes back in the error ([`DeregisterError::into_client`]), still
+    /// borrowing the callbacks: try again, or drop it (drop tries twice more at most, see
+    /// [`ManagedClient`]). `?` converts the error into an [`Error`], dropping the client.
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::mgmt::{ManagedClient, ManagementCallbacks, TailAdvance};
+    /// use clfs::{wide, LogFile, LogOptions, Lsn, NtStatus};
+    ///
+    /// struct Tail;
+    /// impl ManagementCallbacks for Tail {
+    ///     fn advance_tail(&self, _target: Lsn) -> TailAdvance {
+    ///         TailAdvance::Pending // a work item moves the base
+    ///     }
+    /// }
+    ///
+    /// let log = LogFile::create(wide!("log:C:\\logs\\dereg-doc"), LogOptions::new().create_if_missing())?;
+    /// let tail = Tail;
+    /// let client = ManagedClient::register(&log, &tail)?;
+    /// // The emulator refuses the next deregistration, to show the failure.
+    /// clfs_emu::faults::fail_call("ClfsMgmtDeregisterManagedClient", 1, NtStatus::UNSUCCESSFUL.0);
+    /// let refused = client.deregister().unwrap_err();
+    /// assert_eq!(refused.status(), Some(NtStatus::UNSUCCESSFUL));
+    /// // Still registered, still borrowing `tail`: try again.
+    /// refused.into_client().deregister()?;
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL. Not checked: see the IRQL note on [`ManagedClient`].
-    pub fn deregister(self) -> Result<()> {
-        let this = core::mem::ManuallyDrop::new(self);
-        this.deregister_raw()
+    pub fn deregister(self) -> core::result::Result<(), DeregisterError<'a, C>> {
+        match self.deregister_raw() {
+            Ok(()) => {
+                // The registration ended: drop must not deregister again (the client owns
+                // nothing else).
+                core::mem::forget(self);
+                Ok(())
+            }
+            // INVARIANT: still registered (Clfs.sys refused), so the client stays whole.
+            Err(error) => Err(DeregisterError {
+                error,
+                client: self,
+            }),
+        }
     }
 
     fn deregister_raw(&self) -> Result<()> {
@@ -958,11 +1010,84 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     }
 }
 
+/// Deregisters; if Clfs.sys refuses, tries once more, then gives up without panicking (the
+/// status is lost: see "Deregistration and its failure" on [`ManagedClient`]).
+///
 /// IRQL: PASSIVE_LEVEL or APC_LEVEL. Unlike the other handles' drops, this one does not leak above
 /// APC_LEVEL: the registration borrows the callbacks, so it must end before they go, and
 /// `ClfsMgmtDeregisterManagedClient` is called whatever the IRQL.
 impl<C: ManagementCallbacks> Drop for ManagedClient<'_, C> {
     fn drop(&mut self) {
-        let _ = self.deregister_raw();
+        // A refusal may be transient (resources): one more attempt before giving up.
+        if self.deregister_raw().is_err() {
+            let _ = self.deregister_raw();
+        }
+    }
+}
+
+/// The error of [`ManagedClient::deregister`]: Clfs.sys refused to deregister the client.
+/// The client is still registered, and its callbacks may still run, so it comes back with
+/// the error and keeps borrowing them.
+///
+/// Dropping the error drops the client, which tries to deregister again (see
+/// [`ManagedClient`]). `?` turns it into its [`Error`], dropping the client the same way.
+///
+/// IRQL: any (plain data); dropping it deregisters the client as [`ManagedClient`]'s drop does.
+pub struct DeregisterError<'a, C: ManagementCallbacks> {
+    error: Error,
+    client: ManagedClient<'a, C>,
+}
+
+impl<'a, C: ManagementCallbacks> DeregisterError<'a, C> {
+    /// What Clfs.sys answered: [`Error::Status`] naming `ClfsMgmtDeregisterManagedClient`.
+    ///
+    /// IRQL: any.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The status Clfs.sys returned. IRQL: any.
+    pub fn status(&self) -> Option<NtStatus> {
+        self.error.status()
+    }
+
+    /// The client, still registered: call [`ManagedClient::deregister`] again, or drop it.
+    ///
+    /// IRQL: any.
+    pub fn into_client(self) -> ManagedClient<'a, C> {
+        self.client
+    }
+
+    /// The error and the client. IRQL: any.
+    pub fn into_parts(self) -> (Error, ManagedClient<'a, C>) {
+        (self.error, self.client)
+    }
+}
+
+impl<C: ManagementCallbacks> core::fmt::Debug for DeregisterError<'_, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeregisterError")
+            .field("error", &self.error)
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+impl<C: ManagementCallbacks> core::fmt::Display for DeregisterError<'_, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}; the managed client is still registered", self.error)
+    }
+}
+
+impl<C: ManagementCallbacks> core::error::Error for DeregisterError<'_, C> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<C: ManagementCallbacks> From<DeregisterError<'_, C>> for Error {
+    /// The error; the client is dropped, which tries to deregister it again.
+    fn from(e: DeregisterError<'_, C>) -> Error {
+        e.error
     }
 }

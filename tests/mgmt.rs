@@ -1194,6 +1194,89 @@ fn every_management_routine_takes_injected_faults() {
 }
 
 #[test]
+fn a_refused_deregistration_is_reported_and_drop_recovers() {
+    use clfs_emu::faults::fail_call;
+    const DEREG: &str = "ClfsMgmtDeregisterManagedClient";
+    let sb = Sandbox::new();
+    let log = log_with("deregfail", 2);
+    let rec = Recorder::default();
+    let calls = || sb.stats().calls(DEREG);
+
+    // The explicit call reports the status and hands the still-registered client back.
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    fail_call(DEREG, 1, NtStatus::UNSUCCESSFUL.0);
+    let refused = client.deregister().unwrap_err();
+    assert_eq!(refused.status(), Some(NtStatus::UNSUCCESSFUL));
+    assert_eq!(
+        refused.error(),
+        &Error::Status {
+            routine: DEREG,
+            status: NtStatus::UNSUCCESSFUL
+        }
+    );
+    assert!(
+        refused
+            .to_string()
+            .ends_with("; the managed client is still registered"),
+        "{refused}"
+    );
+    assert_eq!(sb.stats().live_clients, 1, "Clfs.sys still has the client");
+    let client = refused.into_client();
+    assert_eq!(
+        client.handle_log_full().unwrap(),
+        LogFullOutcome::Available,
+        "the client handed back still works"
+    );
+    // Dropping it after the failure deregisters it for real.
+    drop(client);
+    assert_eq!(calls(), 2);
+    assert_eq!(sb.stats().live_clients, 0);
+
+    // A drop whose first attempt is refused tries once more, without panicking.
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    fail_call(DEREG, 1, NtStatus::INSUFFICIENT_RESOURCES.0);
+    drop(client);
+    assert_eq!(calls(), 4);
+    assert_eq!(sb.stats().live_clients, 0);
+
+    // `?` converts the refusal into the Error and drops the client (which deregisters it).
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    fail_call(DEREG, 1, NtStatus::UNSUCCESSFUL.0);
+    let via_question_mark = || -> clfs::Result<()> {
+        client.deregister()?;
+        Ok(())
+    };
+    assert_eq!(
+        via_question_mark().unwrap_err().status(),
+        Some(NtStatus::UNSUCCESSFUL)
+    );
+    assert_eq!(calls(), 6);
+    assert_eq!(sb.stats().live_clients, 0);
+
+    // Both attempts of a drop refused: no panic; the registration is left behind, and the
+    // emulator's accounts say so (the documented limit of drop).
+    let client = ManagedClient::register(&log, &rec).unwrap();
+    let cookie = client.as_raw();
+    fail_call(DEREG, 1, NtStatus::UNSUCCESSFUL.0);
+    fail_call(DEREG, 2, NtStatus::UNSUCCESSFUL.0);
+    drop(client);
+    assert_eq!(calls(), 8);
+    assert_eq!(sb.stats().live_clients, 1);
+    assert!(sb
+        .stats()
+        .leaks()
+        .contains(&"1 managed client(s) never deregistered".to_string()));
+    assert_eq!(
+        st(raw::ClfsMgmtDeregisterManagedClient(cookie)),
+        NtStatus::SUCCESS
+    );
+    assert!(rec.advance.lock().unwrap().is_empty());
+    assert_eq!(rec.growths(), 0);
+    drop(log);
+    assert_no_leaks(&sb);
+}
+
+#[test]
 fn the_log_tail_policy_asks_for_the_tail_before_the_log_is_full() {
     let sb = Sandbox::new();
     let log = log_with("logtail", 4);

@@ -169,7 +169,7 @@ probe! {
         ManagedClient::register(log, callbacks)
     }
     clfs_probe_client_deregister(client: ManagedClient<'_, Callbacks>) -> clfs::Result<()> {
-        client.deregister()
+        client.deregister().map_err(clfs::Error::from)
     }
     clfs_probe_client_handle_log_full(client: &ManagedClient<'_, Callbacks>) -> clfs::Result<bool> {
         client.handle_log_full().map(|o| matches!(o, LogFullOutcome::GrowthPending))
