@@ -958,6 +958,10 @@ impl LogFile {
     /// `ClfsQueryLogFileInformation` with `ClfsLogBasicInformation`: a typed view of
     /// `CLFS_INFORMATION` for this stream.
     ///
+    /// The length Clfs.sys reports must be the structure's: more is
+    /// [`Error::LengthOutOfRange`], less is [`Error::InconsistentOutput`] (the fields past it
+    /// were not written).
+    ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn info(&self) -> Result<LogInfo> {
@@ -977,7 +981,7 @@ impl LogFile {
                 &mut len,
             )
         };
-        check(ROUTINE, status)?;
+        let status = check(ROUTINE, status)?;
         let size = size_of::<sys::CLFS_INFORMATION>() as u32;
         if len > size {
             return Err(Error::LengthOutOfRange {
@@ -985,6 +989,19 @@ impl LogFile {
                 what: "CLFS_INFORMATION",
                 len: u64::from(len),
                 limit: u64::from(size),
+            });
+        }
+        if len < size {
+            // The fields past `len` were not written: they would read as zero (no
+            // containers, LSN 0:0x0:0), which every caller of `info` would trust.
+            return Err(Error::InconsistentOutput {
+                routine: ROUTINE,
+                status,
+                detail: crate::Inconsistency::ShortLength {
+                    what: "CLFS_INFORMATION",
+                    len: u64::from(len),
+                    min: u64::from(size),
+                },
             });
         }
         Ok(LogInfo::from_raw(&raw))

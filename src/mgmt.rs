@@ -49,7 +49,7 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use crate::error::{check, Error, Result};
+use crate::error::{check, Error, Inconsistency, Result};
 use crate::irql::require_passive_or_apc;
 use crate::{sys, LogFile, Lsn, NtStatus};
 
@@ -246,6 +246,74 @@ const _: () = {
 };
 /// `sizeof(CLFS_MGMT_POLICY)`.
 const MIN_POLICY: usize = core::mem::size_of::<sys::CLFS_MGMT_POLICY>();
+
+/// The rules a successful `ClfsMgmtQueryPolicy` into `buf` keeps: the length it reports
+/// (`*PolicyLength`) lies inside `buf` and covers a `CLFS_MGMT_POLICY`, the policy is of the
+/// type asked for, and a prefix or extension string is an even number of bytes inside that
+/// length. Checked before anything is decoded.
+fn check_policy_output(
+    status: NtStatus,
+    kind: PolicyKind,
+    buf: &PolicyBuf,
+    len: u32,
+) -> Result<()> {
+    const ROUTINE: &str = "ClfsMgmtQueryPolicy";
+    const WHAT: &str = "CLFS_MGMT_POLICY";
+    let inconsistent = |detail| Error::InconsistentOutput {
+        routine: ROUTINE,
+        status,
+        detail,
+    };
+    let n = len as usize;
+    if n > BUF_BYTES {
+        return Err(Error::LengthOutOfRange {
+            routine: ROUTINE,
+            what: WHAT,
+            len: u64::from(len),
+            limit: BUF_BYTES as u64,
+        });
+    }
+    if n < MIN_POLICY {
+        return Err(inconsistent(Inconsistency::ShortLength {
+            what: WHAT,
+            len: u64::from(len),
+            min: MIN_POLICY as u64,
+        }));
+    }
+    let found = buf.u32_at(12);
+    if found != kind.raw() as u32 {
+        return Err(inconsistent(Inconsistency::Mismatch {
+            what: "a policy whose PolicyType is not the type asked for",
+            found: u64::from(found),
+            expected: kind.raw() as u64,
+        }));
+    }
+    if matches!(
+        kind,
+        PolicyKind::NewContainerPrefix | PolicyKind::NewContainerExtension
+    ) {
+        const STR: &str = "the policy's string";
+        let bytes = u16::from_le_bytes([buf.bytes[HEADER], buf.bytes[HEADER + 1]]);
+        if bytes % 2 != 0 {
+            return Err(inconsistent(Inconsistency::OddLength {
+                what: STR,
+                len: u64::from(bytes),
+            }));
+        }
+        // n >= MIN_POLICY > STRING (asserted below).
+        if STRING + usize::from(bytes) > n {
+            return Err(Error::LengthOutOfRange {
+                routine: ROUTINE,
+                what: STR,
+                len: u64::from(bytes),
+                limit: (n - STRING) as u64,
+            });
+        }
+    }
+    Ok(())
+}
+
+const _: () = assert!(MIN_POLICY > STRING);
 /// Bytes [`PolicyBuf`] holds: header, length, the longest string, rounded to 8.
 const BUF_BYTES: usize = (STRING + 2 * MAX_POLICY_STRING).div_ceil(8) * 8;
 
@@ -559,6 +627,11 @@ impl LogFile {
     /// `ClfsMgmtQueryPolicy`: the installed policy of type `kind`, decoded into `buf`;
     /// `None` if none is installed (`STATUS_LOG_POLICY_NOT_INSTALLED`).
     ///
+    /// What Clfs.sys returns is checked before it is decoded: a length past `buf`, or a
+    /// string past the length, is [`Error::LengthOutOfRange`]; a length short of
+    /// `CLFS_MGMT_POLICY`, a policy of another type, or a string of an odd byte length is
+    /// [`Error::InconsistentOutput`].
+    ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn query_policy<'b>(
         &self,
@@ -581,13 +654,8 @@ impl LogFile {
         if NtStatus(status) == NtStatus::LOG_POLICY_NOT_INSTALLED {
             return Ok(None);
         }
-        check(ROUTINE, status)?;
-        if buf.u32_at(12) != kind.raw() as u32 || (len as usize) > BUF_BYTES {
-            return Err(Error::Status {
-                routine: ROUTINE,
-                status: NtStatus::LOG_METADATA_INCONSISTENT,
-            });
-        }
+        let status = check(ROUTINE, status)?;
+        check_policy_output(status, kind, buf, len)?;
         Ok(buf.decode(kind))
     }
 

@@ -13,7 +13,9 @@
 
 mod common;
 
-use clfs::mgmt::{ManagedClient, ManagementCallbacks, TailAdvance};
+use clfs::mgmt::{
+    InstallMode, ManagedClient, ManagementCallbacks, Policy, PolicyBuf, PolicyKind, TailAdvance,
+};
 use clfs::{
     Append, ClfsAllocator, Error, Inconsistency, LogFile, LogOptions, Lsn, MarshallingArea,
     MarshallingConfig, MarshallingFlags, NtStatus, ReadMode, ScanContext,
@@ -270,6 +272,41 @@ fn physical_info_length_short_of_clfs_information() {
         "ClfsQueryLogFileInformation returned a length of 4096 bytes for CLFS_INFORMATION, but its buffer holds at most 120 bytes"
     );
     assert_eq!(log.physical_info().expect("info").containers, 2);
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+/// `LogFile::info` (class 0, which `scan_containers`, `read` and the LSN checks rely on)
+/// refuses a length short of `CLFS_INFORMATION` as `physical_info` does. Before, the fields
+/// past it read as zero: a container scan of a 3-container log was empty, without an error.
+#[test]
+fn info_length_short_of_clfs_information() {
+    let sb = Sandbox::new();
+    let log = log_with("io-info-short", 3);
+    const Q: &str = "ClfsQueryLogFileInformation";
+    let short = |len: u64| Inconsistency::ShortLength {
+        what: "CLFS_INFORMATION",
+        len,
+        min: 120,
+    };
+    faults::override_length(Q, 1, 64);
+    assert_inconsistent(
+        &log.info().unwrap_err(),
+        Q,
+        short(64),
+        "ClfsQueryLogFileInformation reported success but returned a length of 64 bytes for CLFS_INFORMATION, which needs at least 120 bytes",
+    );
+    // The scan asks info() for the container count first.
+    faults::override_length(Q, 1, 8);
+    let mut cx = ScanContext::new();
+    assert_inconsistent(
+        &log.containers(&mut cx).unwrap_err(),
+        Q,
+        short(8),
+        "ClfsQueryLogFileInformation reported success but returned a length of 8 bytes for CLFS_INFORMATION, which needs at least 120 bytes",
+    );
+    assert_eq!(sb.stats().calls("ClfsCreateScanContext"), 0);
+    assert_eq!(log.containers(&mut cx).expect("scan").count(), 3);
     log.close().expect("close");
     assert_no_leaks(&sb);
 }
@@ -531,6 +568,109 @@ fn scan_steps_with_more_containers_than_the_array_or_a_null_array() {
         .collect::<Result<_, _>>()
         .expect("containers");
     assert_eq!(ids, [2, 1, 0]);
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+/// `ClfsMgmtQueryPolicy`'s outputs are checked before the policy is decoded. Before, a
+/// length or type that contradicted the policy was `Error::Status` with a status Clfs.sys
+/// never returned (`STATUS_LOG_METADATA_INCONSISTENT`), a length short of the structure was
+/// not checked, and a string length past the returned length was read from the zeroed rest
+/// of the buffer (or, past the buffer, made the query answer "not installed").
+#[test]
+fn query_policy_outputs_that_contradict_the_policy() {
+    let sb = Sandbox::new();
+    let log = log_with("io-policy", 2);
+    const R: &str = "ClfsMgmtQueryPolicy";
+    let prefix = w("pre");
+    let ext = w("ext");
+    for p in [
+        Policy::MaximumSize { containers: 10 },
+        Policy::NewContainerPrefix(&prefix),
+        Policy::NewContainerExtension(&ext),
+    ] {
+        log.install_policy(&p, InstallMode::KeepExisting)
+            .expect("install");
+    }
+    let mut buf = PolicyBuf::new();
+    let calls = sb.stats().calls(R);
+
+    faults::override_output(R, "PolicyLength", 1, 4096);
+    assert_out_of_range(
+        &log.query_policy(PolicyKind::MaximumSize, &mut buf).unwrap_err(),
+        R,
+        "CLFS_MGMT_POLICY",
+        4096,
+        544,
+        "ClfsMgmtQueryPolicy returned a length of 4096 bytes for CLFS_MGMT_POLICY, but its buffer holds at most 544 bytes",
+    );
+    faults::override_length(R, 1, 16);
+    assert_inconsistent(
+        &log.query_policy(PolicyKind::MaximumSize, &mut buf).unwrap_err(),
+        R,
+        Inconsistency::ShortLength {
+            what: "CLFS_MGMT_POLICY",
+            len: 16,
+            min: 24,
+        },
+        "ClfsMgmtQueryPolicy reported success but returned a length of 16 bytes for CLFS_MGMT_POLICY, which needs at least 24 bytes",
+    );
+    // ClfsMgmtPolicyMinimumSize (1) for a MaximumSize (0) query.
+    faults::override_output(R, "PolicyType", 1, 1);
+    assert_inconsistent(
+        &log.query_policy(PolicyKind::MaximumSize, &mut buf).unwrap_err(),
+        R,
+        Inconsistency::Mismatch {
+            what: "a policy whose PolicyType is not the type asked for",
+            found: 1,
+            expected: 0,
+        },
+        "ClfsMgmtQueryPolicy reported success but returned a policy whose PolicyType is not the type asked for: 1, expected 0",
+    );
+    faults::override_output(R, "PrefixLengthInBytes", 1, 5);
+    assert_inconsistent(
+        &log.query_policy(PolicyKind::NewContainerPrefix, &mut buf).unwrap_err(),
+        R,
+        Inconsistency::OddLength {
+            what: "the policy's string",
+            len: 5,
+        },
+        "ClfsMgmtQueryPolicy reported success but returned an odd length of 5 bytes for the policy's string, which is UTF-16 (2 bytes a unit)",
+    );
+    // The 24-byte policy holds 6 bytes of string after its 18-byte start.
+    faults::override_output(R, "PrefixLengthInBytes", 1, 8);
+    assert_out_of_range(
+        &log.query_policy(PolicyKind::NewContainerPrefix, &mut buf).unwrap_err(),
+        R,
+        "the policy's string",
+        8,
+        6,
+        "ClfsMgmtQueryPolicy returned a length of 8 bytes for the policy's string, but its buffer holds at most 6 bytes",
+    );
+    faults::override_output(R, "ExtensionLengthInBytes", 1, 600);
+    assert_out_of_range(
+        &log.query_policy(PolicyKind::NewContainerExtension, &mut buf).unwrap_err(),
+        R,
+        "the policy's string",
+        600,
+        6,
+        "ClfsMgmtQueryPolicy returned a length of 600 bytes for the policy's string, but its buffer holds at most 6 bytes",
+    );
+    assert_eq!(
+        sb.stats().calls(R),
+        calls + 6,
+        "each refusal was a real call"
+    );
+    assert_eq!(
+        log.query_policy(PolicyKind::NewContainerPrefix, &mut buf)
+            .expect("query"),
+        Some(Policy::NewContainerPrefix(&prefix))
+    );
+    assert_eq!(
+        log.query_policy(PolicyKind::MaximumSize, &mut buf)
+            .expect("query"),
+        Some(Policy::MaximumSize { containers: 10 })
+    );
     log.close().expect("close");
     assert_no_leaks(&sb);
 }

@@ -1528,19 +1528,37 @@ pub unsafe extern "system" fn ClfsMgmtQueryPolicy(
         Some(n) if n >= mgmt::POLICY_SIZE && !policy.is_null() => n,
         _ => return STATUS_INVALID_PARAMETER_2,
     };
-    let img = match mgmt::query(logfile as usize, policytype) {
+    let mut img = match mgmt::query(logfile as usize, policytype) {
         Ok(i) => i,
         Err(st) => return st,
     };
-    // SAFETY: checked non-null above.
-    unsafe { wr(policylength, img.len() as u32) };
     if img.len() > cap as usize {
+        // SAFETY: checked non-null above.
+        unsafe { wr(policylength, img.len() as u32) };
         return STATUS_BUFFER_TOO_SMALL;
     }
+    const R: &str = "ClfsMgmtQueryPolicy";
+    if let Some(t) = crate::faults::output_override(R, "PolicyType") {
+        img[12..16].copy_from_slice(&t.to_le_bytes());
+    }
+    // The string length of NewContainerPrefix (7) and NewContainerExtension (9).
+    let string_length = match policytype {
+        7 => Some("PrefixLengthInBytes"),
+        9 => Some("ExtensionLengthInBytes"),
+        _ => None,
+    };
+    if let Some(v) = string_length.and_then(|o| crate::faults::output_override(R, o)) {
+        // faults::override_output refuses values above u16::MAX.
+        let at = crate::types::CLFS_MGMT_POLICY_PARAMETERS;
+        img[at..at + 2].copy_from_slice(&(v as u16).to_le_bytes());
+    }
+    let reported = crate::faults::output_override(R, "PolicyLength").unwrap_or(img.len() as u32);
     for (i, b) in img.iter().enumerate() {
         // SAFETY: `i < img.len() <= *policylength`, which the caller's buffer holds.
         unsafe { wr(policy.cast::<u8>().wrapping_add(i), *b) };
     }
+    // SAFETY: checked non-null above.
+    unsafe { wr(policylength, reported) };
     STATUS_SUCCESS
 }
 

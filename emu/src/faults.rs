@@ -101,6 +101,18 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
     ("ClfsGetIoStatistics", "pcbStatsWritten", u32::MAX),
     ("ClfsGetIoStatistics", "cbLength", u16::MAX as u32),
     ("ClfsGetIoStatistics", "coffData", u32::MAX),
+    ("ClfsMgmtQueryPolicy", "PolicyLength", u32::MAX),
+    ("ClfsMgmtQueryPolicy", "PolicyType", u32::MAX),
+    (
+        "ClfsMgmtQueryPolicy",
+        "PrefixLengthInBytes",
+        u16::MAX as u32,
+    ),
+    (
+        "ClfsMgmtQueryPolicy",
+        "ExtensionLengthInBytes",
+        u16::MAX as u32,
+    ),
     ("ClfsScanLogContainers", "cContainersReturned", u32::MAX),
     ("ClfsScanLogContainers", "cContainers", u32::MAX),
     ("ClfsScanLogContainers", "pinfoContainer", 0),
@@ -113,7 +125,8 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
 /// (`*pcbBuffer`), `ClfsReadRestartArea`, `ClfsReadPreviousRestartArea` (`*pcbRestartBuffer`),
 /// `ClfsQueryLogFileInformation` (`*pcbInfoBuffer`, every information class),
 /// `ClfsGetContainerName` (`puszContainerName->Length`), `ClfsGetIoStatistics`
-/// (`*pcbStatsWritten`). The same as [`override_output`] with that output's name.
+/// (`*pcbStatsWritten`), `ClfsMgmtQueryPolicy` (`*PolicyLength`). The same as
+/// [`override_output`] with that output's name.
 ///
 /// # Panics
 /// For a routine not in that list, or a `len` the output's type cannot hold (`Length` is a
@@ -149,6 +162,9 @@ pub fn override_length(routine: &'static str, nth: u64, len: u32) {
 /// | `ClfsGetIoStatistics` | `"pcbStatsWritten"` | bytes written (skipped when the pointer is NULL) |
 /// | `ClfsGetIoStatistics` | `"cbLength"` | the header's length of the statistics (a `USHORT`) |
 /// | `ClfsGetIoStatistics` | `"coffData"` | the header's offset of the counters |
+/// | `ClfsMgmtQueryPolicy` | `"PolicyLength"` | bytes of the policy (`*PolicyLength`) |
+/// | `ClfsMgmtQueryPolicy` | `"PolicyType"` | the returned policy's `PolicyType` |
+/// | `ClfsMgmtQueryPolicy` | `"PrefixLengthInBytes"`, `"ExtensionLengthInBytes"` | the string length of a `NewContainerPrefix` / `NewContainerExtension` policy (a `USHORT`; only queries of that type count) |
 /// | `ClfsScanLogContainers` | `"cContainersReturned"` | entries filled in the context's array (only a call that returns containers counts; `CLFS_SCAN_CLOSE` and the end of the scan do not) |
 /// | `ClfsScanLogContainers` | `"cContainers"` | the context's array size, as the context says after the call (the emulator never reads it back) |
 /// | `ClfsScanLogContainers` | `"pinfoContainer"` | the context's array: only `0` (NULL) is accepted; the emulator keeps the real array and frees it at `CLFS_SCAN_CLOSE`, and writes it back at the next call that returns containers |
