@@ -206,3 +206,103 @@ fn a_container_named_like_another_file_of_the_log_is_refused() {
         no_leaks(&sb);
     }
 }
+
+/// Rewrites the link at `field` (0x08 undo-next, 0x10 previous) of the first record of the
+/// one-record block at `off` of container file `c0` (restored image edited, block re-sealed
+/// with valid signatures).
+fn edit_link(sb: &Sandbox, off: u32, field: usize, to: u64) {
+    let path = sb.root().join("c0");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let off = off as usize;
+    let loc = fmt::Loc::new("c0", off as u64);
+    let h = fmt::BlockHeader::decode(&bytes[off..], &loc).unwrap();
+    let mut img = bytes[off..off + h.size()].to_vec();
+    let h = fmt::decode_block(
+        &mut img,
+        fmt::SECTOR_BLOCK_DATA,
+        fmt::ChecksumPolicy::Ignore,
+        &loc,
+    )
+    .unwrap();
+    let at = fmt::BLOCK_HEADER_SIZE + field;
+    img[at..at + 8].copy_from_slice(&to.to_le_bytes());
+    fmt::encode_block(&mut img, &h, fmt::SECTOR_BLOCK_DATA, false, &loc).unwrap();
+    bytes[off..off + img.len()].copy_from_slice(&img);
+    std::fs::write(&path, bytes).unwrap();
+}
+
+fn restart_area(a: *mut core::ffi::c_void, data: &[u8]) -> u64 {
+    let mut l = clfs_emu::types::CLS_LSN { Internal: 0 };
+    let mut n = 0u32;
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        ClfsWriteRestartArea(
+            a,
+            data.as_ptr().cast(),
+            data.len() as u32,
+            core::ptr::null(),
+            0,
+            &mut n,
+            &mut l,
+        )
+    };
+    assert_eq!(s, 0);
+    l.Internal
+}
+
+#[test]
+fn hostile_links_end_every_chain_with_a_status() {
+    // Previous and undo-next links pointing at their own record or forward, and a restart
+    // record whose previous link points at itself: every walk ends (no loop) with a
+    // documented status (docs/emulator.md, "Hostile logs").
+    let sb = Sandbox::new();
+    let h = log_with_containers(NAME, 2);
+    let a = area(h, 4096, 4, 2).unwrap();
+    let mut lsns = Vec::new();
+    let mut prev = CLFS_LSN_INVALID;
+    for i in 0..4u32 {
+        // One flushed block per record: blocks at 0, 0x200, 0x400, 0x600.
+        let l = append_ex(a, &i.to_le_bytes(), prev, 0).unwrap();
+        assert_eq!(flush(a), 0);
+        lsns.push(l);
+        prev = l;
+    }
+    let r1 = restart_area(a, b"r1");
+    let r2 = restart_area(a, b"r2");
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(h), 0);
+    assert_eq!(lsns, [0, 0x200, 0x400, 0x600].map(|o| lsn(0, o, 0)));
+    assert_eq!((r1, r2), (lsn(0, 0x800, 0), lsn(0, 0xa00, 0)));
+    edit_link(&sb, 0x600, 0x10, lsns[3]); // previous: itself
+    edit_link(&sb, 0x400, 0x10, lsns[3]); // previous: forward
+    edit_link(&sb, 0x200, 0x08, lsns[2]); // undo-next: forward
+    edit_link(&sb, 0xa00, 0x10, r2); // the restart record's previous: itself
+
+    let h = open().unwrap();
+    let a = area(h, 4096, 4, 2).unwrap();
+    for (from, mode) in [(lsns[3], 2), (lsns[2], 2), (lsns[1], 1)] {
+        let (c, r) = read(a, from, mode).unwrap();
+        assert_eq!(r.lsn, from);
+        assert_eq!(
+            next(c, 1).err(),
+            Some(STATUS_LOG_RECORD_NONEXISTENT),
+            "{mode} chain from {from:#x}"
+        );
+        assert_eq!(term(c), 0);
+    }
+    let (mut buf, mut cb) = (core::ptr::null_mut(), 0u32);
+    let (mut l, mut c) = (
+        clfs_emu::types::CLS_LSN { Internal: 0 },
+        core::ptr::null_mut(),
+    );
+    // SAFETY: valid pointers.
+    let s = unsafe { ClfsReadRestartArea(a, &mut buf, &mut cb, &mut l, &mut c) };
+    assert_eq!((s, l.Internal), (0, r2));
+    // SAFETY: valid pointers; `c` is the context just returned.
+    let s = unsafe { ClfsReadPreviousRestartArea(c, &mut buf, &mut cb, &mut l) };
+    assert_eq!(s, STATUS_LOG_START_OF_LOG);
+    assert_eq!(term(c), 0);
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(h), 0);
+    no_leaks(&sb);
+}

@@ -640,6 +640,10 @@ fn edit_block(t: &Template, files: &mut Files, block: u16, edit: impl FnOnce(&mu
         return;
     };
     let new_size = h2.size();
+    if new_size > tail.len() {
+        // (A block that does not fit the file: the header edit alone is left to `Raw`.)
+        return;
+    }
     let mut out = vec![0u8; new_size];
     let n = new_size.min(size);
     out[..n].copy_from_slice(&img[..n]);
