@@ -202,8 +202,37 @@ unsafe extern "win64" fn KeAcquireSpinLockRaiseToDpc(lock: *mut usize) -> u8 {
 }
 
 /// `KeReleaseSpinLock`: marks the lock free and lowers the simulated IRQL to `new_irql`.
+///
+/// As Driver Verifier, it stops a release at an IRQL other than `DISPATCH_LEVEL` (`0xC4`,
+/// parameter 1 `0x32`: current IRQL, lock; typically a double release after the first one
+/// lowered the IRQL) and a release of a lock nobody holds (`0xC4`, parameter 1 `0x40009`, the
+/// DDI rule `SpinLock`: lock, IRQL).
 unsafe extern "win64" fn KeReleaseSpinLock(lock: *mut usize, new_irql: u8) {
     let _ = enter("KeReleaseSpinLock");
+    let irql = clfs_emu::current_irql();
+    if crate::verifier::settings().irql_checks {
+        let name = crate::verifier::ddi::irql_name;
+        if irql != clfs_emu::DISPATCH_LEVEL {
+            crate::verifier::stop(
+                0xC4,
+                [0x32, usize::from(irql), lock as usize, 0],
+                &format!(
+                    "KeReleaseSpinLock({lock:p}) called at IRQL {irql} ({}): a spin lock is released at DISPATCH_LEVEL by its holder (a double release, or a release of a lock never acquired)",
+                    name(irql)
+                ),
+            );
+        }
+        // SAFETY: the caller's KSPIN_LOCK, valid (its contract), when non-NULL.
+        if !lock.is_null() && unsafe { lock.read_volatile() } == 0 {
+            crate::verifier::stop(
+                0xC4,
+                [0x0004_0009, lock as usize, usize::from(irql), 0],
+                &format!(
+                    "DDI compliance (SpinLock): KeReleaseSpinLock({lock:p}) of a spin lock that is not held (a double release, or a release of a lock never acquired)"
+                ),
+            );
+        }
+    }
     if !lock.is_null() {
         // SAFETY: the caller's KSPIN_LOCK, valid (its contract).
         unsafe { lock.write_volatile(0) };

@@ -229,17 +229,17 @@ child_case!(
         |pe, at| { call_with_null(pe.iat_rva(0, 0), at) }
     )
 );
-/// `KeAcquireSpinLockRaiseToDpc(&lock)` on a zeroed lock at `[rsp+0x20]`, then, with
-/// `release`, `KeReleaseSpinLock(&lock, old)` (imports 0 and 1 of the first DLL).
-fn spin_lock(pe: &Pe, at: u32, release: bool) -> Vec<u8> {
+/// `KeAcquireSpinLockRaiseToDpc(&lock)` on a zeroed lock at `[rsp+0x20]`, then `releases`
+/// times `KeReleaseSpinLock(&lock, al)` (imports 0 and 1 of the first DLL).
+fn spin_lock(pe: &Pe, at: u32, releases: u32) -> Vec<u8> {
     // mov qword ptr [rsp+0x20], 0; lea rcx, [rsp+0x20]; call [acquire]
     let mut c = vec![0x48, 0xC7, 0x44, 0x24, 0x20, 0, 0, 0, 0];
     c.extend_from_slice(&[0x48, 0x8D, 0x4C, 0x24, 0x20, 0xFF, 0x15]);
     c.extend_from_slice(&rel(pe.iat_rva(0, 0), at + 20));
-    if release {
+    for i in 0..releases {
         // lea rcx, [rsp+0x20]; movzx edx, al; call [release]
         c.extend_from_slice(&[0x48, 0x8D, 0x4C, 0x24, 0x20, 0x0F, 0xB6, 0xD0, 0xFF, 0x15]);
-        c.extend_from_slice(&rel(pe.iat_rva(0, 1), at + 34));
+        c.extend_from_slice(&rel(pe.iat_rva(0, 1), at + 34 + 14 * i));
     }
     c
 }
@@ -251,11 +251,15 @@ const SPIN_LOCKS: &[(&str, &[&str])] = &[(
 
 child_case!(
     spin_lock_released_child,
-    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, true))
+    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, 1))
 );
 child_case!(
     spin_lock_held_on_return_child,
-    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, false))
+    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, 0))
+);
+child_case!(
+    spin_lock_released_twice_child,
+    image(SPIN_LOCKS, |pe, at| spin_lock(pe, at, 2))
 );
 child_case!(stack_20k_child, probe(20 * 1024));
 child_case!(stack_overflow_child, probe(24 * 1024));
@@ -290,6 +294,32 @@ fn driver_entry_returning_at_a_raised_irql_stops() {
         "{stop}"
     );
     assert!(stop.contains("[0x20102, "), "{stop}");
+}
+
+#[test]
+fn a_spin_lock_released_twice_stops() {
+    let stop = stop_line("spin_lock_released_twice_child", &[]);
+    assert!(
+        stop.starts_with(
+            "*** STOP: 0x000000C4 (DRIVER_VERIFIER_DETECTED_VIOLATION) KeReleaseSpinLock(0x"
+        ),
+        "{stop}"
+    );
+    assert!(
+        stop.contains(") called at IRQL 0 (PASSIVE_LEVEL): a spin lock is released at DISPATCH_LEVEL by its holder (a double release, or a release of a lock never acquired) [0x32, 0x0, "),
+        "{stop}"
+    );
+    // Called at DISPATCH_LEVEL, the first release stays there: the second one releases a
+    // lock that is not held.
+    let stop = stop_line("spin_lock_released_twice_child", &[("IRQL", "2")]);
+    assert!(
+        stop.contains(
+            "(DRIVER_VERIFIER_DETECTED_VIOLATION) DDI compliance (SpinLock): KeReleaseSpinLock(0x"
+        ),
+        "{stop}"
+    );
+    assert!(stop.contains("of a spin lock that is not held"), "{stop}");
+    assert!(stop.contains("[0x40009, "), "{stop}");
 }
 
 #[test]

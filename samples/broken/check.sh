@@ -78,6 +78,10 @@ extra=()
 check broken_use_after_close load_unload \
     "STOP: 0x000000CC (PAGE_FAULT_IN_FREED_SPECIAL_POOL) use after release: clfs.sys!ClfsQueryLogFileInformation(plfolog=0x" \
     "called from image+0x" "with a log file object that ClfsCloseLogFileObject released"
+check broken_spin_lock_double_release load_unload \
+    "STOP: 0x000000C4 (DRIVER_VERIFIER_DETECTED_VIOLATION) KeReleaseSpinLock(0x" \
+    "called at IRQL 0 (PASSIVE_LEVEL): a spin lock is released at DISPATCH_LEVEL by its holder (a double release" \
+    "[0x32, 0x0,"
 
 # The error-path leak hides from everything but the fault sweep: the clean paths pass.
 if ! "$hlk" "$images/broken_error_path_leak.dll" --generic --only load_unload >/dev/null 2>&1; then

@@ -50,6 +50,8 @@ pub enum Defect {
     PendingNotMarked,
     /// The unload routine closes its log, then queries the closed log object.
     UseAfterClose,
+    /// `DriverEntry` releases its spin lock, then releases it again on a cleanup path.
+    SpinLockDoubleRelease,
 }
 
 /// The log `UseAfterClose` opens.
@@ -303,6 +305,18 @@ pub unsafe fn driver_entry(
             }
             // SAFETY: only DriverEntry and unload touch LOG, never at once.
             unsafe { LOG = log as usize };
+        }
+        Defect::SpinLockDoubleRelease => {
+            // SAFETY: our own spin lock, at PASSIVE_LEVEL; only DriverEntry touches it.
+            let old = unsafe { KeAcquireSpinLockRaiseToDpc(&raw mut LOCK) };
+            // SAFETY: the lock acquired above, with the IRQL it returned.
+            unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
+            if core::hint::black_box(old) == 0 {
+                // The defect: a cleanup path that releases the lock a second time (at
+                // PASSIVE_LEVEL, not holding it).
+                // SAFETY: none: the lock is no longer held.
+                unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
+            }
         }
     }
     // SAFETY: the I/O manager's driver object, ours to set up until DriverEntry returns.

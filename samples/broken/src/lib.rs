@@ -16,6 +16,7 @@
 //! | `broken_irql_not_restored` | `DriverEntry` returns still holding a spin lock (at DISPATCH_LEVEL) | IRQL on return: `0xC8` |
 //! | `broken_pending_not_marked` | its IOCTL dispatch routine returns `STATUS_PENDING` without `IoMarkIrpPending` | I/O manager, `--device BrokenPending`: `0xC9`/`0x23D` |
 //! | `broken_use_after_close` | its unload routine queries its log after closing it | CLFS objects after release: `0xCC` |
+//! | `broken_spin_lock_double_release` | releases its spin lock twice | spin lock release: `0xC4`/`0x32` |
 //!
 //! Outside a Windows target (`cfg(driver_image)` unset) the crate is empty.
 #![cfg_attr(driver_image, no_std)]
