@@ -258,6 +258,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// Each stream of a multiplexed log takes its own marshalling areas; the LSNs an area hands
     /// out are its stream's, not comparable with another stream's ([`Lsn`](crate::Lsn)).
     ///
+    /// Only one marshalling area should write to a stream at a time: the DDI warns that two
+    /// writers "might result in stream corruption" (reference §0.1 item 10). Nothing here
+    /// counts the areas of a stream, so a driver keeps one writing area per stream (one area
+    /// is `Sync`: share it between threads rather than create another).
+    ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn create(log: &'log LogFile, config: MarshallingConfig) -> Result<Self> {
         Self::create_checked(log, config, None)
