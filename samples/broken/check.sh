@@ -41,7 +41,9 @@ check() {
         printf '%s\n' "$line" | grep -qF -- "$want" \
             || { printf '%s\n' "$line"; die "$image: the stop does not say: $want"; }
     done
-    printf 'OK %-26s %s\n' "$image" "$(printf '%s\n' "$line" | grep -o '\*\*\* STOP: [^[]*' | cut -c1-150)"
+    local shown
+    shown="$(printf '%s\n' "$line" | grep -o '\*\*\* STOP: [^[]*' || printf '%s' "${line#FAIL "$test": }")"
+    printf 'OK %-26s %s\n' "$image" "$(printf '%s\n' "$shown" | cut -c1-150)"
 }
 
 echo "==> clfs-hlk --generic on each: the right stop, naming the cause"
@@ -82,10 +84,15 @@ check broken_spin_lock_double_release load_unload \
     "STOP: 0x000000C4 (DRIVER_VERIFIER_DETECTED_VIOLATION) KeReleaseSpinLock(0x" \
     "called at IRQL 0 (PASSIVE_LEVEL): a spin lock is released at DISPATCH_LEVEL by its holder (a double release" \
     "[0x32, 0x0,"
+check broken_error_path_device fault_sweep \
+    "call #1 of ClfsCreateLogFile: DriverEntry failed with 0xc0000185, but left its objects behind" \
+    'device \Device\BrokenEntry not deleted'
 
-# The error-path leak hides from everything but the fault sweep: the clean paths pass.
-if ! "$hlk" "$images/broken_error_path_leak.dll" --generic --only load_unload >/dev/null 2>&1; then
-    die "broken_error_path_leak fails load_unload: its clean path should pass"
-fi
-echo "OK broken_error_path_leak passes load_unload (only the fault sweep finds it)"
+# The error-path leaks hide from everything but the fault sweep: the clean paths pass.
+for image in broken_error_path_leak broken_error_path_device; do
+    if ! "$hlk" "$images/$image.dll" --generic --only load_unload >/dev/null 2>&1; then
+        die "$image fails load_unload: its clean path should pass"
+    fi
+    echo "OK $image passes load_unload (only the fault sweep finds it)"
+done
 echo "==> every defect caught"

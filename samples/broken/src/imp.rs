@@ -52,7 +52,13 @@ pub enum Defect {
     UseAfterClose,
     /// `DriverEntry` releases its spin lock, then releases it again on a cleanup path.
     SpinLockDoubleRelease,
+    /// `DriverEntry` creates its device, then opens its log; when the open fails it returns
+    /// without deleting the device (device [`ENTRY_DEVICE`]).
+    ErrorPathDevice,
 }
+
+/// The device `ErrorPathDevice` creates.
+pub const ENTRY_DEVICE: &str = "\\Device\\BrokenEntry";
 
 /// The log `UseAfterClose` opens.
 pub const LOG_NAME: &str = "log:\\SystemRoot\\Logs\\BrokenClose\\broken";
@@ -306,6 +312,51 @@ pub unsafe fn driver_entry(
             // SAFETY: only DriverEntry and unload touch LOG, never at once.
             unsafe { LOG = log as usize };
         }
+        Defect::ErrorPathDevice => {
+            let mut buf = [0u16; 32];
+            let name = unicode(&mut buf, ENTRY_DEVICE);
+            let mut device: *mut DEVICE_OBJECT = core::ptr::null_mut();
+            // SAFETY: the I/O manager's driver object, a valid name and out pointer.
+            let status = unsafe {
+                IoCreateDevice(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, false, &mut device)
+            };
+            if status < 0 {
+                return status;
+            }
+            if device.is_null() {
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            let mut buf = [0u16; 64];
+            let name = unicode(&mut buf, LOG_NAME);
+            let mut log = core::ptr::null_mut();
+            // SAFETY: as for `UseAfterClose`.
+            let status = unsafe {
+                ClfsCreateLogFile(
+                    &mut log,
+                    &name,
+                    0xC000_0000,
+                    3,
+                    core::ptr::null_mut(),
+                    3,
+                    0,
+                    0x80,
+                    0,
+                    core::ptr::null(),
+                    0,
+                )
+            };
+            if status < 0 {
+                // The defect: the device created above is not deleted on this error path.
+                return status;
+            }
+            // SAFETY: only DriverEntry and unload touch LOG and DEVICE, never at once; the
+            // device we just created.
+            unsafe {
+                LOG = log as usize;
+                DEVICE = device as usize;
+                (*device).Flags &= !DO_DEVICE_INITIALIZING;
+            }
+        }
         Defect::SpinLockDoubleRelease => {
             // SAFETY: our own spin lock, at PASSIVE_LEVEL; only DriverEntry touches it.
             let old = unsafe { KeAcquireSpinLockRaiseToDpc(&raw mut LOCK) };
@@ -329,6 +380,16 @@ pub unsafe fn driver_entry(
 /// # Safety
 /// Called by the I/O manager after a successful `DriverEntry`.
 pub unsafe fn driver_unload(defect: Defect) {
+    if defect == Defect::ErrorPathDevice {
+        // SAFETY: only DriverEntry and unload touch LOG and DEVICE, never at once: the log
+        // and the device DriverEntry created, each released once.
+        unsafe {
+            let _ = ClfsCloseLogFileObject(LOG as *const _);
+            IoDeleteDevice(DEVICE as *const DEVICE_OBJECT);
+            LOG = 0;
+            DEVICE = 0;
+        }
+    }
     if defect == Defect::UseAfterClose {
         // SAFETY: only DriverEntry and unload touch LOG, never at once.
         let log = unsafe { LOG } as *const _;

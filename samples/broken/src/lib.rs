@@ -17,6 +17,7 @@
 //! | `broken_pending_not_marked` | its IOCTL dispatch routine returns `STATUS_PENDING` without `IoMarkIrpPending` | I/O manager, `--device BrokenPending`: `0xC9`/`0x23D` |
 //! | `broken_use_after_close` | its unload routine queries its log after closing it | CLFS objects after release: `0xCC` |
 //! | `broken_spin_lock_double_release` | releases its spin lock twice | spin lock release: `0xC4`/`0x32` |
+//! | `broken_error_path_device` | leaves its device behind when opening its log fails in `DriverEntry` | fault sweep: objects after a failed `DriverEntry` (a test failure) |
 //!
 //! Outside a Windows target (`cfg(driver_image)` unset) the crate is empty.
 #![cfg_attr(driver_image, no_std)]

@@ -277,6 +277,21 @@ pub fn unload(driver: &mut Driver) -> Result<(), String> {
     }
 }
 
+/// After a failed `DriverEntry` (the kernel unloads the image): the driver must leave no
+/// device, symbolic link or object handle behind, or they would outlive its code.
+pub fn failed_entry_leaves_nothing(driver: &Driver, status: i32) -> Result<(), String> {
+    let left = driver.io_leaks();
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "DriverEntry failed with {}, but left its objects behind (the image is unloaded, they would point into it): {}",
+            nt(status),
+            left.join("; ")
+        ))
+    }
+}
+
 /// Zero leaks: the emulator's accounts, pool by tag, kernel handles.
 pub fn no_leaks(stats: &Stats, when: &str) -> Result<(), String> {
     let mut leaks = stats.leaks();
@@ -589,6 +604,8 @@ pub fn fault_sweep(ctx: &Ctx<'_>) -> Outcome {
                     if status >= 0 {
                         end_session(ctx, &sandbox, driver, &at, true)?;
                     } else {
+                        failed_entry_leaves_nothing(&driver, status)
+                            .map_err(|e| format!("{at}: {e}"))?;
                         drop(driver);
                         no_leaks(&sandbox.stats(), &format!("after {at}"))?;
                         let logs = read_logs(&sandbox, true)?;
@@ -672,6 +689,10 @@ pub fn low_resources(ctx: &Ctx<'_>) -> Outcome {
         let (failures, n) = lowres::disable();
         ioctls += io.map_err(|e| format!("{at}: {e}"))?;
         unloaded.map_err(|e| format!("{at}: {e}"))?;
+        if status < 0 {
+            failed_entry_leaves_nothing(&driver, status)
+                .map_err(|e| format!("{at}, failed calls: {}: {e}", failures.join(", ")))?;
+        }
         drop(driver);
         injected += failures.len();
         candidates += n;
