@@ -455,6 +455,101 @@ fn reads_that_return_no_lsn() {
     assert_no_leaks(&sb);
 }
 
+/// `ClfsReadRestartArea` opens a context, so `fail_call(.., STATUS_SUCCESS)` stops at the NULL
+/// context; the LSN rule needs the real call with `CLFS_LSN_INVALID` in `*plsn`. The context it
+/// opened is terminated, and the next read works.
+#[test]
+fn read_restart_without_an_lsn() {
+    let sb = Sandbox::new();
+    let log = log_with("io-restart-lsn", 2);
+    let area = area(&log);
+    area.write_restart(b"checkpoint").expect("restart");
+    faults::override_output("ClfsReadRestartArea", "plsn", 1, 0);
+    assert_inconsistent(
+        &area.read_restart().unwrap_err(),
+        "ClfsReadRestartArea",
+        Inconsistency::InvalidLsn {
+            what: "the restart record's LSN",
+        },
+        "ClfsReadRestartArea reported success but returned CLFS_LSN_INVALID as the restart record's LSN",
+    );
+    assert_eq!(
+        sb.stats().live_read_contexts,
+        0,
+        "the context was terminated"
+    );
+    let rc = area.read_restart().expect("read").expect("restart");
+    assert_eq!(rc.current().expect("current").data, b"checkpoint");
+    drop(rc);
+    area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
+/// A NULL buffer with a non-zero length is a length past a buffer of 0 bytes, on each of the
+/// four reads; no slice is made over it. A context a refused read opened is terminated; one
+/// that was stepping stays usable.
+#[test]
+fn reads_that_return_a_null_buffer() {
+    let sb = Sandbox::new();
+    let log = log_with("io-read-null", 2);
+    let area = area(&log);
+    let first = area.append(&[b"hello"]).expect("append");
+    area.append(&[b"world!"]).expect("append");
+    area.write_restart(b"checkpoint 1").expect("restart");
+    area.write_restart(b"checkpoint 2").expect("restart");
+    let null = |routine, what, len: u64| {
+        (
+            routine,
+            what,
+            len,
+            format!("{routine} returned a length of {len} bytes for {what}, but its buffer holds at most 0 bytes"),
+        )
+    };
+
+    faults::override_output("ClfsReadLogRecord", "ppvReadBuffer", 1, 0);
+    let (r, w, l, m) = null("ClfsReadLogRecord", "a record", 5);
+    assert_out_of_range(
+        &area.read(first, ReadMode::Forward).unwrap_err(),
+        r,
+        w,
+        l,
+        0,
+        &m,
+    );
+    assert_eq!(
+        sb.stats().live_read_contexts,
+        0,
+        "the context was terminated"
+    );
+
+    let mut cx = area.read(first, ReadMode::Forward).expect("read");
+    assert_eq!(cx.next().expect("next").expect("record").data, b"hello");
+    faults::override_output("ClfsReadNextLogRecord", "ppvBuffer", 1, 0);
+    let (r, w, l, m) = null("ClfsReadNextLogRecord", "a record", 6);
+    assert_out_of_range(&cx.next().unwrap_err(), r, w, l, 0, &m);
+    drop(cx);
+
+    faults::override_output("ClfsReadRestartArea", "ppvRestartBuffer", 1, 0);
+    let (r, w, l, m) = null("ClfsReadRestartArea", "a restart area", 12);
+    assert_out_of_range(&area.read_restart().unwrap_err(), r, w, l, 0, &m);
+    assert_eq!(
+        sb.stats().live_read_contexts,
+        0,
+        "the context was terminated"
+    );
+
+    let mut rc = area.read_restart().expect("read").expect("restart");
+    assert_eq!(rc.current().expect("current").data, b"checkpoint 2");
+    faults::override_output("ClfsReadPreviousRestartArea", "ppvRestartBuffer", 1, 0);
+    let (r, w, l, m) = null("ClfsReadPreviousRestartArea", "a restart area", 12);
+    assert_out_of_range(&rc.previous().unwrap_err(), r, w, l, 0, &m);
+    drop(rc);
+    area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
 #[test]
 fn a_scan_step_that_returns_no_container_is_not_the_end() {
     let sb = Sandbox::new();

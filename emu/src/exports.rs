@@ -899,6 +899,10 @@ pub unsafe extern "system" fn ClfsReadLogRecord(
                 // SAFETY: checked non-null above.
                 unsafe { wr(pcbreadbuffer, len) };
             }
+            if crate::faults::output_override("ClfsReadLogRecord", "ppvReadBuffer").is_some() {
+                // SAFETY: checked non-null above.
+                unsafe { wr(ppvreadbuffer, core::ptr::null_mut()) };
+            }
             STATUS_SUCCESS
         }
         Err(s) => s,
@@ -959,6 +963,10 @@ pub unsafe extern "system" fn ClfsReadNextLogRecord(
             // SAFETY: non-null (checked by `args` before the successful read).
             unsafe { wr(pcbbuffer, len) };
         }
+        if crate::faults::output_override("ClfsReadNextLogRecord", "ppvBuffer").is_some() {
+            // SAFETY: non-null (checked by `args` before the successful read).
+            unsafe { wr(ppvbuffer, core::ptr::null_mut()) };
+        }
     }
     status
 }
@@ -990,13 +998,22 @@ pub unsafe extern "system" fn ClfsReadRestartArea(
     }
     match read::read_restart(pvmarshalcontext as usize) {
         Ok(Some((c, g))) => {
+            const R: &str = "ClfsReadRestartArea";
+            let buffer = match crate::faults::output_override(R, "ppvRestartBuffer") {
+                Some(_) => core::ptr::null_mut(),
+                None => g.ptr.cast::<c_void>(),
+            };
             // SAFETY: checked non-null above.
-            unsafe { wr(ppvrestartbuffer, g.ptr.cast::<c_void>()) };
-            let len = crate::faults::length_override("ClfsReadRestartArea").unwrap_or(g.len);
+            unsafe { wr(ppvrestartbuffer, buffer) };
+            let len = crate::faults::length_override(R).unwrap_or(g.len);
             // SAFETY: checked non-null above.
             unsafe { wr(pcbrestartbuffer, len) };
+            let lsn = match crate::faults::output_override(R, "plsn") {
+                Some(_) => CLFS_LSN_INVALID,
+                None => g.lsn,
+            };
             // SAFETY: checked non-null above.
-            unsafe { wr(plsn, CLS_LSN { Internal: g.lsn }) };
+            unsafe { wr(plsn, CLS_LSN { Internal: lsn }) };
             // SAFETY: checked non-null above.
             unsafe {
                 wr(
@@ -1034,10 +1051,14 @@ pub unsafe extern "system" fn ClfsReadPreviousRestartArea(
     }
     match read::read_prev_restart(pvreadcontext as usize) {
         Ok(g) => {
+            const R: &str = "ClfsReadPreviousRestartArea";
+            let buffer = match crate::faults::output_override(R, "ppvRestartBuffer") {
+                Some(_) => core::ptr::null_mut(),
+                None => g.ptr.cast::<c_void>(),
+            };
             // SAFETY: checked non-null above.
-            unsafe { wr(ppvrestartbuffer, g.ptr.cast::<c_void>()) };
-            let len =
-                crate::faults::length_override("ClfsReadPreviousRestartArea").unwrap_or(g.len);
+            unsafe { wr(ppvrestartbuffer, buffer) };
+            let len = crate::faults::length_override(R).unwrap_or(g.len);
             // SAFETY: checked non-null above.
             unsafe { wr(pcbrestartbuffer, len) };
             // SAFETY: checked non-null above.

@@ -87,9 +87,10 @@ pub fn fail_call(routine: &'static str, nth: u64, status: NTSTATUS) {
     }
 }
 
-/// The length outputs [`override_output`] can change: (routine, output, largest value the
-/// output's type holds; 0 for a pointer, which can only be made NULL). The first output of
-/// each routine is the one [`override_length`] changes.
+/// The outputs [`override_output`] can change: (routine, output, largest value the output's
+/// type holds; 0 for a pointer, which can only be made NULL, or an LSN, which can only be
+/// made `CLFS_LSN_INVALID`). The first output of each routine is the one [`override_length`]
+/// changes.
 const OUTPUTS: &[(&str, &str, u32)] = &[
     ("ClfsReadLogRecord", "pcbBuffer", u32::MAX),
     ("ClfsReadNextLogRecord", "pcbBuffer", u32::MAX),
@@ -116,6 +117,13 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
     ("ClfsScanLogContainers", "cContainersReturned", u32::MAX),
     ("ClfsScanLogContainers", "cContainers", u32::MAX),
     ("ClfsScanLogContainers", "pinfoContainer", 0),
+    // Pointers and LSNs that can only be made NULL / CLFS_LSN_INVALID (value 0), after the
+    // routines' length outputs above (the first output of a routine is its main length).
+    ("ClfsReadLogRecord", "ppvReadBuffer", 0),
+    ("ClfsReadNextLogRecord", "ppvBuffer", 0),
+    ("ClfsReadRestartArea", "ppvRestartBuffer", 0),
+    ("ClfsReadRestartArea", "plsn", 0),
+    ("ClfsReadPreviousRestartArea", "ppvRestartBuffer", 0),
 ];
 
 /// The `nth` successful call from now (1 = the next one) of `routine` in the current sandbox
@@ -147,7 +155,7 @@ pub fn override_length(routine: &'static str, nth: u64, len: u32) {
 }
 
 /// The `nth` call from now (1 = the next one) of `routine` in the current sandbox that writes
-/// its length output `output` (a success, or a warning that still fills its outputs, such as
+/// its output `output` (a success, or a warning that still fills its outputs, such as
 /// `ClfsGetContainerName`'s `STATUS_BUFFER_OVERFLOW`) writes `value` there instead; every
 /// other output of the call is real. Each output counts its own calls. The outputs, by the
 /// names the headers give them:
@@ -167,6 +175,10 @@ pub fn override_length(routine: &'static str, nth: u64, len: u32) {
 /// | `ClfsMgmtQueryPolicy` | `"PrefixLengthInBytes"`, `"ExtensionLengthInBytes"` | the string length of a `NewContainerPrefix` / `NewContainerExtension` policy (a `USHORT`; only queries of that type count) |
 /// | `ClfsScanLogContainers` | `"cContainersReturned"` | entries filled in the context's array (only a call that returns containers counts; `CLFS_SCAN_CLOSE` and the end of the scan do not) |
 /// | `ClfsScanLogContainers` | `"cContainers"` | the context's array size, as the context says after the call (the emulator never reads it back) |
+/// | `ClfsReadLogRecord` | `"ppvReadBuffer"` | the record's buffer: only `0` (NULL); the length stays real |
+/// | `ClfsReadNextLogRecord` | `"ppvBuffer"` | the same |
+/// | `ClfsReadRestartArea`, `ClfsReadPreviousRestartArea` | `"ppvRestartBuffer"` | the same, for the restart area |
+/// | `ClfsReadRestartArea` | `"plsn"` | the restart record's LSN: only `0`, which writes `CLFS_LSN_INVALID` |
 /// | `ClfsScanLogContainers` | `"pinfoContainer"` | the context's array: only `0` (NULL) is accepted; the emulator keeps the real array and frees it at `CLFS_SCAN_CLOSE`, and writes it back at the next call that returns containers |
 ///
 /// For testing how a caller treats lengths, counts and offsets that contradict each other or
@@ -194,7 +206,7 @@ pub fn override_output(routine: &'static str, output: &'static str, nth: u64, va
             "{routine} has no length output {output:?} the emulator can override"
         )),
         Some(&(_, _, 0)) if value != 0 => Some(format!(
-            "{routine}'s {output} is a pointer: the emulator can only make it NULL (0), not {value}"
+            "{routine}'s {output} is a pointer or an LSN: the emulator can only make it NULL or CLFS_LSN_INVALID (0), not {value}"
         )),
         Some(&(_, _, max)) if value > max => Some(format!(
             "{value} does not fit {routine}'s {output} (at most {max})"
@@ -319,7 +331,7 @@ mod tests {
 
     #[test]
     #[should_panic(
-        expected = "ClfsScanLogContainers's pinfoContainer is a pointer: the emulator can only make it NULL (0), not 8"
+        expected = "ClfsScanLogContainers's pinfoContainer is a pointer or an LSN: the emulator can only make it NULL or CLFS_LSN_INVALID (0), not 8"
     )]
     fn a_pointer_can_only_be_made_null() {
         override_output("ClfsScanLogContainers", "pinfoContainer", 1, 8);
