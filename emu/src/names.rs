@@ -113,7 +113,10 @@ pub(crate) fn base_file(root: &Path, rel: &Path) -> PathBuf {
 /// base file's directory.
 pub(crate) fn container_path(w: &[u16], root: &Path, base: &Path) -> Result<PathBuf, NTSTATUS> {
     let s = decode(w)?;
-    if s.len() >= 6 && s.is_char_boundary(6) && s[..5].eq_ignore_ascii_case("%BLF%") {
+    // (`s[..5]` needs a char boundary at 5; once it is the ASCII `%BLF%`, byte 5 starts a
+    // char, and an ASCII separator there puts a boundary at 6. A name whose fifth byte is
+    // inside a character panicked here: docs/reliability.md, finding 10.)
+    if s.len() >= 6 && s.is_char_boundary(5) && s[..5].eq_ignore_ascii_case("%BLF%") {
         let sep = s.as_bytes()[5];
         if sep == b':' {
             // CLFS_CONTAINER_STREAM_PREFIX: containers inside the BLF are not emulated.
@@ -183,5 +186,14 @@ mod tests {
         assert!(container_path(&w("%BLF%\\..\\c"), root, base).is_err());
         assert!(container_path(&w("%BLF%\\.\\c"), root, base).is_err());
         assert!(container_path(&w("%BLF%\\C:\\c"), root, base).is_err());
+        // A character across byte 5 (here bytes 3..6): no slice inside it.
+        assert_eq!(
+            container_path(&w("%BL\u{20ac}x"), root, base).err(),
+            Some(STATUS_OBJECT_NAME_INVALID)
+        );
+        assert_eq!(
+            container_path(&w("%BLF%\u{20ac}x"), root, base).err(),
+            Some(STATUS_OBJECT_NAME_INVALID)
+        );
     }
 }

@@ -306,3 +306,25 @@ fn hostile_links_end_every_chain_with_a_status() {
     assert_eq!(close(h), 0);
     no_leaks(&sb);
 }
+
+#[test]
+fn a_container_name_with_a_character_across_byte_5_is_refused_not_a_panic() {
+    // Finding 10: the `%BLF%` prefix check sliced the name at byte 5 after checking for a
+    // character boundary at byte 6, so a name whose bytes 3..6 are one character panicked
+    // (a bugcheck in a driver): from the base file at open, and from ClfsAddLogContainer.
+    let name = "%BL\u{20ac}x";
+    let sb = Sandbox::new();
+    make_log(2);
+    edit_base(&sb, |b| b.containers[1].name = name.into());
+    assert_eq!(open().unwrap_err(), STATUS_LOG_METADATA_CORRUPT);
+    let h = open_after_repair(&sb);
+    assert_eq!(add(h, Some(1), name).0, STATUS_OBJECT_NAME_INVALID);
+    assert_eq!(close(h), 0);
+    no_leaks(&sb);
+}
+
+/// Gives container 1 its name back and opens the log.
+fn open_after_repair(sb: &Sandbox) -> *mut FILE_OBJECT {
+    edit_base(sb, |b| b.containers[1].name = "%BLF%\\c1".into());
+    open().unwrap()
+}
