@@ -76,6 +76,10 @@ check broken_pending_not_marked open_close_storm \
     "STOP: 0x000000C9 (DRIVER_VERIFIER_IOMANAGER_VIOLATION) I/O verification: the dispatch routine for IRP_MJ_DEVICE_CONTROL (0x0e) at image+0x" \
     "returned STATUS_PENDING but did not mark the IRP" \
     "must call IoMarkIrpPending first" "[0x23D,"
+extra=(--device BrokenIrql --ioctl 0x222000)
+check broken_dispatch_irql path_exerciser \
+    "STOP: 0x000000C9 (DRIVER_VERIFIER_IOMANAGER_VIOLATION) I/O verification: the dispatch routine for IRP_MJ_DEVICE_CONTROL (0x0e) at image+0x" \
+    "returned at IRQL 2 (DISPATCH_LEVEL), but was called at IRQL 0 (PASSIVE_LEVEL)" "[0x5,"
 extra=()
 check broken_use_after_close load_unload \
     "STOP: 0x000000CC (PAGE_FAULT_IN_FREED_SPECIAL_POOL) use after release: clfs.sys!ClfsQueryLogFileInformation(plfolog=0x" \

@@ -55,7 +55,13 @@ pub enum Defect {
     /// `DriverEntry` creates its device, then opens its log; when the open fails it returns
     /// without deleting the device (device [`ENTRY_DEVICE`]).
     ErrorPathDevice,
+    /// Its device's IOCTL dispatch routine returns still holding a spin lock (device
+    /// [`IRQL_DEVICE`]).
+    DispatchIrqlNotRestored,
 }
+
+/// The device `DispatchIrqlNotRestored` creates.
+pub const IRQL_DEVICE: &str = "\\Device\\BrokenIrql";
 
 /// The device `ErrorPathDevice` creates.
 pub const ENTRY_DEVICE: &str = "\\Device\\BrokenEntry";
@@ -123,6 +129,26 @@ unsafe extern "system" fn dispatch_pending(
     unsafe { complete(irp, STATUS_SUCCESS) };
     // The defect: STATUS_PENDING without IoMarkIrpPending (and after completing the IRP).
     STATUS_PENDING
+}
+
+/// Every IOCTL: completed, but an early-out path returns still holding the device's spin
+/// lock, at DISPATCH_LEVEL.
+///
+/// # Safety
+/// Called by the I/O manager with a live IRP.
+unsafe extern "system" fn dispatch_irql(_device: *const DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: our own spin lock, at PASSIVE_LEVEL (one request at a time in the tests that
+    // reach it: the stop ends the run at the first).
+    let old = unsafe { KeAcquireSpinLockRaiseToDpc(&raw mut LOCK) };
+    // SAFETY: the IRP this routine received.
+    unsafe { complete(irp, STATUS_SUCCESS) };
+    if core::hint::black_box(old) == 0 {
+        // The defect: the lock is not released on this path.
+        return STATUS_SUCCESS;
+    }
+    // SAFETY: the lock acquired above, with the IRQL it returned.
+    unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
+    STATUS_SUCCESS
 }
 
 /// A `UNICODE_STRING` over `buf` (UTF-16, `len` units).
@@ -260,9 +286,15 @@ pub unsafe fn driver_entry(
             // SAFETY: the lock acquired above, with the IRQL it returned.
             unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
         }
-        Defect::PendingNotMarked => {
+        Defect::PendingNotMarked | Defect::DispatchIrqlNotRestored => {
             let mut buf = [0u16; 32];
-            let name = unicode(&mut buf, PENDING_DEVICE);
+            let (path, ioctl): (_, unsafe extern "system" fn(_, _) -> _) =
+                if defect == Defect::PendingNotMarked {
+                    (PENDING_DEVICE, dispatch_pending)
+                } else {
+                    (IRQL_DEVICE, dispatch_irql)
+                };
+            let name = unicode(&mut buf, path);
             let mut device: *mut DEVICE_OBJECT = core::ptr::null_mut();
             // SAFETY: the I/O manager's driver object, a valid name and out pointer.
             let status = unsafe {
@@ -282,7 +314,7 @@ pub unsafe fn driver_entry(
                 major[IRP_MJ_CREATE] = Some(dispatch_ok);
                 major[IRP_MJ_CLOSE] = Some(dispatch_ok);
                 major[IRP_MJ_CLEANUP] = Some(dispatch_ok);
-                major[IRP_MJ_DEVICE_CONTROL] = Some(dispatch_pending);
+                major[IRP_MJ_DEVICE_CONTROL] = Some(ioctl);
             }
         }
         Defect::UseAfterClose => {
@@ -414,7 +446,7 @@ pub unsafe fn driver_unload(defect: Defect) {
         // SAFETY: as above.
         unsafe { LOG = 0 };
     }
-    if defect == Defect::PendingNotMarked {
+    if defect == Defect::PendingNotMarked || defect == Defect::DispatchIrqlNotRestored {
         // SAFETY: only DriverEntry and unload touch DEVICE, never at once.
         let device = unsafe { DEVICE };
         if device != 0 {
