@@ -16,9 +16,11 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-50}"
 # emulator opening, recovering, reading and appending to damaged logs (emu_open, 30 s), the PE
 # loader (harness/), and the sample driver's dispatch routines through the harness's I/O
 # manager (30 s; it needs the .sys that samples/build-driver.sh builds, which .ci/run runs
-# first). A target runs for min(<seconds>, FUZZ_SECONDS).
+# first). A target runs for min(<seconds>, FUZZ_SECONDS). An optional fourth field adds
+# libFuzzer flags (comma-separated): emu_open's inputs are mutation lists, which find more
+# when long inputs are tried from the start.
 TARGETS=(fuzz:marshalling_create fuzz:operations fuzz:streams:30 fuzz:format_base_file:30 fuzz:format_container:30
-    fuzz:emu_open:30 harness/fuzz:load_image harness/fuzz:dispatch:30)
+    fuzz:emu_open:30:-max_len=512,-len_control=0 harness/fuzz:load_image harness/fuzz:dispatch:30)
 
 rustup toolchain install nightly --profile minimal >/dev/null
 if ! command -v cargo-fuzz >/dev/null; then
@@ -39,7 +41,8 @@ export TMPDIR="$scratch/tmp"
 status=0
 root="$(pwd)"
 for entry in "${TARGETS[@]}"; do
-    IFS=: read -r dir t secs <<<"$entry"
+    IFS=: read -r dir t secs extra <<<"$entry"
+    IFS=, read -r -a flags <<<"${extra:-}"
     secs="${secs:-$FUZZ_SECONDS}"
     [ "$secs" -le "$FUZZ_SECONDS" ] || secs="$FUZZ_SECONDS"
     cd "$root/$dir"
@@ -48,7 +51,7 @@ for entry in "${TARGETS[@]}"; do
     mkdir -p "$scratch/$t"
     log="$scratch/$t.log"
     if cargo +nightly fuzz run -O "$t" "$scratch/$t" "corpus/$t" -- \
-        -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1; then
+        -max_total_time="$secs" -print_final_stats=1 ${flags[@]+"${flags[@]}"} >"$log" 2>&1; then
         grep -E '^(Done|stat::number_of_executed_units)' "$log" || true
     else
         status=1
