@@ -7,8 +7,9 @@
 //! `templates`): a dedicated archivable log whose records fill one container and go on in the
 //! second, a multiplexed log with two streams, a dedicated log after a crash (its base file
 //! names an older cursor: recovery scans forward), a dedicated log after a reset, a
-//! multiplexed log after a crash, and the crashed dedicated log with its base file in the shape
-//! Windows leaves (containers INACTIVE, no last-flushed hint). Bytes 1 to 3 say how many records to append (1 to 4) and how big. The rest is
+//! multiplexed log after a crash, the crashed dedicated log with its base file in the shape
+//! Windows leaves (containers INACTIVE, no last-flushed hint), and a dedicated log with so
+//! many long-named containers that its base file is extended. Bytes 1 to 3 say how many records to append (1 to 4) and how big. The rest is
 //! a list of mutations (`Reader`: an op byte, then fixed-size fields, byte strings as a length
 //! byte and the bytes; `fuzz/seedgen/emu_open.py` writes the seeds) applied to
 //! that log's files: field edits of the base record (client and container contexts, names,
@@ -52,6 +53,30 @@ struct Template {
     lsns: Vec<u64>,
     /// (file index, offset) of every block that holds records.
     blocks: Vec<(usize, u64)>,
+    /// Per file, its 4 KiB pages that are not all zero (containers are mostly zeros: only
+    /// these are written, the rest is a hole).
+    pages: Vec<Vec<usize>>,
+}
+
+const PAGE: usize = 4096;
+
+fn nonzero_pages(b: &[u8]) -> Vec<usize> {
+    b.chunks(PAGE)
+        .enumerate()
+        .filter(|(_, c)| c.iter().any(|&x| x != 0))
+        .map(|(i, _)| i * PAGE)
+        .collect()
+}
+
+/// Writes `bytes` to `path` as a file of that length whose zero pages are holes.
+fn write_sparse(path: &Path, bytes: &[u8], pages: &[usize]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::create(path).expect("create");
+    f.set_len(bytes.len() as u64).expect("set_len");
+    for &o in pages {
+        let end = (o + PAGE).min(bytes.len());
+        f.write_all_at(&bytes[o..end], o as u64).expect("write");
+    }
 }
 
 const KIB: u64 = 1024;
@@ -224,6 +249,29 @@ fn make(kind: u8) -> Template {
             drop(phys);
             name
         }
+        // Dedicated, with as many long-named containers as make the base record outgrow its
+        // 0x7a00-byte block: the emulator extends the base file (the general blocks grow, the
+        // scratch blocks move, the control record's table follows).
+        6 => {
+            let name = "log:C:\\fuzz\\x6".to_string();
+            let log = LogFile::create(&w(&name), opts().create_if_missing()).expect("create");
+            let blf = sb.root().join("C/fuzz/x6.blf");
+            let mut n = 0;
+            while std::fs::metadata(&blf).map_or(0, |m| m.len()) <= 0x10000 {
+                let names: Vec<Vec<u16>> = (n..n + 8)
+                    .map(|i| w(&format!("%BLF%\\x6-{}{i:04}", "L".repeat(200))))
+                    .collect();
+                let refs: Vec<&[u16]> = names.iter().map(Vec::as_slice).collect();
+                log.add_containers(&refs, 512 * KIB).expect("containers");
+                n += 8;
+                assert!(n < 1024, "the base file never grew");
+            }
+            let a = area(&log);
+            fill(&a, 12, 3000);
+            drop(a);
+            log.close().expect("close");
+            name
+        }
         _ => unreachable!("template {kind}"),
     };
     let mut files = snapshot(&sb);
@@ -231,7 +279,9 @@ fn make(kind: u8) -> Template {
         windows_shape(&mut files[0].1);
     }
     let (lsns, blocks) = index(&files);
+    let pages = files.iter().map(|(_, b)| nonzero_pages(b)).collect();
     Template {
+        pages,
         files,
         name,
         streams,
@@ -256,7 +306,7 @@ fn windows_shape(bytes: &mut Vec<u8>) {
         .expect("template encodes");
 }
 
-const TEMPLATES: u8 = 6;
+const TEMPLATES: u8 = 7;
 
 fn templates() -> &'static [Template] {
     static T: OnceLock<Vec<Template>> = OnceLock::new();
@@ -590,11 +640,14 @@ fn edit_base_bytes(files: &mut Files, at: u16, new: &[u8]) {
     let at = usize::from(at) % rec.len();
     let n = new.len().min(rec.len() - at);
     rec[at..at + n].copy_from_slice(&new[..n]);
-    for t in [
-        fmt::MetadataBlockType::General,
-        fmt::MetadataBlockType::GeneralShadow,
-    ] {
-        let (o, s) = t.default_extent();
+    // Where the control record puts the general blocks (an extended base file moves them).
+    for b in bf.control.blocks.iter().filter(|b| {
+        matches!(
+            fmt::MetadataBlockType::from_u32(b.block_type),
+            Some(fmt::MetadataBlockType::General | fmt::MetadataBlockType::GeneralShadow)
+        )
+    }) {
+        let (o, s) = (b.offset, b.size);
         if let Ok(blk) = fmt::encode_metadata_block(s as usize, 1, &rec) {
             if let Some(dst) = bytes.get_mut(o as usize..o as usize + blk.len()) {
                 dst.copy_from_slice(&blk);
@@ -1190,11 +1243,13 @@ fn run(input: &Input) {
         apply(t, &mut files, m);
     }
     let sb = Sandbox::new();
-    for (p, b) in &files.files {
-        if let Some(b) = b {
-            let p = sb.root().join(p);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&p, b).expect("write");
+    for (i, (p, b)) in files.files.iter().enumerate() {
+        let p = sb.root().join(p);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        match b {
+            Some(Cow::Borrowed(b)) => write_sparse(&p, b, &t.pages[i]),
+            Some(Cow::Owned(b)) => write_sparse(&p, b, &nonzero_pages(b)),
+            None => {}
         }
     }
     let flushed = pass(t, input, true);

@@ -38,8 +38,12 @@ def remove(f): return u8(15) + u8(f)
 seeds = {
     # The six logs as the emulator wrote them (0 dedicated archivable over two containers,
     # 1 multiplexed with two streams, 2 dedicated after a crash, 3 dedicated after a reset,
-    # 4 multiplexed after a crash, 5 log 2 with its base file in the shape Windows leaves).
-    **{f"plain-{t}": head(t, 2, 300 + 1000 * t) for t in range(6)},
+    # 4 multiplexed after a crash, 5 log 2 with its base file in the shape Windows leaves,
+    # 6 a dedicated log whose many long-named containers extended its base file).
+    **{f"plain-{t}": head(t, 2, 300 + 1000 * t) for t in range(7)},
+    # The extended base file: a container context's size, a name, raw bytes past 0x7a00.
+    "extended-edits": head(6) + container(40, 0, 1 << 20) + container(7, 5, b"%BLF%\\short")
+        + base_bytes(0x7c00, b"\xff" * 16),
     # Windows shape: the cursor at the start of the second container (the walk goes back
     # into the first), and a truncated block header before the cursor.
     "windows-cursor-at-container-start": head(5) + client(0, LAST, raw(0x0000_0001_0000_0000)),
