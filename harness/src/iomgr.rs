@@ -23,7 +23,7 @@
 //! guard bytes after it), an IRP returned uncompleted or completed twice, `STATUS_PENDING`
 //! (not emulated: no asynchronous completion). Stops (I/O Verification's bug check `0xC9`):
 //! `STATUS_PENDING` without `IoMarkIrpPending` (`0x23D`), an IRP marked pending without
-//! `STATUS_PENDING` (`0x23E`), a dispatch routine returning at another IRQL (`0x05`, see
+//! `STATUS_PENDING` (`0x23E`), a completion with the status `STATUS_PENDING` (`0x06`), a dispatch routine returning at another IRQL (`0x05`, see
 //! [`crate::verifier::stack::call_driver`]).
 
 #![allow(non_snake_case)]
@@ -605,7 +605,10 @@ struct IrpBox {
 const IRP_MAGIC: u64 = 0x4952_505F_4841_524E;
 
 /// `IofCompleteRequest`: counts the completion (a second one bugchecks with
-/// `MULTIPLE_IRP_COMPLETE_REQUESTS`, as the kernel does).
+/// `MULTIPLE_IRP_COMPLETE_REQUESTS`, as the kernel does). A completion whose
+/// `IoStatus.Status` is `STATUS_PENDING` (or `-1`) stops with
+/// `DRIVER_VERIFIER_IOMANAGER_VIOLATION` (0xC9), parameter 1 `0x06`, as I/O Verification
+/// does.
 pub(crate) unsafe extern "win64" fn IofCompleteRequest(irp: *mut IRP, _boost: i8) {
     if irp.is_null() {
         clfs_emu::bugcheck(0x44, 0, 0, 0, 0, "IofCompleteRequest(NULL)");
@@ -624,6 +627,18 @@ pub(crate) unsafe extern "win64" fn IofCompleteRequest(irp: *mut IRP, _boost: i8
             0,
             0,
             &format!("IofCompleteRequest({irp:p}): not an IRP the I/O manager sent"),
+        );
+    }
+    // SAFETY: the status field of the live IRP's IO_STATUS_BLOCK, written by the driver.
+    let status = unsafe { (&raw const (*irp).IoStatus.Anonymous.Status).read() };
+    if status == STATUS_PENDING || status == -1 {
+        crate::verifier::stop(
+            0xC9,
+            [0x06, status as u32 as usize, irp as usize, 0],
+            &format!(
+                "I/O verification: IofCompleteRequest({irp:p}) with IoStatus.Status {:#010x}: an IRP is completed with its final status, never STATUS_PENDING (or -1)",
+                status as u32
+            ),
         );
     }
     // SAFETY: as above.

@@ -80,6 +80,11 @@ extra=(--device BrokenIrql --ioctl 0x222000)
 check broken_dispatch_irql path_exerciser \
     "STOP: 0x000000C9 (DRIVER_VERIFIER_IOMANAGER_VIOLATION) I/O verification: the dispatch routine for IRP_MJ_DEVICE_CONTROL (0x0e) at image+0x" \
     "returned at IRQL 2 (DISPATCH_LEVEL), but was called at IRQL 0 (PASSIVE_LEVEL)" "[0x5,"
+extra=(--device BrokenComplete --ioctl 0x222000)
+check broken_completed_pending path_exerciser \
+    "STOP: 0x000000C9 (DRIVER_VERIFIER_IOMANAGER_VIOLATION) I/O verification: IofCompleteRequest(0x" \
+    "with IoStatus.Status 0x00000103: an IRP is completed with its final status, never STATUS_PENDING" \
+    "[0x6, 0x103,"
 extra=()
 check broken_use_after_close load_unload \
     "STOP: 0x000000CC (PAGE_FAULT_IN_FREED_SPECIAL_POOL) use after release: clfs.sys!ClfsQueryLogFileInformation(plfolog=0x" \

@@ -58,7 +58,13 @@ pub enum Defect {
     /// Its device's IOCTL dispatch routine returns still holding a spin lock (device
     /// [`IRQL_DEVICE`]).
     DispatchIrqlNotRestored,
+    /// Its device's IOCTL dispatch routine marks the IRP pending and completes it with the
+    /// status still `STATUS_PENDING` (device [`COMPLETE_DEVICE`]).
+    CompletedPending,
 }
+
+/// The device `CompletedPending` creates.
+pub const COMPLETE_DEVICE: &str = "\\Device\\BrokenComplete";
 
 /// The device `DispatchIrqlNotRestored` creates.
 pub const IRQL_DEVICE: &str = "\\Device\\BrokenIrql";
@@ -149,6 +155,34 @@ unsafe extern "system" fn dispatch_irql(_device: *const DEVICE_OBJECT, irp: *mut
     // SAFETY: the lock acquired above, with the IRQL it returned.
     unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
     STATUS_SUCCESS
+}
+
+/// Every IOCTL: marked pending (`IoMarkIrpPending`), its status set to `STATUS_PENDING` for
+/// the "worker", but the worker's part is done inline and the IRP is completed without the
+/// final status.
+///
+/// # Safety
+/// Called by the I/O manager with a live IRP.
+unsafe extern "system" fn dispatch_completed_pending(
+    _device: *const DEVICE_OBJECT,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    // SAFETY: the IRP this routine received and its current stack location (what
+    // IoMarkIrpPending sets SL_PENDING_RETURNED in).
+    unsafe {
+        let stack = (*irp)
+            .Tail
+            .Overlay
+            .Anonymous2
+            .Anonymous
+            .CurrentStackLocation;
+        (*stack).Control |= 0x01;
+        (*irp).IoStatus.Anonymous.Status = STATUS_PENDING;
+        (*irp).IoStatus.Information = 0;
+        // The defect: completed with the status still STATUS_PENDING.
+        IofCompleteRequest(irp, 0);
+    }
+    STATUS_PENDING
 }
 
 /// A `UNICODE_STRING` over `buf` (UTF-16, `len` units).
@@ -286,14 +320,13 @@ pub unsafe fn driver_entry(
             // SAFETY: the lock acquired above, with the IRQL it returned.
             unsafe { KeReleaseSpinLock(&raw mut LOCK, old) };
         }
-        Defect::PendingNotMarked | Defect::DispatchIrqlNotRestored => {
+        Defect::PendingNotMarked | Defect::DispatchIrqlNotRestored | Defect::CompletedPending => {
             let mut buf = [0u16; 32];
-            let (path, ioctl): (_, unsafe extern "system" fn(_, _) -> _) =
-                if defect == Defect::PendingNotMarked {
-                    (PENDING_DEVICE, dispatch_pending)
-                } else {
-                    (IRQL_DEVICE, dispatch_irql)
-                };
+            let (path, ioctl): (_, unsafe extern "system" fn(_, _) -> _) = match defect {
+                Defect::PendingNotMarked => (PENDING_DEVICE, dispatch_pending),
+                Defect::DispatchIrqlNotRestored => (IRQL_DEVICE, dispatch_irql),
+                _ => (COMPLETE_DEVICE, dispatch_completed_pending),
+            };
             let name = unicode(&mut buf, path);
             let mut device: *mut DEVICE_OBJECT = core::ptr::null_mut();
             // SAFETY: the I/O manager's driver object, a valid name and out pointer.
@@ -446,7 +479,10 @@ pub unsafe fn driver_unload(defect: Defect) {
         // SAFETY: as above.
         unsafe { LOG = 0 };
     }
-    if defect == Defect::PendingNotMarked || defect == Defect::DispatchIrqlNotRestored {
+    if matches!(
+        defect,
+        Defect::PendingNotMarked | Defect::DispatchIrqlNotRestored | Defect::CompletedPending
+    ) {
         // SAFETY: only DriverEntry and unload touch DEVICE, never at once.
         let device = unsafe { DEVICE };
         if device != 0 {

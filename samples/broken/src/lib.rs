@@ -19,6 +19,7 @@
 //! | `broken_spin_lock_double_release` | releases its spin lock twice | spin lock release: `0xC4`/`0x32` |
 //! | `broken_error_path_device` | leaves its device behind when opening its log fails in `DriverEntry` | fault sweep: objects after a failed `DriverEntry` (a test failure) |
 //! | `broken_dispatch_irql` | its IOCTL dispatch routine returns still holding a spin lock | IRQL on return, `--device BrokenIrql`: `0xC9`/`0x05` |
+//! | `broken_completed_pending` | its IOCTL dispatch routine completes the IRP with the status `STATUS_PENDING` | I/O manager, `--device BrokenComplete`: `0xC9`/`0x06` |
 //!
 //! Outside a Windows target (`cfg(driver_image)` unset) the crate is empty.
 #![cfg_attr(driver_image, no_std)]
