@@ -629,8 +629,11 @@ pub(crate) unsafe extern "win64" fn IofCompleteRequest(irp: *mut IRP, _boost: i8
             &format!("IofCompleteRequest({irp:p}): not an IRP the I/O manager sent"),
         );
     }
-    // SAFETY: the status field of the live IRP's IO_STATUS_BLOCK, written by the driver.
-    let status = unsafe { (&raw const (*irp).IoStatus.Anonymous.Status).read() };
+    // SAFETY: `irp` is the live IRP (checked above: an IrpBox the harness keeps alive);
+    // this only forms the address of its IoStatus.Status field.
+    let field = unsafe { &raw const (*irp).IoStatus.Anonymous.Status };
+    // SAFETY: that field lies in the live IRP; the driver wrote it.
+    let status = unsafe { field.read() };
     if status == STATUS_PENDING || status == -1 {
         crate::verifier::stop(
             0xC9,
