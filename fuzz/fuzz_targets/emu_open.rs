@@ -3,20 +3,21 @@
 //! restart chain, information queries, container scans, appending and flushing, closing and
 //! reopening.
 //!
-//! Input: byte 0 picks one of six logs the emulator itself writes once per process (see
+//! Input: byte 0 picks one of seven logs the emulator itself writes once per process (see
 //! `templates`): a dedicated archivable log whose records fill one container and go on in the
 //! second, a multiplexed log with two streams, a dedicated log after a crash (its base file
 //! names an older cursor: recovery scans forward), a dedicated log after a reset, a
 //! multiplexed log after a crash, the crashed dedicated log with its base file in the shape
 //! Windows leaves (containers INACTIVE, no last-flushed hint), and a dedicated log with so
-//! many long-named containers that its base file is extended. Bytes 1 to 3 say how many records to append (1 to 4) and how big. The rest is
-//! a list of mutations (`Reader`: an op byte, then fixed-size fields, byte strings as a length
-//! byte and the bytes; `fuzz/seedgen/emu_open.py` writes the seeds) applied to
-//! that log's files: field edits of the base record (client and container contexts, names,
-//! log state; re-encoded with valid checksums so they get past the CRC), raw byte edits of the
-//! base record re-sealed, raw byte edits of any file (no reseal), edits of a container block's
-//! restored image (record links, sizes, block header) re-sealed with valid sector signatures,
-//! and file truncation, growth and removal.
+//! many long-named containers that its base file is extended. Bytes 1 to 3 say how many
+//! records to append (1 to 4) and how big. The rest is a list of mutations (`Reader`: an op
+//! byte, then fixed-size fields, byte strings as a length byte and the bytes;
+//! `fuzz/seedgen/emu_open.py` writes the seeds) applied to that log's files: field edits of
+//! the base record (client and container contexts, names, log state; re-encoded with valid
+//! checksums so they get past the CRC), raw byte edits of the base record re-sealed, raw byte
+//! edits of any file (no reseal), edits of a container block's restored image (record links,
+//! sizes, block header) re-sealed with valid sector signatures, file truncation, growth and
+//! removal, and edits of the control record's block table (the base file re-encoded from it).
 //!
 //! Invariants: nothing panics, hangs or allocates without bound; every failure is a status
 //! the emulator documents for a damaged log (docs/emulator.md, "Hostile logs") or a typed
@@ -434,6 +435,14 @@ enum Mutation {
     Remove {
         file: u8,
     },
+    /// An entry of the control record's block table (where the metadata blocks are), the
+    /// base file re-encoded from it.
+    Control {
+        block: u8,
+        offset: u32,
+        size: u32,
+        kind: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -488,7 +497,7 @@ impl Reader<'_> {
         }
     }
     fn mutation(&mut self) -> Mutation {
-        match self.u8() % 17 {
+        match self.u8() % 18 {
             0 => Mutation::Client {
                 client: self.u8(),
                 field: match self.u8() % 6 {
@@ -563,6 +572,12 @@ impl Reader<'_> {
                 by: self.u32(),
             },
             15 => Mutation::Remove { file: self.u8() },
+            17 => Mutation::Control {
+                block: self.u8(),
+                offset: self.u32(),
+                size: self.u32(),
+                kind: self.u32(),
+            },
             _ => Mutation::Raw {
                 file: 0,
                 at: self.u32(),
@@ -850,6 +865,30 @@ fn apply(t: &Template, files: &mut Files, m: &Mutation) {
         Mutation::Grow { file, by } => {
             if let Some(f) = files.pick(*file) {
                 f.resize(f.len() + (*by as usize % (64 * 1024)), 0);
+            }
+        }
+        Mutation::Control {
+            block,
+            offset,
+            size,
+            kind,
+        } => {
+            let Some(bytes) = files.get(0) else { return };
+            let Ok(bf) = fmt::BaseFile::decode(bytes, "f.blf") else {
+                return;
+            };
+            let mut ctl = bf.control.clone();
+            if ctl.blocks.is_empty() {
+                return;
+            }
+            let i = usize::from(*block) % ctl.blocks.len();
+            // Offsets and sizes in sectors (mostly), a type among the six (mostly).
+            ctl.blocks[i].offset = offset.wrapping_mul(512) % (4 << 20);
+            ctl.blocks[i].size = size.wrapping_mul(512) % (1 << 20);
+            ctl.blocks[i].block_type = if kind & 0x100 != 0 { *kind } else { kind % 6 };
+            let trunc = bf.truncate.unwrap_or_default();
+            if let Ok(img) = fmt::BaseFile::encode_image(&ctl, &bf.base, &trunc, 1) {
+                *bytes = img;
             }
         }
         Mutation::Remove { file } => {

@@ -34,6 +34,8 @@ def record_field(b, rec, at, v): return u8(12) + u16(b) + u8(rec) + u8(at) + u32
 def truncate(f, n): return u8(13) + u8(f) + u32(n)
 def grow(f, n): return u8(14) + u8(f) + u32(n)
 def remove(f): return u8(15) + u8(f)
+# An entry of the control record's table: offset and size in sectors, the block type.
+def control(b, off, size, kind): return u8(17) + u8(b) + u32(off) + u32(size) + u32(kind)
 
 seeds = {
     # The six logs as the emulator wrote them (0 dedicated archivable over two containers,
@@ -42,6 +44,9 @@ seeds = {
     # 6 a dedicated log whose many long-named containers extended its base file).
     **{f"plain-{t}": head(t, 2, 300 + 1000 * t) for t in range(7)},
     # The extended base file: a container context's size, a name, raw bytes past 0x7a00.
+    # The control record's table: the scratch shadow moved past the end, a general block
+    # made smaller than its record.
+    "control-table": head(0) + control(5, 0x100, 1, 5) + control(2, 4, 2, 2),
     "extended-edits": head(6) + container(40, 0, 1 << 20) + container(7, 5, b"%BLF%\\short")
         + base_bytes(0x7c00, b"\xff" * 16),
     # Windows shape: the cursor at the start of the second container (the walk goes back
