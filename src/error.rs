@@ -93,6 +93,14 @@ pub enum Inconsistency {
         /// The full length returned.
         full: u64,
     },
+    /// Less space reserved for a record than its data size (`rgcbReservation` after a
+    /// reservation holds the space reserved, headers and alignment included, so never less).
+    ReservationBelowRecord {
+        /// The space reserved that the routine returned, in bytes.
+        reserved: i64,
+        /// The record's data size that was asked for, in bytes.
+        record: u64,
+    },
     /// A value that differs from the one the routine's other outputs (or its contract) fix.
     Mismatch {
         /// What the value is and what fixes it, as a phrase.
@@ -142,6 +150,10 @@ impl core::fmt::Display for Inconsistency {
             } => write!(
                 f,
                 "a full length of {full} for {what}, no more than the {written} written: nothing was truncated"
+            ),
+            Inconsistency::ReservationBelowRecord { reserved, record } => write!(
+                f,
+                "a reservation of {reserved} bytes (rgcbReservation) for a record of {record} bytes: the space reserved includes the record, so it is at least {record}"
             ),
             Inconsistency::Mismatch {
                 what,

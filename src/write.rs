@@ -398,6 +398,10 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// # Ok::<(), clfs::Error>(())
     /// ```
     ///
+    /// Clfs.sys returns the space it reserved for each record, which the guard frees by
+    /// later; a size below the record's is [`Error::InconsistentOutput`], and the records
+    /// are freed again by the sizes asked for (Clfs.sys frees the nearest match).
+    ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn reserve(&self, sizes: &[u32]) -> Result<Reservation<'_, 'log, B>> {
@@ -456,12 +460,52 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 core::ptr::null_mut(),
             )
         };
-        if let Err(e) = check(ROUTINE, status) {
-            // Nothing was reserved (the call is atomic): give the area's guard slot back.
+        let status = match check(ROUTINE, status) {
+            Ok(status) => status,
+            Err(e) => {
+                // Nothing was reserved (the call is atomic): give the area's guard slot back.
+                self.reservation_live.store(false, Ordering::Release);
+                return Err(e);
+            }
+        };
+        // On return each entry holds the space actually reserved for that record, headers
+        // and alignment included: never less than the record. The guard later frees by these
+        // sizes (negated), so a size that breaks the rule is not kept.
+        let below = amounts
+            .iter()
+            .zip(sizes)
+            .find(|&(&reserved, &record)| reserved < i64::from(record));
+        if let Some((&reserved, &record)) = below {
+            let mut frees = [0i64; MAX_RESERVED_RECORDS];
+            for (slot, size) in frees.iter_mut().zip(sizes) {
+                *slot = -i64::from(*size);
+            }
+            // SAFETY: as for the reservation above; `frees` holds `count` negative LONGLONGs:
+            // CLFS frees the reserved record that most nearly matches each (reference §1.5).
+            // If this fails, the records stay reserved until the area is deleted.
+            let _ = unsafe {
+                sys::ClfsReserveAndAppendLog(
+                    self.as_raw(),
+                    core::ptr::null(),
+                    0,
+                    core::ptr::null(),
+                    core::ptr::null(),
+                    count,
+                    frees.as_mut_ptr(),
+                    0,
+                    core::ptr::null_mut(),
+                )
+            };
             self.reservation_live.store(false, Ordering::Release);
-            return Err(e);
+            return Err(Error::InconsistentOutput {
+                routine: ROUTINE,
+                status,
+                detail: crate::Inconsistency::ReservationBelowRecord {
+                    reserved,
+                    record: u64::from(record),
+                },
+            });
         }
-        // On return each entry holds the space actually reserved for that record.
         Ok(Reservation {
             area: self,
             slots: amounts,

@@ -550,6 +550,40 @@ fn reads_that_return_a_null_buffer() {
     assert_no_leaks(&sb);
 }
 
+/// A reservation returns the space reserved for each record, which the guard frees by later;
+/// less than the record is refused. Before, the guard kept the size (a negative one would
+/// have reserved more at the free instead of freeing). The records are freed again by the
+/// sizes asked for, and the area takes a new guard.
+#[test]
+fn a_reservation_smaller_than_its_record() {
+    let sb = Sandbox::new();
+    let log = log_with("io-reserve", 2);
+    let area = area(&log);
+    const R: &str = "ClfsReserveAndAppendLog";
+    let calls = sb.stats().calls(R);
+    faults::override_output(R, "rgcbReservation", 1, 8);
+    assert_inconsistent(
+        &area.reserve(&[100, 200]).unwrap_err(),
+        R,
+        Inconsistency::ReservationBelowRecord {
+            reserved: 8,
+            record: 100,
+        },
+        "ClfsReserveAndAppendLog reported success but returned a reservation of 8 bytes (rgcbReservation) for a record of 100 bytes: the space reserved includes the record, so it is at least 100",
+    );
+    // The reservation and the free that undid it.
+    assert_eq!(sb.stats().calls(R), calls + 2);
+    assert_eq!(sb.stats().reserved_records, 0);
+    assert_eq!(log.info().expect("info").total_reservation, 0);
+    let mut guard = area.reserve(&[100]).expect("reserve");
+    guard.append(&[b"undo"], Append::new()).expect("append");
+    drop(guard);
+    assert_eq!(log.info().expect("info").total_reservation, 0);
+    area.delete().expect("delete");
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
 #[test]
 fn a_scan_step_that_returns_no_container_is_not_the_end() {
     let sb = Sandbox::new();

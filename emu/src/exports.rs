@@ -601,7 +601,7 @@ pub unsafe extern "system" fn ClfsReserveAndAppendLog(
 ) -> NTSTATUS {
     enter!("ClfsReserveAndAppendLog");
     // SAFETY: forwarded caller contract.
-    unsafe {
+    let status = unsafe {
         reserve_and_append(
             pvmarshalcontext,
             rgwriteentries,
@@ -614,7 +614,21 @@ pub unsafe extern "system" fn ClfsReserveAndAppendLog(
             fflags,
             plsn,
         )
+    };
+    // A reservation (a positive first entry after the call) can report another size.
+    if status >= 0 && creserverecords > 0 {
+        // SAFETY: the call succeeded, so `rgcbreservation` holds `creserverecords` elements.
+        let reserved = unsafe { rd(rgcbreservation.cast_const()) }.unwrap_or(0) > 0;
+        if reserved {
+            if let Some(v) =
+                crate::faults::output_override("ClfsReserveAndAppendLog", "rgcbReservation")
+            {
+                // SAFETY: as above.
+                unsafe { wr(rgcbreservation, i64::from(v)) };
+            }
+        }
     }
+    status
 }
 
 /// `ClfsReserveAndAppendLogAligned`: as above; entry `i > 0` starts at a multiple of

@@ -114,6 +114,7 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
         "ExtensionLengthInBytes",
         u16::MAX as u32,
     ),
+    ("ClfsReserveAndAppendLog", "rgcbReservation", u32::MAX),
     ("ClfsScanLogContainers", "cContainersReturned", u32::MAX),
     ("ClfsScanLogContainers", "cContainers", u32::MAX),
     ("ClfsScanLogContainers", "pinfoContainer", 0),
@@ -140,10 +141,13 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
 /// For a routine not in that list, or a `len` the output's type cannot hold (`Length` is a
 /// `USHORT`): a hook that would never fire is a mistake in the test.
 pub fn override_length(routine: &'static str, nth: u64, len: u32) {
-    // A scan returns a count and a pointer, no length: override_output names them.
+    // A scan returns a count and a pointer, a reservation sizes, no length of a buffer:
+    // override_output names them.
     let output = OUTPUTS
         .iter()
-        .find(|(r, _, _)| *r == routine && *r != "ClfsScanLogContainers")
+        .find(|(r, _, _)| {
+            *r == routine && !matches!(*r, "ClfsScanLogContainers" | "ClfsReserveAndAppendLog")
+        })
         .map(|&(_, output, _)| output);
     assert!(
         output.is_some(),
@@ -173,6 +177,7 @@ pub fn override_length(routine: &'static str, nth: u64, len: u32) {
 /// | `ClfsMgmtQueryPolicy` | `"PolicyLength"` | bytes of the policy (`*PolicyLength`) |
 /// | `ClfsMgmtQueryPolicy` | `"PolicyType"` | the returned policy's `PolicyType` |
 /// | `ClfsMgmtQueryPolicy` | `"PrefixLengthInBytes"`, `"ExtensionLengthInBytes"` | the string length of a `NewContainerPrefix` / `NewContainerExtension` policy (a `USHORT`; only queries of that type count) |
+/// | `ClfsReserveAndAppendLog` | `"rgcbReservation"` | the first size a reservation returns (the space reserved for its first record); only calls that reserve count, not frees or appends |
 /// | `ClfsScanLogContainers` | `"cContainersReturned"` | entries filled in the context's array (only a call that returns containers counts; `CLFS_SCAN_CLOSE` and the end of the scan do not) |
 /// | `ClfsScanLogContainers` | `"cContainers"` | the context's array size, as the context says after the call (the emulator never reads it back) |
 /// | `ClfsReadLogRecord` | `"ppvReadBuffer"` | the record's buffer: only `0` (NULL); the length stays real |
