@@ -101,9 +101,48 @@ impl ContainerState {
 
 /// One container, as a scan returns it: a typed view of `CLFS_CONTAINER_INFORMATION`
 /// (576 bytes, copied out of the scan's array).
+///
+/// Two infos are equal (`PartialEq`, `Eq`, `Hash`) when every field of the structure is, the
+/// file name compared as [`name`](Self::name) returns it: the characters of `FileName` past
+/// its length are not part of the value.
+///
+/// IRQL: any level (plain data).
 #[derive(Clone, Copy)]
 pub struct ContainerInfo {
     raw: sys::CLFS_CONTAINER_INFORMATION,
+}
+
+impl ContainerInfo {
+    /// Every field, the name as [`name`](Self::name) returns it: what `Eq` and `Hash` compare.
+    #[allow(clippy::type_complexity)]
+    fn key(&self) -> (&[u16], u32, u32, i64, u32, u32, u32, u32, [u64; 3]) {
+        let r = &self.raw;
+        (
+            self.name(),
+            r.FileNameLength,
+            r.FileNameActualLength,
+            r.ContainerSize,
+            r.State,
+            r.PhysicalContainerId,
+            r.LogicalContainerId,
+            r.FileAttributes,
+            [r.CreationTime, r.LastAccessTime, r.LastWriteTime],
+        )
+    }
+}
+
+impl PartialEq for ContainerInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ContainerInfo {}
+
+impl core::hash::Hash for ContainerInfo {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 impl ContainerInfo {

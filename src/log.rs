@@ -244,6 +244,37 @@ impl Disposition {
 /// assert_eq!(opts.access_mask(), Access::READ | Access::WRITE);
 /// ```
 ///
+/// # Opening one log twice
+///
+/// The share mode (`dwShareMode`) works as for files: a second log file object of the same
+/// log (the same stream, or the same physical log) opens only if its access is within what
+/// every open object shares, and every open object's access is within what it shares. The
+/// default, [`Share::READ`] with read and write access, therefore admits **one** open at a
+/// time: a second [`LogFile::create`] of the same log with the defaults fails with
+/// `STATUS_SHARING_VIOLATION` ([`Error::Status`](crate::Error::Status)), whichever driver
+/// holds the first. To open a log twice (two components of one driver, or a reader next to
+/// the writer), every opener shares what the others ask for:
+///
+/// ```
+/// # let _sandbox = clfs_emu::Sandbox::new();
+/// use clfs::{wide, Access, LogFile, LogOptions, NtStatus, Share};
+/// let name = wide!("log:C:\\doc\\twice");
+/// let first = LogFile::create(name, LogOptions::new().create_if_missing())?;
+/// // The defaults share reading only, and the second open asks for writing too:
+/// let err = LogFile::create(name, LogOptions::new()).unwrap_err();
+/// assert_eq!(err.status(), Some(NtStatus::SHARING_VIOLATION));
+/// drop(first);
+///
+/// // Both share reading and writing: both open.
+/// let shared = LogOptions::new().share(Share::READ | Share::WRITE);
+/// let writer = LogFile::create(name, shared.create_if_missing())?;
+/// let other = LogFile::create(name, shared)?;
+/// // A read-only opener still has to share the writer's WRITE access.
+/// let reader = LogFile::create(name, shared.access(Access::READ))?;
+/// # drop((writer, other, reader));
+/// # Ok::<(), clfs::Error>(())
+/// ```
+///
 /// A file system or filter driver adds its `fLogOptionFlag` and the context that goes with it;
 /// a security descriptor and `fCreateOptions` can be passed too. The borrowed ones (`'a`) must
 /// outlive the options:
@@ -394,7 +425,9 @@ impl<'a> LogOptions<'a> {
         self
     }
 
-    /// Sets the share mode.
+    /// Sets the share mode: what other log file objects of the same log may do while this one
+    /// is open. The default, [`Share::READ`], makes a second read-write open of the log fail
+    /// with `STATUS_SHARING_VIOLATION` (see [`LogOptions`], "Opening one log twice").
     ///
     /// IRQL: any.
     pub const fn share(mut self, share: Share) -> Self {
@@ -508,6 +541,10 @@ impl LogFile {
     /// is a dedicated log, and `STATUS_LOG_MULTIPLEXED` for `log:<path>` when it is a
     /// multiplexed one. A success that returns a NULL log file object is
     /// [`Error::InconsistentOutput`].
+    ///
+    /// A log already open elsewhere opens again only if the share modes of both opens allow
+    /// it: with the default [`LogOptions`] (share [`Share::READ`]) the second open fails with
+    /// `STATUS_SHARING_VIOLATION` ([`LogOptions`], "Opening one log twice").
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();

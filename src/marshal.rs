@@ -63,15 +63,42 @@ pub struct MarshallingConfig {
 }
 
 impl MarshallingConfig {
+    /// The write-buffer limit of [`MarshallingConfig::new`]: at most this many write blocks at
+    /// once (`cMaxWriteBuffers`), the default of Microsoft's own managed wrapper over CLFS
+    /// (reference §6).
+    pub const DEFAULT_MAX_WRITE_BUFFERS: u32 = 10;
+
     /// Log I/O blocks of `buffer_size` bytes (`cbMarshallingBuffer`), which must be a non-zero
-    /// multiple of the log's sector size; non-paged NX pool; unlimited write and read buffers.
+    /// multiple of the log's sector size; non-paged NX pool; at most
+    /// [`DEFAULT_MAX_WRITE_BUFFERS`](Self::DEFAULT_MAX_WRITE_BUFFERS) (10) write blocks at once;
+    /// unlimited read blocks.
+    ///
+    /// Pool use is bounded by default: the write blocks take at most
+    /// `10 * buffer_size` bytes, and with the limit reached CLFS writes blocks to stable storage
+    /// to free one ("with fewer buffers, log records must be written to stable storage more
+    /// often", reference §4.2). Each open read context holds at least one read block, so the read blocks grow
+    /// only with the read contexts the driver keeps open; bound them with
+    /// [`max_read_buffers`](Self::max_read_buffers) (a read context past the limit then fails
+    /// with `STATUS_LOG_BLOCKS_EXHAUSTED`).
+    /// [`unlimited_write_buffers`](Self::unlimited_write_buffers) asks for the DDI's `INFINITE`
+    /// (no limit: the amount of non-paged pool is then up to CLFS's flush policy).
+    ///
+    /// ```
+    /// use clfs::{BufferLimit, MarshallingConfig};
+    /// let config = MarshallingConfig::new(64 * 1024);
+    /// assert_eq!(config.write_limit(), BufferLimit::AtMost(10));
+    /// assert_eq!(config.read_limit(), BufferLimit::Unlimited);
+    /// // At most 4 * 64 KiB of write blocks and 2 * 64 KiB of read blocks:
+    /// let bounded = config.max_write_buffers(4).max_read_buffers(2);
+    /// assert_eq!(bounded.read_limit(), BufferLimit::AtMost(2));
+    /// ```
     ///
     /// IRQL: any.
     pub const fn new(buffer_size: u32) -> Self {
         MarshallingConfig {
             buffer_size,
             pool: PoolType::NonPagedPoolNx,
-            max_write: BufferLimit::Unlimited,
+            max_write: BufferLimit::AtMost(Self::DEFAULT_MAX_WRITE_BUFFERS),
             max_read: BufferLimit::Unlimited,
         }
     }
@@ -102,7 +129,9 @@ impl MarshallingConfig {
         self
     }
 
-    /// No limit on write blocks (`INFINITE`).
+    /// No limit on write blocks (`INFINITE`): the DDI's "if you don't need that control". The
+    /// non-paged pool the blocks take is then bounded only by CLFS's flush policy, not by the
+    /// driver; prefer [`max_write_buffers`](Self::max_write_buffers).
     ///
     /// IRQL: any.
     pub const fn unlimited_write_buffers(mut self) -> Self {

@@ -1,0 +1,102 @@
+//! The driver-author audit's small suggestions (docs/decisions.md, "Driver-author audit"):
+//! bounded write blocks by default, comparable container infos, and reservation errors that
+//! name the record.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+use std::collections::HashSet;
+
+use clfs::{
+    wide, BufferLimit, ContainerInfo, LogFile, LogOptions, MarshallingArea, MarshallingConfig,
+    ReadMode, ScanContext,
+};
+use clfs_emu::Sandbox;
+
+fn dedicated(name: &[u16]) -> LogFile {
+    let log = LogFile::create(name, LogOptions::new().create_if_missing()).unwrap();
+    log.add_containers(&[wide!("%BLF%\\c0"), wide!("%BLF%\\c1")], 512 * 1024)
+        .unwrap();
+    log
+}
+
+/// Blocks held by marshalling areas, all pools and tags together.
+fn blocks_held(sb: &Sandbox) -> u64 {
+    sb.stats().blocks.values().map(|o| o.count).sum()
+}
+
+/// `MarshallingConfig::new` bounds the write blocks: appends that each need a block of their
+/// own, none flushed, hold at most 10 blocks (with `INFINITE` they held one per append), and
+/// every record is still there.
+#[test]
+fn the_default_config_bounds_the_write_blocks() {
+    let sb = Sandbox::new();
+    let config = MarshallingConfig::new(4096);
+    assert_eq!(config.write_limit(), BufferLimit::AtMost(10));
+    assert_eq!(MarshallingConfig::DEFAULT_MAX_WRITE_BUFFERS, 10);
+    let log = dedicated(wide!("log:C:\\polish\\bounded"));
+    let area = MarshallingArea::<clfs::ClfsAllocator>::create(&log, config).unwrap();
+    let record = [0x5a_u8; 3000]; // one record per 4 KiB block
+    let mut lsns = Vec::new();
+    let mut most = 0;
+    for _ in 0..40 {
+        lsns.push(area.append(&[&record]).unwrap());
+        most = most.max(blocks_held(&sb));
+    }
+    assert!(
+        (1..=10).contains(&most),
+        "write blocks held at once: {most} (the default limit is 10)"
+    );
+    // The blocks written early were flushed, not dropped: all 40 records read back.
+    let mut cx = area.read(lsns[0], ReadMode::Forward).unwrap();
+    let mut seen = Vec::new();
+    while let Some(r) = cx.next().unwrap() {
+        assert_eq!(r.data, &record[..]);
+        seen.push(r.lsn);
+    }
+    drop(cx);
+    assert_eq!(seen, lsns);
+
+    // Asking for INFINITE still works, and then nothing caps the blocks.
+    let log2 = dedicated(wide!("log:C:\\polish\\other\\unbounded"));
+    let before = blocks_held(&sb);
+    let area2 = MarshallingArea::<clfs::ClfsAllocator>::create(
+        &log2,
+        MarshallingConfig::new(4096).unlimited_write_buffers(),
+    )
+    .unwrap();
+    for _ in 0..20 {
+        area2.append(&[&record]).unwrap();
+    }
+    assert_eq!(blocks_held(&sb) - before, 20);
+    drop((area, area2));
+    drop((log, log2));
+    assert!(sb.stats().leaks().is_empty(), "{:#?}", sb.stats().leaks());
+}
+
+/// Two scans of the same containers give equal infos (usable in sets and maps); a container
+/// added in between makes the scans differ in exactly that info.
+#[test]
+fn container_infos_compare_and_hash() {
+    let _sb = Sandbox::new();
+    let log = dedicated(wide!("log:C:\\polish\\scan"));
+    let scan_all = |log: &LogFile| -> Vec<ContainerInfo> {
+        let mut cx = ScanContext::new();
+        log.containers(&mut cx)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    let first = scan_all(&log);
+    let again = scan_all(&log);
+    assert_eq!(first.len(), 2);
+    assert_eq!(first, again);
+    assert_ne!(first[0], first[1], "two containers, two values");
+    let copy = first[0];
+    assert_eq!(copy, first[0]);
+
+    log.add_container(wide!("%BLF%\\c2"), 512 * 1024).unwrap();
+    let third = scan_all(&log);
+    let before: HashSet<ContainerInfo> = first.iter().copied().collect();
+    let added: Vec<&ContainerInfo> = third.iter().filter(|c| !before.contains(c)).collect();
+    assert_eq!(added.len(), 1, "{added:#?}");
+    assert!(String::from_utf16_lossy(added[0].name()).ends_with("c2"));
+}
