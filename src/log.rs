@@ -251,7 +251,7 @@ impl Disposition {
 /// every open object shares, and every open object's access is within what it shares. The
 /// default, [`Share::READ`] with read and write access, therefore admits **one** open at a
 /// time: a second [`LogFile::create`] of the same log with the defaults fails with
-/// `STATUS_SHARING_VIOLATION` ([`Error::Status`](crate::Error::Status)), whichever driver
+/// `STATUS_SHARING_VIOLATION` ([`Error::Status`]), whichever driver
 /// holds the first. To open a log twice (two components of one driver, or a reader next to
 /// the writer), every opener shares what the others ask for:
 ///
