@@ -301,8 +301,9 @@ impl core::fmt::Debug for ScanContext {
 /// start container; later ones follow in the scan's direction, which
 /// [`turn_around`](Self::turn_around) reverses from the container returned last. The
 /// iterator ends at `STATUS_NO_MORE_ENTRIES`; a failure is yielded once, then it ends (a
-/// success that returns no container, more containers than the context asked for, or
-/// containers in a NULL array, is such a failure: [`Error::InconsistentOutput`]).
+/// success that returns no container, more containers than the context asked for,
+/// containers in a NULL array, or a 1025th container in one direction (a log holds at most
+/// 1024, so such a scan would never end) is such a failure: [`Error::InconsistentOutput`]).
 /// Dropping it closes the scan (`CLFS_SCAN_CLOSE`); [`close`](Self::close) does the same and
 /// returns the status.
 ///
@@ -313,7 +314,14 @@ pub struct ContainerScan<'a> {
     log: PhantomData<&'a LogFile>,
     direction: ScanDirection,
     done: bool,
+    /// Containers returned since the scan started or last turned around.
+    run: u32,
 }
+
+/// The most containers a log holds (reference §5: `MAX_CONTAINERS_DEFAULT`; the DDI's "at
+/// most 1,024"), so the most one direction of a scan can return before
+/// `STATUS_NO_MORE_ENTRIES`. A scan that goes on past it would never end.
+const MAX_CONTAINERS_PER_LOG: u32 = 1024;
 
 const SCAN: &str = "ClfsScanLogContainers";
 /// `cContainers` of every scan context the library creates: one container per call. The
@@ -337,6 +345,7 @@ impl ContainerScan<'_> {
     pub fn turn_around(&mut self) {
         self.direction = self.direction.reversed();
         self.done = self.cx.is_none();
+        self.run = 0;
     }
 
     /// `ClfsScanLogContainers(CLFS_SCAN_CLOSE)`, returning its status.
@@ -402,6 +411,19 @@ impl Iterator for ContainerScan<'_> {
                 detail,
             }));
         }
+        if self.run >= MAX_CONTAINERS_PER_LOG {
+            // A hostile or broken Clfs.sys that never says STATUS_NO_MORE_ENTRIES would make
+            // `for c in scan` loop forever at PASSIVE_LEVEL.
+            self.done = true;
+            return Some(Err(Error::InconsistentOutput {
+                routine: SCAN,
+                status,
+                detail: Inconsistency::EndlessScan {
+                    max: u64::from(MAX_CONTAINERS_PER_LOG),
+                },
+            }));
+        }
+        self.run += 1;
         // SAFETY: CLFS filled `cContainersReturned` (>= 1, <= SCAN_BATCH) entries of the
         // array it allocated for this context; `array` is non-null; the entry is plain data
         // and copied out before the next call.
@@ -482,6 +504,7 @@ impl LogFile {
                 log: PhantomData,
                 direction,
                 done: true,
+                run: 0,
             });
         }
         if from >= containers {
@@ -511,6 +534,7 @@ impl LogFile {
             log: PhantomData,
             direction,
             done: false,
+            run: 0,
         })
     }
 

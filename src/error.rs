@@ -101,6 +101,12 @@ pub enum Inconsistency {
         /// The record's data size that was asked for, in bytes.
         record: u64,
     },
+    /// A container scan that returned more containers in one direction than a log holds,
+    /// without ending (`STATUS_NO_MORE_ENTRIES`): left alone, it would never end.
+    EndlessScan {
+        /// The most containers a log holds (1024).
+        max: u64,
+    },
     /// A value that differs from the one the routine's other outputs (or its contract) fix.
     Mismatch {
         /// What the value is and what fixes it, as a phrase.
@@ -154,6 +160,11 @@ impl core::fmt::Display for Inconsistency {
             Inconsistency::ReservationBelowRecord { reserved, record } => write!(
                 f,
                 "a reservation of {reserved} bytes (rgcbReservation) for a record of {record} bytes: the space reserved includes the record, so it is at least {record}"
+            ),
+            Inconsistency::EndlessScan { max } => write!(
+                f,
+                "container {} in one direction without STATUS_NO_MORE_ENTRIES: a log holds at most {max} containers, so the scan would never end",
+                max + 1
             ),
             Inconsistency::Mismatch {
                 what,

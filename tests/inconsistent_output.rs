@@ -701,6 +701,66 @@ fn scan_steps_with_more_containers_than_the_array_or_a_null_array() {
     assert_no_leaks(&sb);
 }
 
+/// A scan that never ends: Clfs.sys keeps returning containers in one direction, never
+/// STATUS_NO_MORE_ENTRIES. A log holds at most 1024 containers, so the 1025th in one
+/// direction is refused (once), instead of `for c in scan` spinning forever; the scan is
+/// closed and nothing leaks. Turning around starts a new count.
+#[test]
+fn a_scan_that_never_ends_is_refused_after_1024_containers() {
+    let sb = Sandbox::new();
+    let log = log_with("io-scan-endless", 2);
+    const R: &str = "ClfsScanLogContainers";
+    // Every step moves the emulator's cursor back to container 0: a forward scan then
+    // returns container 1 again and again.
+    for nth in 1..=1100 {
+        faults::override_output(R, "cIndex", nth, 0);
+    }
+    let mut cx = ScanContext::new();
+    let mut scan = log.containers(&mut cx).expect("scan");
+    let mut seen = 0u32;
+    let err = loop {
+        match scan.next().expect("the scan does not end by itself") {
+            Ok(_) => seen += 1,
+            Err(e) => break e,
+        }
+        assert!(seen <= 1024, "more than 1024 containers yielded");
+    };
+    assert_eq!(seen, 1024, "every container up to the limit is yielded");
+    assert_inconsistent(
+        &err,
+        R,
+        Inconsistency::EndlessScan { max: 1024 },
+        "ClfsScanLogContainers reported success but returned container 1025 in one direction without STATUS_NO_MORE_ENTRIES: a log holds at most 1024 containers, so the scan would never end",
+    );
+    assert!(scan.next().is_none(), "a failure is yielded once");
+    let calls = sb.stats().calls(R);
+    drop(scan);
+    assert_eq!(sb.stats().calls(R), calls + 1, "dropping closes the scan");
+    assert_eq!(sb.stats().live_scan_contexts, 0);
+    faults::clear();
+
+    // The count is per direction: turning around after 1000 containers yields more.
+    for nth in 1..=1000 {
+        faults::override_output(R, "cIndex", nth, 0);
+    }
+    let mut cx = ScanContext::new();
+    let mut scan = log.containers(&mut cx).expect("scan");
+    for _ in 0..1000 {
+        scan.next().expect("an item").expect("a container");
+    }
+    scan.turn_around();
+    // The cursor is at container 0 (the last override), so backward there is nothing left.
+    assert!(scan.next().is_none());
+    scan.turn_around();
+    let rest: Vec<u32> = scan
+        .map(|c| c.map(|c| c.physical_id()))
+        .collect::<Result<_, _>>()
+        .expect("containers");
+    assert_eq!(rest, [1]);
+    log.close().expect("close");
+    assert_no_leaks(&sb);
+}
+
 /// `ClfsMgmtQueryPolicy`'s outputs are checked before the policy is decoded. Before, a
 /// length or type that contradicted the policy was `Error::Status` with a status Clfs.sys
 /// never returned (`STATUS_LOG_METADATA_INCONSISTENT`), a length short of the structure was

@@ -132,6 +132,10 @@ pub unsafe extern "system" fn ClfsScanLogContainers(
                 None => array,
             };
             cx.cIndex = index;
+            if let Some(i) = crate::faults::output_override(R, "cIndex") {
+                scan::set_cursor(pcxscan as usize, i);
+                cx.cIndex = i;
+            }
             STATUS_SUCCESS
         }
         Ok(Scanned::End) => {

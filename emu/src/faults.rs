@@ -118,6 +118,7 @@ const OUTPUTS: &[(&str, &str, u32)] = &[
     ("ClfsScanLogContainers", "cContainersReturned", u32::MAX),
     ("ClfsScanLogContainers", "cContainers", u32::MAX),
     ("ClfsScanLogContainers", "pinfoContainer", 0),
+    ("ClfsScanLogContainers", "cIndex", u32::MAX),
     // Pointers and LSNs that can only be made NULL / CLFS_LSN_INVALID (value 0), after the
     // routines' length outputs above (the first output of a routine is its main length).
     ("ClfsReadLogRecord", "ppvReadBuffer", 0),
@@ -185,6 +186,7 @@ pub fn override_length(routine: &'static str, nth: u64, len: u32) {
 /// | `ClfsReadRestartArea`, `ClfsReadPreviousRestartArea` | `"ppvRestartBuffer"` | the same, for the restart area |
 /// | `ClfsReadRestartArea` | `"plsn"` | the restart record's LSN: only `0`, which writes `CLFS_LSN_INVALID` |
 /// | `ClfsScanLogContainers` | `"pinfoContainer"` | the context's array: only `0` (NULL) is accepted; the emulator keeps the real array and frees it at `CLFS_SCAN_CLOSE`, and writes it back at the next call that returns containers |
+/// | `ClfsScanLogContainers` | `"cIndex"` | the cursor (the container returned last) after a call that returns containers: the emulator's own cursor moves there too, so the next call continues from it (a scan that goes back over containers it already returned and, armed on every call, never ends) |
 ///
 /// For testing how a caller treats lengths, counts and offsets that contradict each other or
 /// the buffer they describe (a hostile or corrupt Clfs.sys).

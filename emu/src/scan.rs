@@ -268,6 +268,16 @@ pub(crate) fn scan(key: usize, mode: u8) -> Result<Scanned, NTSTATUS> {
     }
 }
 
+/// Moves the cursor of the scan `key` to `index` (the container returned last), as if the
+/// scan had just returned it: the fault hook that makes a scan go back over containers it
+/// already returned ([`faults::override_output`](crate::faults::override_output),
+/// `"cIndex"`).
+pub(crate) fn set_cursor(key: usize, index: u32) {
+    if let Some(s) = scans().get_mut(&key) {
+        s.last = Some(index);
+    }
+}
+
 /// `ClfsGetContainerName`: the full path of the container with logical id `cid`.
 pub(crate) fn container_name(h: usize, cid: u32) -> Result<Vec<u16>, NTSTATUS> {
     let emu = emu();
