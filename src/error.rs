@@ -507,6 +507,29 @@ pub enum Error {
         /// The most one call reserves.
         max: usize,
     },
+    /// A size of 0 in [`reserve`](crate::MarshallingArea::reserve): a reserved record must
+    /// hold at least one byte (an `rgcbReservation` entry of 0 is not a reservation).
+    #[error("reserved record {index} (0-based) of the {count} in this reservation has a size of 0 bytes; a reserved record must hold at least one byte")]
+    EmptyReservedRecord {
+        /// The position of the first size of 0 in the sizes passed.
+        index: usize,
+        /// How many sizes were passed.
+        count: usize,
+    },
+    /// A [`Reservation::append`](crate::Reservation::append) after every record of the
+    /// reservation has been used.
+    #[error("every reserved record has been used: the reservation held {reserved} record{} and all were appended", if *reserved == 1 { "" } else { "s" })]
+    ReservationUsedUp {
+        /// How many records the reservation held when it was made.
+        reserved: usize,
+    },
+    /// A [`Reservation::append`](crate::Reservation::append) of a record with no bytes: only
+    /// a record of at least one byte can use reserved space.
+    #[error("a record appended into a reservation must hold at least one byte, but its {entries} write entr{} hold 0 bytes", if *entries == 1 { "y" } else { "ies" })]
+    EmptyReservedAppend {
+        /// How many write entries the record had (all empty).
+        entries: usize,
+    },
     /// A record appended into a [`Reservation`](crate::Reservation) that needs more reserved
     /// space than the largest record still reserved holds.
     #[error(
@@ -690,6 +713,9 @@ impl Error {
             Error::LsnNotInLog { .. } => NtStatus::LOG_RECORD_NONEXISTENT,
             Error::Reservation { .. }
             | Error::TooManyReservedRecords { .. }
+            | Error::EmptyReservedRecord { .. }
+            | Error::ReservationUsedUp { .. }
+            | Error::EmptyReservedAppend { .. }
             | Error::ReservationTooSmall { .. }
             | Error::ReservationInUse => NtStatus::LOG_RESERVATION_INVALID,
             Error::BaseOutOfRange { .. } | Error::BasePastRestart { .. } => {

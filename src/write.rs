@@ -384,6 +384,12 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
     /// entries), so that appending them later cannot fail for lack of space. The returned
     /// guard appends into the reservation and frees whatever is left when dropped.
     ///
+    /// Refused before the call: no size ([`Error::Reservation`]), more than
+    /// [`MAX_RESERVED_RECORDS`] sizes ([`Error::TooManyReservedRecords`]), a size of 0
+    /// ([`Error::EmptyReservedRecord`], which names its index), a size that no marshalling
+    /// buffer holds ([`Error::RecordTooLarge`]), and a second live guard on the area
+    /// ([`Error::ReservationInUse`]).
+    ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
     /// # use clfs::*;
@@ -418,9 +424,10 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
                 max: MAX_RESERVED_RECORDS,
             });
         }
-        if sizes.contains(&0) {
-            return Err(Error::Reservation {
-                rule: "a reserved record must hold at least one byte",
+        if let Some(index) = sizes.iter().position(|&s| s == 0) {
+            return Err(Error::EmptyReservedRecord {
+                index,
+                count: sizes.len(),
             });
         }
         let max = max_record_size(self.config().buffer_size());
@@ -510,6 +517,7 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             area: self,
             slots: amounts,
             len: sizes.len(),
+            reserved: sizes.len(),
         })
     }
 
@@ -571,6 +579,9 @@ pub struct Reservation<'a, 'log, B: Blocks> {
     /// The reserved records' sizes; `slots[..len]` are live.
     slots: [i64; MAX_RESERVED_RECORDS],
     len: usize,
+    /// How many records were reserved (`len` when the guard was made), for
+    /// [`Error::ReservationUsedUp`].
+    reserved: usize,
 }
 
 impl<B: Blocks> Reservation<'_, '_, B> {
@@ -595,15 +606,17 @@ impl<B: Blocks> Reservation<'_, '_, B> {
 
     /// Appends one record into the reserved space and returns its LSN, one of the area's
     /// stream ([`Lsn`](crate::Lsn#lsns-of-different-streams)). Refused before the call when every
-    /// reserved record has been used ([`Error::Reservation`]) or none is large enough for this
-    /// one ([`Error::ReservationTooSmall`], which names both sizes).
+    /// reserved record has been used ([`Error::ReservationUsedUp`], which names how many the
+    /// reservation held), when the record holds no byte ([`Error::EmptyReservedAppend`]), or
+    /// when none is large enough for this one ([`Error::ReservationTooSmall`], which names both
+    /// sizes).
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
     pub fn append(&mut self, entries: &[&[u8]], options: Append) -> Result<Lsn> {
         if self.len == 0 {
-            return Err(Error::Reservation {
-                rule: "every reserved record has been used",
+            return Err(Error::ReservationUsedUp {
+                reserved: self.reserved,
             });
         }
         if entries.is_empty() {
@@ -613,8 +626,8 @@ impl<B: Blocks> Reservation<'_, '_, B> {
             .iter()
             .fold(0usize, |t, e| t.saturating_add(e.len()));
         if total == 0 {
-            return Err(Error::Reservation {
-                rule: "a record appended into a reservation must hold at least one byte",
+            return Err(Error::EmptyReservedAppend {
+                entries: entries.len(),
             });
         }
         let share = self

@@ -225,7 +225,7 @@ proptest! {
                                 m.swap_remove(i);
                                 appended.push((lsn, data));
                             }
-                            (Err(Error::Reservation { .. }), None) if m.is_empty() => {
+                            (Err(Error::ReservationUsedUp { .. }), None) if m.is_empty() => {
                                 prop_assert_eq!(sb.stats().calls("ClfsReserveAndAppendLog"), calls);
                             }
                             (Err(Error::ReservationTooSmall { size, largest }), None) => {

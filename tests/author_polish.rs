@@ -100,3 +100,52 @@ fn container_infos_compare_and_hash() {
     assert_eq!(added.len(), 1, "{added:#?}");
     assert!(String::from_utf16_lossy(added[0].name()).ends_with("c2"));
 }
+
+/// Each reservation refusal names the record and the value, and Clfs.sys is not called.
+#[test]
+fn reservation_refusals_name_the_record() {
+    use clfs::{Append, Error, NtStatus};
+    let sb = Sandbox::new();
+    let log = dedicated(wide!("log:C:\\polish\\reserve"));
+    let area =
+        MarshallingArea::<clfs::ClfsAllocator>::create(&log, MarshallingConfig::new(4096)).unwrap();
+
+    let before = sb.stats().clfs_calls();
+    let err = area.reserve(&[100, 20, 0, 0]).unwrap_err();
+    assert_eq!(err, Error::EmptyReservedRecord { index: 2, count: 4 });
+    assert_eq!(
+        err.to_string(),
+        "reserved record 2 (0-based) of the 4 in this reservation has a size of 0 bytes; \
+         a reserved record must hold at least one byte"
+    );
+    assert_eq!(err.ntstatus(), NtStatus::LOG_RESERVATION_INVALID);
+    assert!(err.refused_before_call());
+    assert_eq!(sb.stats().clfs_calls(), before, "Clfs.sys was called");
+
+    let mut space = area.reserve(&[40, 40]).unwrap();
+    let before = sb.stats().clfs_calls();
+    let err = space.append(&[b"", b""], Append::new()).unwrap_err();
+    assert_eq!(err, Error::EmptyReservedAppend { entries: 2 });
+    assert_eq!(
+        err.to_string(),
+        "a record appended into a reservation must hold at least one byte, but its 2 write \
+         entries hold 0 bytes"
+    );
+    assert_eq!(sb.stats().clfs_calls(), before, "Clfs.sys was called");
+
+    space.append(&[b"one"], Append::new()).unwrap();
+    space.append(&[b"two"], Append::new()).unwrap();
+    let before = sb.stats().clfs_calls();
+    let err = space.append(&[b"three"], Append::new()).unwrap_err();
+    assert_eq!(err, Error::ReservationUsedUp { reserved: 2 });
+    assert_eq!(
+        err.to_string(),
+        "every reserved record has been used: the reservation held 2 records and all were appended"
+    );
+    assert_eq!(err.ntstatus(), NtStatus::LOG_RESERVATION_INVALID);
+    assert_eq!(sb.stats().clfs_calls(), before, "Clfs.sys was called");
+    drop(space);
+    drop(area);
+    drop(log);
+    assert!(sb.stats().leaks().is_empty(), "{:#?}", sb.stats().leaks());
+}
