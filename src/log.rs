@@ -884,11 +884,27 @@ impl LogFile {
 
     /// `ClfsAddLogContainer`: adds a container at `path` (absolute, or relative to the base
     /// log file with the `%BLF%\` prefix). The first container sets the log's container size
-    /// (`size` rounded up to 512 KiB); later ones get that size whatever `size` says, as long
-    /// as it rounds up to at least the existing size. Returns the container's actual size.
-    /// A smaller `size` (0 included) after the first container is refused by Clfs.sys
-    /// (`STATUS_INVALID_PARAMETER`): pass the size the first call returned, or use
+    /// (`size` rounded up to a multiple of 512 KiB, or of 1 MiB for a multiplexed log); later
+    /// ones get that size whatever `size` says, as long as it rounds up to at least the
+    /// existing size. Returns the container's actual size. A smaller `size` (0 included) after
+    /// the first container is refused by Clfs.sys (`STATUS_INVALID_PARAMETER`): pass the size
+    /// the first call returned, or use
     /// [`add_container_of_existing_size`](Self::add_container_of_existing_size).
+    ///
+    /// A small first `size` is not an error: the kernel DDI rounds it up (so `1` gives a
+    /// 512 KiB container) and documents no minimum of its own; the 512 KiB / 1 MiB minimums
+    /// some pages state are the user-mode `AddLogContainer`'s (docs/decisions.md). A first
+    /// `size` of 0 rounds to no container at all; what Clfs.sys answers to it is undocumented
+    /// (the emulator: `STATUS_INVALID_PARAMETER`).
+    ///
+    /// ```
+    /// # let _sandbox = clfs_emu::Sandbox::new();
+    /// use clfs::{wide, LogFile, LogOptions};
+    /// let log = LogFile::create(wide!("log:C:\\doc\\round"), LogOptions::new().create_if_missing())?;
+    /// assert_eq!(log.add_container(wide!("%BLF%\\c0"), 1)?, 512 * 1024); // rounded up
+    /// assert_eq!(log.add_container(wide!("%BLF%\\c1"), 4096)?, 512 * 1024); // the log's size
+    /// # Ok::<(), clfs::Error>(())
+    /// ```
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL; above it the call is refused with
     /// [`IrqlTooHigh`](crate::Error::IrqlTooHigh) and Clfs.sys is not called.
