@@ -181,9 +181,21 @@ impl BlockHeader {
 
 /// Where Windows puts the fixup array of an `sectors`-sector block:
 /// `sectors*512 - align8(2*sectors + 2)` (0x1f8 for 1 sector, 0x3f8 for 2, 0x7980 for 61).
+/// This is what the encoders here write; readers also accept [`fixup_offset_at_end`].
 pub const fn fixup_offset(sectors: usize) -> usize {
     let n = if sectors == 0 { 1 } else { sectors };
     n * SECTOR_SIZE - align_up(2 * n + 2, 8)
+}
+
+/// The other placement of the fixup array that readers accept: ending exactly at the block's
+/// end, `sectors*512 - 2*sectors`, so that its last entry is the last sector's own signature
+/// slot (encoding saves that slot into itself, decoding restores it from itself). One
+/// published decompilation of `ClfsStampLogBlock` puts the array at `size - align8(2n)`,
+/// which is this offset when `2n` is a multiple of 8 (blocks of 4, 8, 12, ... sectors) and
+/// [`fixup_offset`] otherwise (docs/format.md, "Extended base files").
+pub const fn fixup_offset_at_end(sectors: usize) -> usize {
+    let n = if sectors == 0 { 1 } else { sectors };
+    n * SECTOR_SIZE - 2 * n
 }
 
 /// The signature bytes `[type|flags, usn]` that sector `i` of an `n`-sector block of sector
@@ -234,9 +246,10 @@ pub enum ChecksumPolicy {
 /// Rules, in order (the first broken one is returned): the header fits; `MajorVersion` is
 /// 0x15; `TotalSectorCount` is at least 1 and the block fits in `buf`; `ValidSectorCount` is
 /// at most `TotalSectorCount`; the fixup array lies in the last sector (in a block of more
-/// than 255 sectors: at or after [`fixup_offset`]), after the header, and ends before the last
-/// sector's signature; `RecordOffsets[0]` lies after the header and before the fixup array;
-/// the checksum; every signature.
+/// than 255 sectors: at or after [`fixup_offset`]), after the header, and either ends before
+/// the last sector's signature or ends exactly at the block's end
+/// ([`fixup_offset_at_end`]: its last entry is the last signature); `RecordOffsets[0]` lies
+/// after the header and before the fixup array; the checksum; every signature.
 pub fn decode_block(
     buf: &mut [u8],
     kind: u8,
@@ -290,8 +303,17 @@ pub fn decode_block(
             ));
         }
     }
-    // In reverse sector order: the inverse of `encode_block` also when the fixup array spans
-    // several sectors (a later sector's saved bytes may be part of an earlier entry).
+    restore_sectors(block, n, fix, loc)?;
+    Ok(h)
+}
+
+/// Puts the saved bytes of the fixup array at `fix` back at the end of each of the `n`
+/// sectors of `block`, in reverse sector order: the inverse of `encode_block` also when the
+/// array spans several sectors (a later sector's saved bytes may be part of an earlier entry)
+/// and when its last entry is the last signature ([`fixup_offset_at_end`]). The caller has
+/// checked the header ([`check_header`]); a block too short for the array is an error, never
+/// a panic.
+pub(crate) fn restore_sectors(block: &mut [u8], n: usize, fix: usize, loc: &Loc<'_>) -> Result<()> {
     for i in (0..n).rev() {
         let at = i * SECTOR_SIZE + SECTOR_SIZE - 2;
         let saved: [u8; 2] = arr(
@@ -302,7 +324,7 @@ pub fn decode_block(
         )?;
         put(block, at, &saved);
     }
-    Ok(h)
+    Ok(())
 }
 
 fn buf_len_sectors(len: usize) -> usize {
@@ -347,13 +369,19 @@ pub fn check_header(buf: &[u8], loc: &Loc<'_>) -> Result<BlockHeader> {
         ));
     }
     let fix = h.signatures_offset as usize;
-    // The array holds 2 bytes per sector and must end before the last sector's own signature.
+    // The array holds 2 bytes per sector and must end before the last sector's own signature,
+    // or end exactly at the block's end: its last entry is then that signature's slot, which
+    // encoding saves into itself and decoding restores from itself, so the two stay exact
+    // inverses (the other placement Windows may write, `fixup_offset_at_end`). Any other
+    // overlap with the last signature is refused.
     let fix_max = h.size() - 2 - 2 * n;
+    let at_end = fixup_offset_at_end(n);
     // Up to 255 sectors the array lies in the last sector [ION], so it never covers a
     // signature. A larger block (an extended metadata block) needs more than one sector for
     // it: it then starts no earlier than where `fixup_offset` puts it, so every signature it
-    // covers belongs to a later sector than the entry it overwrites, and stamping in sector
-    // order and restoring in reverse order are exact inverses.
+    // covers belongs to a later sector than the entry it overwrites (or, at `at_end`, the
+    // last entry is its own sector's signature), and stamping in sector order and restoring
+    // in reverse order are exact inverses.
     let fix_min = BLOCK_HEADER_SIZE.max(((n - 1) * SECTOR_SIZE).min(fixup_offset(n)));
     if fix < fix_min {
         return Err(loc.err(
@@ -364,12 +392,22 @@ pub fn check_header(buf: &[u8], loc: &Loc<'_>) -> Result<BlockHeader> {
             },
         ));
     }
-    if fix > fix_max {
+    if fix > at_end {
         return Err(loc.err(
             "CLFS_LOG_BLOCK_HEADER.SignaturesOffset",
             Rule::TooLarge {
                 found: fix as u64,
+                max: at_end as u64,
+            },
+        ));
+    }
+    if fix > fix_max && fix != at_end {
+        return Err(loc.err(
+            "CLFS_LOG_BLOCK_HEADER.SignaturesOffset",
+            Rule::FixupOverlap {
+                found: fix as u64,
                 max: fix_max as u64,
+                at_end: at_end as u64,
             },
         ));
     }
@@ -474,6 +512,110 @@ mod tests {
                 "{n} sectors"
             );
         }
+    }
+
+    /// Both placements of the fixup array ([`fixup_offset`], what the samples fit, and
+    /// [`fixup_offset_at_end`], the other one Windows may write) decode to exactly the bytes
+    /// the writer had, and a decoded block re-encodes to exactly the bytes on disk.
+    #[test]
+    fn both_fixup_placements_are_exact_inverses_for_1_to_300_sectors() {
+        for n in 1usize..=300 {
+            for (name, fix) in [
+                ("sample", fixup_offset(n)),
+                ("at end", fixup_offset_at_end(n)),
+            ] {
+                let size = n * SECTOR_SIZE;
+                let mut b = vec![0u8; size];
+                // Records up to the array; the array's own bytes are the writer's (free).
+                for (i, x) in b[BLOCK_HEADER_SIZE..fix].iter_mut().enumerate() {
+                    *x = (i % 251) as u8 + 1;
+                }
+                let plain = b.clone();
+                let mut h = BlockHeader::new(n as u16, 9);
+                h.signatures_offset = fix as u32;
+                let written = encode_block(&mut b, &h, SECTOR_BLOCK_BASE, true, &LOC)
+                    .unwrap_or_else(|e| panic!("{n} sectors, {name}: {e}"));
+                let on_disk = b.clone();
+                for i in 0..n {
+                    let sig = &on_disk[i * SECTOR_SIZE + SECTOR_SIZE - 2..][..2];
+                    assert_eq!(sig, signature(SECTOR_BLOCK_BASE, i, n, 9), "{n}, {name}");
+                }
+                let d = decode_block(&mut b, SECTOR_BLOCK_BASE, ChecksumPolicy::Required, &LOC)
+                    .unwrap_or_else(|e| panic!("{n} sectors, {name}: {e}"));
+                assert_eq!(d, written, "{n} sectors, {name}");
+                assert_eq!(
+                    b[BLOCK_HEADER_SIZE..fix],
+                    plain[BLOCK_HEADER_SIZE..fix],
+                    "{n} sectors, {name}: decode restores every byte before the array"
+                );
+                let mut again = b.clone();
+                encode_block(&mut again, &d, SECTOR_BLOCK_BASE, true, &LOC).unwrap();
+                assert!(
+                    again == on_disk,
+                    "{n} sectors, {name}: re-encoding changed the block"
+                );
+            }
+        }
+    }
+
+    /// Only the array that ends exactly at the block end may cover the last signature.
+    #[test]
+    fn a_fixup_array_over_the_last_signature_is_refused_unless_it_ends_the_block() {
+        for n in [1usize, 3, 4, 8, 61, 256, 300] {
+            let size = n * SECTOR_SIZE;
+            let mut blk = vec![0u8; size];
+            let mut h = BlockHeader::new(n as u16, 1);
+            let end = fixup_offset_at_end(n);
+            for (fix, ok) in [
+                (size - 2 - 2 * n, true),
+                (end - 1, false),
+                (end, true),
+                (end + 1, false),
+                (end + 2, false),
+                (size, false),
+            ] {
+                h.signatures_offset = fix as u32;
+                h.encode_into(&mut blk);
+                let r = check_header(&blk, &LOC);
+                assert_eq!(r.is_ok(), ok, "{n} sectors, offset {fix:#x}: {r:?}");
+                if fix == end - 1 {
+                    let e = r.unwrap_err();
+                    assert_eq!(
+                        e.rule,
+                        Rule::FixupOverlap {
+                            found: fix as u64,
+                            max: (size - 2 - 2 * n) as u64,
+                            at_end: end as u64
+                        }
+                    );
+                    assert!(
+                        e.to_string().contains("or exactly at the block's end"),
+                        "{e}"
+                    );
+                } else if !ok {
+                    assert!(matches!(
+                        r.unwrap_err().rule,
+                        Rule::TooLarge { max, .. } if max == end as u64
+                    ));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_two_placements_differ_only_when_2n_is_a_multiple_of_8() {
+        for n in 1usize..=300 {
+            let decompiled = n * SECTOR_SIZE - align_up(2 * n, 8);
+            let ours = if (2 * n) % 8 == 0 {
+                fixup_offset_at_end(n)
+            } else {
+                fixup_offset(n)
+            };
+            assert_eq!(decompiled, ours, "{n} sectors");
+        }
+        assert_eq!(fixup_offset(4), 0x7f0);
+        assert_eq!(fixup_offset_at_end(4), 0x7f8);
+        assert_eq!(fixup_offset_at_end(8), 0xff0);
     }
 
     #[test]

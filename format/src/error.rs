@@ -184,6 +184,18 @@ pub enum Rule {
         /// The LSN of the record that is not a restart record.
         lsn: Lsn,
     },
+    /// A block's fixup array (`SignaturesOffset`, 2 bytes per sector) overlaps the last
+    /// sector's signature without ending exactly at the block's end.
+    #[error("is {found:#x}: the fixup array must end before the last sector's signature (offset at most {max:#x}) or exactly at the block's end (offset {at_end:#x})")]
+    FixupOverlap {
+        /// The header's `SignaturesOffset`.
+        found: u64,
+        /// The largest offset whose array ends before the last signature.
+        max: u64,
+        /// The offset whose array ends at the block's end (its last entry is the last
+        /// signature).
+        at_end: u64,
+    },
     /// Two records of one stream carry the same LSN: a stream's LSNs strictly increase.
     #[error("{lsn} occurs twice in stream {stream} (a stream's LSNs strictly increase)")]
     RepeatedLsn {

@@ -63,8 +63,9 @@ pub use base::{
 };
 pub use blf::{decode_metadata_block, encode_metadata_block, BaseFile, Copy, BASE_FILE_SIZE};
 pub use block::{
-    block_crc, decode_block, encode_block, fixup_offset, BlockHeader, ChecksumPolicy,
-    BLOCK_HEADER_SIZE, SECTOR_BLOCK_BASE, SECTOR_BLOCK_DATA, SECTOR_BLOCK_OWNER, SECTOR_SIZE,
+    block_crc, decode_block, encode_block, fixup_offset, fixup_offset_at_end, BlockHeader,
+    ChecksumPolicy, BLOCK_HEADER_SIZE, SECTOR_BLOCK_BASE, SECTOR_BLOCK_DATA, SECTOR_BLOCK_OWNER,
+    SECTOR_SIZE,
 };
 pub use control::{ControlRecord, MetadataBlock, MetadataBlockType};
 pub use error::{Error, Loc, Result, Rule};

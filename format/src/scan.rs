@@ -10,7 +10,7 @@ use crate::block::{
     block_crc, check_header, BlockHeader, BLOCK_HEADER_SIZE, SECTOR_BLOCK_BEGIN, SECTOR_BLOCK_DATA,
     SECTOR_BLOCK_END, SECTOR_BLOCK_OWNER, SECTOR_SIZE,
 };
-use crate::bytes::{arr, put};
+use crate::bytes::arr;
 use crate::error::{Error, Loc, Result, Rule};
 use crate::record::{BlockRecords, RecordHeader, RECORD_FLAG_FIRST_IN_BLOCK};
 use crate::Lsn;
@@ -310,7 +310,7 @@ impl<'a> ContainerWalker<'a> {
         }
         self.scratch.clear();
         self.scratch.extend_from_slice(block);
-        restore(&mut self.scratch, &h);
+        restore(&mut self.scratch, &h, loc).map_err(whole)?;
         for r in BlockRecords::new(&self.scratch, &h, *loc) {
             r.map_err(whole)?;
         }
@@ -344,16 +344,16 @@ fn check_signatures(block: &[u8], h: &BlockHeader, kind: u8, loc: &Loc<'_>) -> R
     Ok(())
 }
 
-fn restore(block: &mut [u8], h: &BlockHeader) {
-    let fix = h.signatures_offset as usize;
-    for i in 0..h.total_sectors as usize {
-        let saved = block
-            .get(fix + 2 * i..fix + 2 * i + 2)
-            .and_then(|s| <[u8; 2]>::try_from(s).ok());
-        if let Some(saved) = saved {
-            put(block, i * SECTOR_SIZE + SECTOR_SIZE - 2, &saved);
-        }
-    }
+/// Restores the sector bytes of a block whose header `check_header` accepted, as
+/// `decode_block` does (last sector first: restoring first to last gives wrong bytes when the
+/// fixup array spans several sectors).
+fn restore(block: &mut [u8], h: &BlockHeader, loc: &Loc<'_>) -> Result<()> {
+    crate::block::restore_sectors(
+        block,
+        h.total_sectors as usize,
+        h.signatures_offset as usize,
+        loc,
+    )
 }
 
 fn in_range(layout: Layout, client: &Client, r: &LogRecord) -> bool {
@@ -800,6 +800,27 @@ mod tests {
         let blk = b.finish(Lsn::INVALID).unwrap();
         c[0x400..0x400 + blk.len()].copy_from_slice(&blk);
         (c, ctx)
+    }
+
+    /// A data block of 300 sectors has its fixup array over several sectors: the scan
+    /// restores last sector first, as `decode_block` does (first to last put signature bytes
+    /// into the record's data).
+    #[test]
+    fn a_block_whose_fixup_array_spans_sectors_scans_to_the_original_bytes() {
+        let payload: alloc::vec::Vec<u8> = (0..290 * 512).map(|i| (i % 253) as u8 + 1).collect();
+        let mut b = BlockBuilder::new(Lsn::new(5, 0, 0), 1);
+        b.push(RECORD_TYPE_DATA, Lsn::INVALID, Lsn::INVALID, &payload)
+            .unwrap();
+        let blk = b.finish(Lsn::INVALID).unwrap();
+        assert!(blk.len() > 256 * SECTOR_SIZE, "{}", blk.len());
+        let ctx = ContainerContext::new(3, 5, blk.len() as u64);
+        let s = scan_container(&blk, "c", &ctx);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.records.len(), 1);
+        assert!(
+            s.records[0].data == payload,
+            "the scan changed the record's bytes"
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@ mod common;
 use std::path::PathBuf;
 
 use clfs_format::{
-    encode_block, BaseFile, BaseRecord, BlockHeader, ClientContext, ContainerContext,
-    ControlRecord, Loc, LogId, Lsn, TruncateRecord, LOG_STATE_MULTIPLEXED, SECTOR_BLOCK_OWNER,
+    decode_block, encode_block, fixup_offset, fixup_offset_at_end, BaseFile, BaseRecord,
+    BlockBuilder, BlockHeader, ChecksumPolicy, ClientContext, ContainerContext, ControlRecord, Loc,
+    LogId, Lsn, TruncateRecord, LOG_STATE_MULTIPLEXED, RECORD_TYPE_DATA, SECTOR_BLOCK_DATA,
+    SECTOR_BLOCK_OWNER,
 };
 
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
@@ -81,7 +83,27 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         3,
     )
     .unwrap();
+    // Container blocks of 4 and 8 sectors whose fixup array ends at the block's end (the
+    // other placement readers accept, `fixup_offset_at_end`).
+    let mut at_end = vec![0u8, 0u8];
+    for (off, len) in [(0u32, 0x700 - 0x98), (0x800, 0xf00 - 0x98)] {
+        let mut b = BlockBuilder::new(Lsn::new(0, off, 0), 1);
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
+        b.push(RECORD_TYPE_DATA, Lsn::INVALID, Lsn::INVALID, &payload)
+            .unwrap();
+        let mut blk = b.finish(Lsn::INVALID).unwrap();
+        let loc = Loc::new("seed", off as u64);
+        let mut h =
+            decode_block(&mut blk, SECTOR_BLOCK_DATA, ChecksumPolicy::IfPresent, &loc).unwrap();
+        let n = h.total_sectors as usize;
+        blk[fixup_offset(n)..].fill(0);
+        h.signatures_offset = fixup_offset_at_end(n) as u32;
+        encode_block(&mut blk, &h, SECTOR_BLOCK_DATA, false, &loc).unwrap();
+        at_end.extend_from_slice(&blk);
+    }
+    assert_eq!(at_end.len(), 2 + 12 * 512);
     vec![
+        ("format_container", "seed-fixup-at-end", at_end),
         ("format_base_file", "seed-extended", extended),
         ("format_base_file", "seed-mux-emulator", mux_emulator),
         ("format_base_file", "seed-mux-owner-paged", mux_owner_paged),
