@@ -523,10 +523,17 @@ struct Recorder {
     lock: Mutex<()>,
 }
 
+/// How long a test waits for a callback the emulator must make before it calls the test a
+/// failure: a bound that only a broken emulator reaches, never a busy machine (the callbacks
+/// run on the sandbox's management worker thread, which a loaded CI machine may schedule late).
+const CALLBACK_DEADLINE: Duration = Duration::from_secs(120);
+
 impl Recorder {
+    /// Waits until `what` holds (the callbacks notify under `lock`, so no wake-up is lost;
+    /// the timeout re-checks anyway), failing after [`CALLBACK_DEADLINE`].
     fn wait(&self, what: impl Fn(&Recorder) -> bool) {
         let mut g = self.lock.lock().unwrap();
-        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let end = std::time::Instant::now() + CALLBACK_DEADLINE;
         while !what(self) {
             assert!(std::time::Instant::now() < end, "callback never came");
             g = self
@@ -549,7 +556,7 @@ impl ManagementCallbacks for Recorder {
             std::thread::sleep(Duration::from_millis(ms));
         }
         self.advance_done.fetch_add(1, Ordering::SeqCst);
-        self.cv.notify_all();
+        self.notify();
         if self.fail_advance.load(Ordering::SeqCst) {
             TailAdvance::Failed(ErrorStatus::new(NtStatus::LOG_PINNED).unwrap())
         } else {
@@ -561,10 +568,19 @@ impl ManagementCallbacks for Recorder {
             .lock()
             .unwrap()
             .push((status, pinned, std::thread::current().id()));
-        self.cv.notify_all();
+        self.notify();
     }
     fn log_unpinned(&self) {
         self.unpinned.fetch_add(1, Ordering::SeqCst);
+        self.notify();
+    }
+}
+
+impl Recorder {
+    /// Wakes [`Recorder::wait`]: under its lock, so a waiter between its check and its wait
+    /// cannot miss the change.
+    fn notify(&self) {
+        let _g = self.lock.lock().unwrap();
         self.cv.notify_all();
     }
 }
@@ -879,11 +895,7 @@ fn no_callback_runs_after_deregistration() {
         LogFullOutcome::GrowthPending
     );
     // Wait until the slow AdvanceTail is running, then deregister: deregistration waits for it.
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    while slow.advance.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < end);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    slow.wait(|r| !r.advance.lock().unwrap().is_empty());
     slow_client.deregister().unwrap();
     assert_eq!(
         slow.advance_done.load(Ordering::SeqCst),
@@ -905,7 +917,13 @@ fn no_callback_runs_after_deregistration() {
         LogFullOutcome::GrowthPending
     );
     other.wait(|r| r.advance_done.load(Ordering::SeqCst) == 2);
-    std::thread::sleep(Duration::from_millis(50));
+    // A barrier instead of a sleep: the worker runs items one at a time in request order, so
+    // once the completion queued after this AdvanceTail round has run, that round (which would
+    // have asked the deregistered client too) is over.
+    other_client
+        .tail_advance_failure(ErrorStatus::UNSUCCESSFUL)
+        .unwrap();
+    other.wait(|r| r.growths() == 2);
     assert_eq!(slow.advance.lock().unwrap().len(), before);
     assert_eq!(slow.growths(), 0);
     drop(other_client);
@@ -1035,7 +1053,7 @@ fn stress_four_appenders_on_a_growing_recycling_log() {
                                         while *c == seen {
                                             let (g, t) = adv
                                                 .done
-                                                .wait_timeout(c, Duration::from_secs(10))
+                                                .wait_timeout(c, CALLBACK_DEADLINE)
                                                 .unwrap();
                                             c = g;
                                             if t.timed_out() {
@@ -1292,7 +1310,9 @@ fn the_log_tail_policy_asks_for_the_tail_before_the_log_is_full() {
     let data = [3u8; 8000];
     let mut n = 0;
     // Append until fewer than two containers are free: that append asks for the tail. The
-    // request runs asynchronously (on the emulator's worker), so wait for it before going on.
+    // request runs asynchronously (on the emulator's worker), but it is queued by the append
+    // itself: the count of queued management items says so without depending on when the
+    // worker runs; then wait (bounded) for the callback.
     loop {
         area.append(&[&data])
             .expect("no append fails before the tail is asked for");
@@ -1301,12 +1321,23 @@ fn the_log_tail_policy_asks_for_the_tail_before_the_log_is_full() {
         if log.info().unwrap().free_containers < 2 {
             break;
         }
+        assert_eq!(
+            sb.stats().mgmt_work_items,
+            0,
+            "AdvanceTail was asked for while two containers were free"
+        );
         assert!(
             rec.advance.lock().unwrap().is_empty(),
             "AdvanceTail came while two containers were free"
         );
     }
+    assert_eq!(
+        sb.stats().mgmt_work_items,
+        1,
+        "the append that left fewer than two containers free asked for the tail, once"
+    );
     rec.wait(|r| r.advance_done.load(Ordering::SeqCst) >= 1);
+    assert_eq!(rec.advance.lock().unwrap().len(), 1);
     assert!(log.info().unwrap().free_containers < 2);
     area.append(&[&data])
         .expect("the log still had room when the tail was asked for");

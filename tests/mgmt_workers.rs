@@ -108,7 +108,7 @@ fn a_burst_of_log_full_requests_runs_on_one_worker_thread_per_sandbox() {
         while seen.len() < want {
             let (g, t) = journal
                 .cv
-                .wait_timeout(seen, Duration::from_secs(30))
+                .wait_timeout(seen, Duration::from_secs(120))
                 .unwrap();
             seen = g;
             assert!(!t.timed_out(), "{} of {want} completions came", seen.len());

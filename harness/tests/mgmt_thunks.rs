@@ -68,7 +68,8 @@ unsafe extern "win64" fn growth_complete(
 unsafe extern "win64" fn unpinned(_log: *const FILE_OBJECT, _data: *const c_void) {}
 
 fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
+    // A bound only a broken emulator reaches, never a busy CI machine.
+    let end = Instant::now() + Duration::from_secs(120);
     while !f() {
         assert!(Instant::now() < end, "{what} never happened");
         std::thread::sleep(Duration::from_millis(2));
