@@ -171,6 +171,16 @@ impl PhysLog {
             if st.archive_tail != CLFS_LSN_INVALID {
                 st.archive_tail = st.archive_tail.min(end);
             }
+            // A stream's last-flushed hint at or past the end names a record the log no
+            // longer has (a damaged block cut it short): the stream's next record would come
+            // below its reported last one (finding 11). The log's last record bounds the
+            // stream's instead (its own is not known without reading every block). Not
+            // `None`: a stream with no record would take its next record as its new base,
+            // and its older records would fall out of its range.
+            if st.flushed.is_some_and(|f| f >= end) {
+                st.flushed = self.meta.flushed.filter(|&f| f < end);
+                st.last = st.flushed;
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! Damaged and hostile logs on disk, opened by the emulator: what the `emu_open` fuzz target
-//! and its review found (docs/reliability.md, findings 6 to 9), each rebuilt here from an
+//! and its review found (docs/reliability.md, findings 6 to 11), each rebuilt here from an
 //! emulator-made log whose base file is edited with `clfs-format`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -327,4 +327,46 @@ fn a_container_name_with_a_character_across_byte_5_is_refused_not_a_panic() {
 fn open_after_repair(sb: &Sandbox) -> *mut FILE_OBJECT {
     edit_base(sb, |b| b.containers[1].name = "%BLF%\\c1".into());
     open().unwrap()
+}
+
+#[test]
+fn a_stream_hint_past_the_log_end_is_not_believed() {
+    // Finding 11: a multiplexed log whose base file gives a stream a last-flushed record
+    // (`lsnUnused1` of its client context) at or past the recovered end (a damaged block cut
+    // the log short, or a hostile file). The stream reported that LSN as its last, and its
+    // next record came below it: its LSNs went backwards. Now the log's last record bounds
+    // it, and the stream's records stay in its range.
+    let sb = Sandbox::new();
+    let phys = create("log:mux::", RWD, 0, 2).unwrap();
+    for i in 0..2 {
+        assert_eq!(add(phys, Some(1), &format!("%BLF%\\m{i}")).0, 0);
+    }
+    let s = create("log:mux::s", RWD, 0, 2).unwrap();
+    let a = area(s, 4096, 4, 2).unwrap();
+    let first = append(a, b"one");
+    assert_eq!(flush(a), 0);
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(s), 0);
+    assert_eq!(close(phys), 0);
+    let path = sb.root().join("mux.blf");
+    let bytes = std::fs::read(&path).unwrap();
+    let bf = fmt::BaseFile::decode(&bytes, "mux.blf").unwrap();
+    let mut base = bf.base.clone();
+    let past = lsn(0, 0x8000, 5);
+    base.clients[1].context.unused1 = fmt::Lsn(past);
+    let img = fmt::BaseFile::encode_image(&bf.control, &base, &bf.truncate.unwrap_or_default(), 1)
+        .unwrap();
+    std::fs::write(&path, img).unwrap();
+
+    let s = create("log:mux::s", RWD, 0, 1).unwrap();
+    let last = info(s).LastLsn.Internal;
+    assert!(last < past, "the hint is not reported: {last:#x}");
+    let a = area(s, 4096, 4, 2).unwrap();
+    let next = append(a, b"two");
+    assert!(next > last && next > first, "{next:#x} after {last:#x}");
+    assert_eq!(flush(a), 0);
+    assert_eq!(read_all(a, first), vec![b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(del_area(a), 0);
+    assert_eq!(close(s), 0);
+    no_leaks(&sb);
 }

@@ -1233,10 +1233,18 @@ fn pass(t: &Template, input: &Input, write: bool) -> Vec<(String, Lsn, Vec<u8>)>
         read_all(t, log, &a);
         if write && *writable {
             let mut last = None;
+            // The stream's LSNs strictly increase: a new record comes after the last one the
+            // log reports (a log with no record reports its base there, where the first goes).
+            let before = log.info().ok().map(|i| i.last);
             for i in 0..usize::from(input.appends % 4) + 1 {
                 let d = data(i + 100, usize::from(input.size) % 9000);
                 match a.append(&[&d]) {
-                    Ok(l) => last = Some((l, d)),
+                    Ok(l) => {
+                        if let (Some(b), 0) = (before, i) {
+                            assert!(l >= b, "{name}: new record {l} below the last one, {b}");
+                        }
+                        last = Some((l, d));
+                    }
                     Err(e) => {
                         check_err("append", &e);
                         last = None;
