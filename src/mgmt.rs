@@ -1020,7 +1020,10 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
 
     fn deregister_raw(&self) -> Result<()> {
         const ROUTINE: &str = "ClfsMgmtDeregisterManagedClient";
-        // SAFETY: the cookie is registered (invariant) and deregistered only here, once.
+        // SAFETY: the cookie is registered (invariant): a success is followed by no further
+        // call (`deregister` forgets the client), and a refusal leaves the client registered,
+        // so the retries of `Drop` and of a client handed back by `DeregisterError` pass a
+        // registered cookie too.
         let status = unsafe { sys::ClfsMgmtDeregisterManagedClient(self.cookie.as_ptr()) };
         check(ROUTINE, status).map(drop)
     }
