@@ -71,10 +71,8 @@ fn a_sandbox_dropped_inside_its_own_callback_ends_its_worker() {
     };
     let mut cookie: *mut c_void = core::ptr::null_mut();
     // SAFETY: valid registration and out pointer; the callback needs no context.
-    assert_eq!(
-        unsafe { ClfsMgmtRegisterManagedClient(h, &reg, &mut cookie) },
-        0
-    );
+    let st = unsafe { ClfsMgmtRegisterManagedClient(h, &reg, &mut cookie) };
+    assert_eq!(st, 0);
     *SANDBOX.lock().unwrap() = Some(sb);
     // No maximum size: no growth, so the worker asks the client to advance its tail, and the
     // callback drops the sandbox.
