@@ -453,7 +453,7 @@ impl core::fmt::Debug for ContainerScan<'_> {
 }
 
 /// A container name read by [`LogFile::container_name`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ContainerName<'b> {
     /// The characters written into the caller's buffer (no terminating NUL).
     pub name: &'b [u16],

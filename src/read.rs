@@ -79,7 +79,7 @@ impl RecordType {
 /// assert_eq!((r.previous(), r.undo_next()), (Some(first), None));
 /// # Ok::<(), clfs::Error>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Record<'c> {
     /// The record's bytes, as appended.
@@ -637,7 +637,7 @@ fn terminate(raw: NonNull<c_void>) {
 }
 
 /// One restart area, borrowed from its [`RestartContext`] until the context's next read.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct RestartArea<'c> {
     /// The restart data, as written.
