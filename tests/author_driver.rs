@@ -554,9 +554,66 @@ fn managed_log_grows_on_log_full() {
         );
         drop(area);
         client.deregister().unwrap();
-        // After deregistration no callback runs; the numbers stay.
+        // After deregistration no callback runs. (This read the counter twice in a row, which
+        // could not fail.) Now a second client's log-full request at the maximum asks every
+        // registered client for its tail: only the second one may be asked.
         let asked = client_state.asked.load(Ordering::SeqCst);
-        assert_eq!(client_state.asked.load(Ordering::SeqCst), asked);
+        #[derive(Default)]
+        struct Second {
+            asked: AtomicU32,
+            done: AtomicU32,
+        }
+        impl ManagementCallbacks for Second {
+            fn advance_tail(&self, _target: Lsn) -> TailAdvance {
+                self.asked.fetch_add(1, Ordering::SeqCst);
+                TailAdvance::Pending
+            }
+            fn log_growth_complete(&self, _status: Result<(), NtStatus>, _pinned: bool) {
+                self.done.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wait = |what: &str, f: &dyn Fn() -> bool| {
+            // A bound only a broken emulator reaches.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !f() {
+                assert!(Instant::now() < deadline, "{what} never happened");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let second = Second::default();
+        let other = ManagedClient::register(&log, &second).unwrap();
+        let area = MarshallingArea::<Blocks>::create(&log, config()).unwrap();
+        let mut n = 0;
+        loop {
+            match area.append(&[&payload]) {
+                Ok(_) => n += 1,
+                Err(e) if e.status() == Some(NtStatus::LOG_FULL) => break,
+                Err(e) => panic!("append: {e}"),
+            }
+            assert!(n < 10_000, "the log never filled");
+        }
+        assert_eq!(
+            other.handle_log_full().unwrap(),
+            LogFullOutcome::GrowthPending
+        );
+        wait("the second client's AdvanceTail", &|| {
+            second.asked.load(Ordering::SeqCst) == 1
+        });
+        // A barrier: the worker runs items in request order, so once the completion queued
+        // after that AdvanceTail round has run, the round is over.
+        other
+            .tail_advance_failure(clfs::mgmt::ErrorStatus::UNSUCCESSFUL)
+            .unwrap();
+        wait("the second client's LogGrowthComplete", &|| {
+            second.done.load(Ordering::SeqCst) == 1
+        });
+        assert_eq!(
+            client_state.asked.load(Ordering::SeqCst),
+            asked,
+            "a deregistered client was asked to advance its tail"
+        );
+        drop(other);
+        drop(area);
         // A size below the minimum is refused before the call.
         let err = log.set_log_file_size(LogSize::Containers(1)).unwrap_err();
         assert!(err.refused_before_call(), "{err}");
