@@ -48,6 +48,7 @@
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::error::{check, Error, Inconsistency, Result};
 use crate::irql::require_passive_or_apc;
@@ -743,7 +744,9 @@ pub enum TailAdvance {
 ///   thread) that advances the base, and return [`TailAdvance::Pending`].
 /// - After the [`ManagedClient`] is dropped (deregistered), none of them runs again: the
 ///   registration borrows the implementer for its whole life, and deregistration waits for
-///   callbacks already running.
+///   callbacks already running. This holds even if Clfs.sys refuses the deregistration: the
+///   drop then cuts the callbacks off (see [`ManagedClient`]), so do not drop or deregister
+///   the client from inside one of its own callbacks (it would wait for itself).
 /// - Panicking in a callback is a bugcheck in the kernel: don't.
 ///
 /// The implementer is shared across threads, so it is `Sync`; use atomics or locks inside.
@@ -803,11 +806,123 @@ pub trait ManagementCallbacks: Sync {
     fn log_unpinned(&self) {}
 }
 
+/// The pool tag of a [`ManagedClient`]'s registration cell (`"ClMc"`, as poolmon shows it):
+/// 16 bytes of non-paged pool per client, allocated by [`ManagedClient::register`] and freed
+/// when the client is deregistered; leaked on purpose only when Clfs.sys refuses the
+/// deregistration (see [`ManagedClient`]).
+///
+/// IRQL: any (plain data).
+pub const CLIENT_CELL_TAG: u32 = crate::pool::pool_tag(*b"ClMc");
+
+/// What Clfs.sys gets as the context of all three callbacks: a pool cell owned by the
+/// [`ManagedClient`], not the callbacks themselves, so that the client can cut Clfs.sys off
+/// from the callbacks even when Clfs.sys refuses to deregister it.
+///
+/// # Invariants
+/// While `alive` is true, `callbacks` points to the `C` the client borrows. A trampoline
+/// touches `*callbacks` only between incrementing `in_flight` and decrementing it, and only
+/// if it read `alive == true` after the increment. `alive` only ever goes from true to
+/// false ([`revoke`]).
+struct ClientCell<C> {
+    callbacks: *const C,
+    alive: AtomicBool,
+    in_flight: AtomicU32,
+}
+
+/// Allocates and initialises the cell of a client of `callbacks` (alive, nothing in flight).
+///
+/// IRQL: <= DISPATCH_LEVEL (non-paged pool); the callers run at <= APC_LEVEL.
+fn new_cell<C>(callbacks: &C) -> Result<NonNull<ClientCell<C>>> {
+    let bytes = core::mem::size_of::<ClientCell<C>>();
+    // SAFETY: one pool type flag, a non-zero tag and a non-zero size (a pointer and two
+    // atomics); non-paged pool may be allocated at the caller's IRQL (<= APC_LEVEL).
+    let raw = unsafe { sys::ExAllocatePool2(sys::POOL_FLAG_NON_PAGED, bytes, CLIENT_CELL_TAG) };
+    let cell = NonNull::new(raw.cast::<ClientCell<C>>()).ok_or(Error::PoolExhausted {
+        what: "the managed client's registration cell",
+        bytes,
+    })?;
+    // SAFETY: `cell` is a fresh, exclusively owned allocation of `bytes` bytes, 16-byte
+    // aligned (ExAllocatePool2 on x64), enough for `ClientCell<C>` (8-byte alignment).
+    unsafe {
+        cell.as_ptr().write(ClientCell {
+            callbacks,
+            alive: AtomicBool::new(true),
+            in_flight: AtomicU32::new(0),
+        })
+    };
+    Ok(cell)
+}
+
+/// Frees a cell that Clfs.sys no longer knows about.
+///
+/// # Safety
+/// `cell` came from [`new_cell`], is freed only here, once, and no registration refers to
+/// it any more (never registered, or deregistered with success: no callback runs or will
+/// run). IRQL <= DISPATCH_LEVEL.
+unsafe fn free_cell<C>(cell: NonNull<ClientCell<C>>) {
+    // SAFETY: by the contract, an ExAllocatePool2 block with this tag that nobody uses any
+    // more; `ClientCell` has no drop glue, so nothing needs dropping first.
+    unsafe { sys::ExFreePoolWithTag(cell.as_ptr().cast(), CLIENT_CELL_TAG) }
+}
+
+/// Cuts the callbacks off a cell that Clfs.sys may still call through: clears `alive`, then
+/// waits until no trampoline is inside the callbacks any more. Afterwards no trampoline
+/// touches the callbacks again (it reads `alive == false` after its increment), so their
+/// borrow may end; the cell itself must never be freed (leak it).
+///
+/// The wait is a spin (`spin_loop` hints, no sleeping): it only happens when Clfs.sys
+/// refused to deregister the client, and only lasts as long as callbacks already running,
+/// which the callback contract keeps short ([`ManagementCallbacks`]). Calling it from inside
+/// one of the client's own callbacks would never return (as deregistering from a callback
+/// would not).
+///
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL, where drop runs (the spin neither blocks nor needs
+/// a particular IRQL; above APC_LEVEL it could starve a callback running on the same
+/// processor, which is why the client must be dropped at <= APC_LEVEL).
+fn revoke<C>(cell: &ClientCell<C>) {
+    // SeqCst on both sides (here and in `enter`): either the trampoline's load sees `false`,
+    // or this loop sees its increment and waits for its decrement.
+    cell.alive.store(false, Ordering::SeqCst);
+    while cell.in_flight.load(Ordering::SeqCst) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Runs `f` on the callbacks of the cell `data` if the client is still alive; otherwise
+/// (revoked) returns `gone` without touching them.
+///
+/// # Safety
+/// `data` is NULL or a cell registered with Clfs.sys by [`ManagedClient::register`]: the
+/// cell is freed only after a successful deregistration (after which no callback runs) and
+/// is leaked otherwise, so it is valid for the whole call.
+unsafe fn enter<C, R>(data: *const c_void, gone: R, f: impl FnOnce(&C) -> R) -> R {
+    if data.is_null() {
+        return gone;
+    }
+    // SAFETY: by the contract `data` is a live, initialised `ClientCell<C>`; only shared
+    // references to it exist (its fields are atomics or written once before registration).
+    let cell = unsafe { &*data.cast::<ClientCell<C>>() };
+    cell.in_flight.fetch_add(1, Ordering::SeqCst);
+    let r = if cell.alive.load(Ordering::SeqCst) {
+        // SAFETY: `alive` read true after the increment: by the cell's invariant `callbacks`
+        // points to the borrowed `C`, and `revoke` (the only way its borrow can end while
+        // registered) waits for the decrement below before returning.
+        f(unsafe { &*cell.callbacks })
+    } else {
+        gone
+    };
+    cell.in_flight.fetch_sub(1, Ordering::SeqCst);
+    r
+}
+
+/// What a revoked client's AdvanceTail returns: `STATUS_UNSUCCESSFUL` (an error, which
+/// Clfs.sys takes as "this client cannot move its tail"; never STATUS_SUCCESS).
+const GONE_ADVANCE: sys::NTSTATUS = NtStatus::UNSUCCESSFUL.0;
+
 /// `PCLFS_CLIENT_ADVANCE_TAIL_CALLBACK` trampoline for `C`.
 ///
 /// # Safety
-/// `data` is the `&C` registered with it, alive until deregistration returns; `target` is
-/// NULL or a valid LSN.
+/// `data` is as in [`enter`]; `target` is NULL or a valid LSN.
 unsafe extern "system" fn advance_tail_tramp<C: ManagementCallbacks>(
     _log: *const sys::FILE_OBJECT,
     target: *const sys::CLFS_LSN,
@@ -818,16 +933,17 @@ unsafe extern "system" fn advance_tail_tramp<C: ManagementCallbacks>(
     }
     // SAFETY: `target` is non-null and points to the LSN CLFS passes for the call.
     let target = Lsn::from_raw(unsafe { target.read_unaligned() }.Internal);
-    // SAFETY: `data` is the `&C` registered with this trampoline; the registration borrows it
-    // until deregistration, after which CLFS runs no callback.
-    let c = unsafe { &*data.cast::<C>() };
-    match c.advance_tail(target) {
-        TailAdvance::Pending => NtStatus::PENDING.0,
-        TailAdvance::Failed(e) => e.status().0,
+    // SAFETY: `data` is a registered cell (this function's contract).
+    unsafe {
+        enter::<C, _>(data, GONE_ADVANCE, |c| match c.advance_tail(target) {
+            TailAdvance::Pending => NtStatus::PENDING.0,
+            TailAdvance::Failed(e) => e.status().0,
+        })
     }
 }
 
-/// `PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK` trampoline for `C`.
+/// `PCLFS_CLIENT_LFF_HANDLER_COMPLETE_CALLBACK` trampoline for `C` (a revoked client does
+/// nothing).
 ///
 /// # Safety
 /// As [`advance_tail_tramp`].
@@ -837,16 +953,16 @@ unsafe extern "system" fn growth_complete_tramp<C: ManagementCallbacks>(
     pinned: u8,
     data: *const c_void,
 ) {
-    if data.is_null() {
-        return;
-    }
-    // SAFETY: as in `advance_tail_tramp`.
-    let c = unsafe { &*data.cast::<C>() };
     let st = NtStatus(status);
-    c.log_growth_complete(if st.is_success() { Ok(()) } else { Err(st) }, pinned != 0);
+    // SAFETY: `data` is NULL or a registered cell (this function's contract).
+    unsafe {
+        enter::<C, _>(data, (), |c| {
+            c.log_growth_complete(if st.is_success() { Ok(()) } else { Err(st) }, pinned != 0)
+        })
+    }
 }
 
-/// `PCLFS_CLIENT_LOG_UNPINNED_CALLBACK` trampoline for `C`.
+/// `PCLFS_CLIENT_LOG_UNPINNED_CALLBACK` trampoline for `C` (a revoked client does nothing).
 ///
 /// # Safety
 /// As [`advance_tail_tramp`].
@@ -854,12 +970,8 @@ unsafe extern "system" fn unpinned_tramp<C: ManagementCallbacks>(
     _log: *const sys::FILE_OBJECT,
     data: *const c_void,
 ) {
-    if data.is_null() {
-        return;
-    }
-    // SAFETY: as in `advance_tail_tramp`.
-    let c = unsafe { &*data.cast::<C>() };
-    c.log_unpinned();
+    // SAFETY: `data` is NULL or a registered cell (this function's contract).
+    unsafe { enter::<C, _>(data, (), |c| c.log_unpinned()) }
 }
 
 /// What [`ManagedClient::handle_log_full`] achieved (each maps from its documented status).
@@ -887,26 +999,34 @@ pub enum LogFullOutcome {
 ///
 /// Dropping the client calls `ClfsMgmtDeregisterManagedClient` and, if that fails, once more
 /// (a refusal such as `STATUS_UNSUCCESSFUL` or `STATUS_INSUFFICIENT_RESOURCES` may be
-/// transient). Drop never panics. If the second call fails too, the status is lost and the
-/// registration may outlive the borrow of the callbacks, so Clfs.sys could still call into
-/// a context that is gone: a driver that must be sure calls [`deregister`](Self::deregister)
-/// and keeps the callbacks alive until it succeeds.
+/// transient). Drop never panics. If the second call fails too, the status is lost and
+/// Clfs.sys keeps the registration, but it can no longer reach the callbacks: what Clfs.sys
+/// holds as the callbacks' context is a small non-paged pool cell owned by the client (tag
+/// [`CLIENT_CELL_TAG`]), and the drop *revokes* it: it marks the cell dead, waits for
+/// callbacks already running to return, and leaks the cell (16 bytes), which Clfs.sys may
+/// still call through. A callback delivered after that does nothing and does not touch the
+/// callbacks: AdvanceTail returns `STATUS_UNSUCCESSFUL` (Clfs.sys takes it as "cannot move
+/// the tail"), LogGrowthComplete and LogUnpinned return at once. So the borrow of the
+/// callbacks may end with the drop whatever Clfs.sys answered. A driver that wants the status
+/// (or the registration really gone) calls [`deregister`](Self::deregister).
 ///
 /// IRQL: create, use and drop it at IRQL <= APC_LEVEL. Unlike the other handle types, a
 /// drop above APC_LEVEL still calls `ClfsMgmtDeregisterManagedClient` (which the kernel may
-/// answer with a bugcheck): leaking the registration would leave CLFS calling callbacks whose
-/// context is gone, which is worse. [`ManagedClient::deregister`] does the
-/// same.
+/// answer with a bugcheck) rather than leak the registration. [`ManagedClient::deregister`]
+/// does the same.
 ///
 /// # Invariants
-/// `cookie` is a registered client of `log`, whose callbacks' contexts are `callbacks`.
+/// `cookie` is a registered client of `log`, whose callbacks' contexts are `cell`, an alive
+/// cell from `new_cell` owned by this value and pointing to the borrowed callbacks.
 pub struct ManagedClient<'a, C: ManagementCallbacks> {
     cookie: NonNull<c_void>,
+    cell: NonNull<ClientCell<C>>,
     log: &'a LogFile,
     _callbacks: PhantomData<&'a C>,
 }
 
-// SAFETY: the cookie may be used from any thread at IRQL <= APC_LEVEL; `C: Sync`.
+// SAFETY: the cookie may be used from any thread at IRQL <= APC_LEVEL; `C: Sync`; the cell
+// is only read through shared references (atomics and a pointer written before registration).
 unsafe impl<C: ManagementCallbacks> Send for ManagedClient<'_, C> {}
 // SAFETY: as above; every ClfsMgmt routine taking the cookie may run concurrently.
 unsafe impl<C: ManagementCallbacks> Sync for ManagedClient<'_, C> {}
@@ -922,13 +1042,19 @@ impl<C: ManagementCallbacks> core::fmt::Debug for ManagedClient<'_, C> {
 impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     /// `ClfsMgmtRegisterManagedClient`: registers `callbacks` as a managed client of `log`.
     /// They may run before this returns. Several clients may register with one log. A success
-    /// that returns a NULL client cookie is [`Error::InconsistentOutput`].
+    /// that returns a NULL client cookie is [`Error::InconsistentOutput`] (the callbacks are
+    /// then cut off as after a refused deregistration, see [`ManagedClient`]).
+    ///
+    /// Allocates the client's 16-byte registration cell (non-paged pool, tag
+    /// [`CLIENT_CELL_TAG`]) first: if that fails, [`Error::PoolExhausted`], and Clfs.sys is
+    /// not called.
     ///
     /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
     pub fn register(log: &'a LogFile, callbacks: &'a C) -> Result<Self> {
         const ROUTINE: &str = "ClfsMgmtRegisterManagedClient";
         require_passive_or_apc(ROUTINE)?;
-        let ctx = (callbacks as *const C).cast_mut().cast::<c_void>();
+        let cell = new_cell(callbacks)?;
+        let ctx = cell.as_ptr().cast::<c_void>();
         let reg = sys::CLFS_MGMT_CLIENT_REGISTRATION {
             Version: sys::CLFS_MGMT_CLIENT_REGISTRATION_VERSION,
             AdvanceTailCallback: Some(advance_tail_tramp::<C>),
@@ -939,20 +1065,36 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
             LogUnpinnedCallbackData: ctx,
         };
         let mut cookie: sys::CLFS_MGMT_CLIENT = core::ptr::null_mut();
-        // SAFETY: `reg` is valid for the call; its contexts are `callbacks`, which the
-        // returned guard borrows until it deregisters; `cookie` is a valid out pointer.
+        // SAFETY: `reg` is valid for the call; its contexts are `cell`, which points to
+        // `callbacks` and is freed only once Clfs.sys no longer knows it (or leaked after
+        // being revoked, before the borrow of `callbacks` ends); `cookie` is a valid out
+        // pointer.
         let status = unsafe { sys::ClfsMgmtRegisterManagedClient(log.as_raw(), &reg, &mut cookie) };
-        let status = check(ROUTINE, status)?;
-        let cookie = NonNull::new(cookie).ok_or(Error::InconsistentOutput {
-            routine: ROUTINE,
-            status,
-            detail: crate::Inconsistency::Null {
-                what: "client cookie",
-            },
-        })?;
-        // INVARIANT: registration succeeded with these callbacks.
+        let status = match check(ROUTINE, status) {
+            Ok(status) => status,
+            Err(e) => {
+                // SAFETY: the registration failed, so Clfs.sys keeps no reference to the cell.
+                unsafe { free_cell(cell) };
+                return Err(e);
+            }
+        };
+        let Some(cookie) = NonNull::new(cookie) else {
+            // Registered or not, there is no cookie to deregister with: cut the callbacks
+            // off and leak the cell, which Clfs.sys may hold.
+            // SAFETY: `cell` is the live cell allocated above, never freed.
+            revoke(unsafe { cell.as_ref() });
+            return Err(Error::InconsistentOutput {
+                routine: ROUTINE,
+                status,
+                detail: crate::Inconsistency::Null {
+                    what: "client cookie",
+                },
+            });
+        };
+        // INVARIANT: registration succeeded with this cell, which points to `callbacks`.
         Ok(ManagedClient {
             cookie,
+            cell,
             log,
             _callbacks: PhantomData,
         })
@@ -974,8 +1116,8 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     ///
     /// When Clfs.sys refuses, the client is still registered and its callbacks may still run,
     /// so the client comes back in the error ([`DeregisterError::into_client`]), still
-    /// borrowing the callbacks: try again, or drop it (drop tries twice more at most, see
-    /// [`ManagedClient`]). `?` converts the error into an [`Error`], dropping the client.
+    /// borrowing the callbacks: try again, or drop it (drop tries twice more at most, then cuts
+    /// the callbacks off, see [`ManagedClient`]). `?` converts the error into an [`Error`], dropping the client.
     ///
     /// ```
     /// # let _sandbox = clfs_emu::Sandbox::new();
@@ -1005,8 +1147,12 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     pub fn deregister(self) -> core::result::Result<(), DeregisterError<'a, C>> {
         match self.deregister_raw() {
             Ok(()) => {
-                // The registration ended: drop must not deregister again (the client owns
-                // nothing else).
+                // SAFETY: the registration ended with success: no callback runs or will run,
+                // so nothing refers to the cell any more; `forget` below keeps drop from
+                // freeing it again.
+                unsafe { free_cell(self.cell) };
+                // The registration ended and the cell is freed: drop must do neither again
+                // (the client owns nothing else).
                 core::mem::forget(self);
                 Ok(())
             }
@@ -1081,17 +1227,26 @@ impl<'a, C: ManagementCallbacks> ManagedClient<'a, C> {
     }
 }
 
-/// Deregisters; if Clfs.sys refuses, tries once more, then gives up without panicking (the
-/// status is lost: see "Deregistration and its failure" on [`ManagedClient`]).
+/// Deregisters and frees the registration cell; if Clfs.sys refuses, tries once more, and if
+/// that is refused too, revokes the cell (waits for running callbacks, then leaks it) without
+/// panicking; the status is lost: see "Deregistration and its failure" on [`ManagedClient`].
 ///
-/// IRQL: PASSIVE_LEVEL or APC_LEVEL. Unlike the other handles' drops, this one does not leak above
-/// APC_LEVEL: the registration borrows the callbacks, so it must end before they go, and
-/// `ClfsMgmtDeregisterManagedClient` is called whatever the IRQL.
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL (the revocation spins until callbacks already running
+/// return, which needs them to be able to run). Unlike the other handles' drops, this one does
+/// not leak above APC_LEVEL: `ClfsMgmtDeregisterManagedClient` is called whatever the IRQL.
 impl<C: ManagementCallbacks> Drop for ManagedClient<'_, C> {
     fn drop(&mut self) {
         // A refusal may be transient (resources): one more attempt before giving up.
-        if self.deregister_raw().is_err() {
-            let _ = self.deregister_raw();
+        let ended = self.deregister_raw().is_ok() || self.deregister_raw().is_ok();
+        if ended {
+            // SAFETY: deregistration succeeded: no callback runs or will run, so nothing
+            // refers to the cell; the client is being dropped, so it is freed once.
+            unsafe { free_cell(self.cell) };
+        } else {
+            // Clfs.sys still holds the cell: cut the callbacks off before their borrow ends,
+            // and never free the cell.
+            // SAFETY: the cell is live (invariant) and, from here on, never freed.
+            revoke(unsafe { self.cell.as_ref() });
         }
     }
 }
