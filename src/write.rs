@@ -447,10 +447,11 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
         {
             return Err(Error::ReservationInUse);
         }
-        let mut amounts = [0i64; MAX_RESERVED_RECORDS];
-        for (slot, size) in amounts.iter_mut().zip(sizes) {
+        let mut asked = [0i64; MAX_RESERVED_RECORDS];
+        for (slot, size) in asked.iter_mut().zip(sizes) {
             *slot = i64::from(*size);
         }
+        let mut amounts = asked;
         let count = sizes.len() as u32;
         // SAFETY: the context is live; no entries (NULL, 0) and no LSN out pointer, as the
         // reserve-only pattern requires; `amounts` holds `count` in/out LONGLONGs.
@@ -483,27 +484,16 @@ impl<'log, B: Blocks> MarshallingArea<'log, B> {
             .zip(sizes)
             .find(|&(&reserved, &record)| reserved < i64::from(record));
         if let Some((&reserved, &record)) = below {
-            let mut frees = [0i64; MAX_RESERVED_RECORDS];
-            for (slot, size) in frees.iter_mut().zip(sizes) {
-                *slot = -i64::from(*size);
-            }
-            // SAFETY: as for the reservation above; `frees` holds `count` negative LONGLONGs:
-            // CLFS frees the reserved record that most nearly matches each (reference §1.5).
-            // If this fails, the records stay reserved until the area is deleted.
-            let _ = unsafe {
-                sys::ClfsReserveAndAppendLog(
-                    self.as_raw(),
-                    core::ptr::null(),
-                    0,
-                    core::ptr::null(),
-                    core::ptr::null(),
-                    count,
-                    frees.as_mut_ptr(),
-                    0,
-                    core::ptr::null_mut(),
-                )
-            };
-            self.reservation_live.store(false, Ordering::Release);
+            // Free the records again by the sizes asked for: a guard over them does it when
+            // dropped (CLFS frees the reserved record that most nearly matches each size,
+            // reference §1.5) and gives the area's guard slot back. If the free fails, the
+            // records stay reserved until the area is deleted.
+            drop(Reservation {
+                area: self,
+                slots: asked,
+                len: sizes.len(),
+                reserved: sizes.len(),
+            });
             return Err(Error::InconsistentOutput {
                 routine: ROUTINE,
                 status,

@@ -585,21 +585,7 @@ impl Recorder {
     }
 }
 
-/// Fills the log until an append fails with LOG_FULL; returns the LSNs appended.
-fn fill(area: &MarshallingArea<'_, ClfsAllocator>) -> Vec<Lsn> {
-    let rec = [7u8; 8000];
-    let mut lsns = Vec::new();
-    loop {
-        match area.append(&[&rec]) {
-            Ok(l) => lsns.push(l),
-            Err(e) => {
-                assert_eq!(e.status(), Some(NtStatus::LOG_FULL), "{e}");
-                return lsns;
-            }
-        }
-        assert!(lsns.len() < 10_000, "the log never filled");
-    }
-}
+use common::fill_until_full as fill;
 
 #[test]
 fn client_routine_statuses() {

@@ -124,7 +124,7 @@ fn a_callback_after_a_twice_refused_drop_does_not_reach_the_callbacks() {
     let log = log_with("revoked", 2);
     let area =
         MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
-    common_fill(&area);
+    common::fill_until_full(&area);
     let counts = Counts::default();
     let client = ManagedClient::register(&log, &counts).unwrap();
     let cookie = client.as_raw();
@@ -172,19 +172,4 @@ fn a_callback_after_a_twice_refused_drop_does_not_reach_the_callbacks() {
                 .to_string()
         ]
     );
-}
-
-/// Fills the log until an append fails with LOG_FULL.
-fn common_fill(area: &MarshallingArea<'_, ClfsAllocator>) {
-    let rec = [7u8; 8000];
-    for _ in 0..10_000 {
-        match area.append(&[&rec]) {
-            Ok(_) => {}
-            Err(e) => {
-                assert_eq!(e.status(), Some(NtStatus::LOG_FULL), "{e}");
-                return;
-            }
-        }
-    }
-    panic!("the log never filled");
 }

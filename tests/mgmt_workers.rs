@@ -57,20 +57,6 @@ impl ManagementCallbacks for Client<'_> {
     }
 }
 
-fn fill(area: &MarshallingArea<'_, ClfsAllocator>) {
-    let rec = [7u8; 8000];
-    for _ in 0..10_000 {
-        match area.append(&[&rec]) {
-            Ok(_) => {}
-            Err(e) => {
-                assert_eq!(e.status(), Some(NtStatus::LOG_FULL), "{e}");
-                return;
-            }
-        }
-    }
-    panic!("the log never filled");
-}
-
 #[test]
 fn a_burst_of_log_full_requests_runs_on_one_worker_thread_per_sandbox() {
     assert_eq!(clfs_emu::mgmt_worker_threads(), 0);
@@ -83,7 +69,7 @@ fn a_burst_of_log_full_requests_runs_on_one_worker_thread_per_sandbox() {
     .unwrap();
     let area =
         MarshallingArea::<ClfsAllocator>::create(&log, MarshallingConfig::new(64 * 1024)).unwrap();
-    fill(&area);
+    common::fill_until_full(&area);
     // Every growth fails: each request is answered later (PENDING, then LogGrowthComplete with
     // the failure), and the log stays full for the next round. Two work items per request.
     clfs_emu::faults::fail_growth(true);

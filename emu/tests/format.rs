@@ -117,25 +117,6 @@ fn the_files_are_real_clfs_logs_record_for_record() {
     no_leaks(&sb);
 }
 
-fn restart_area(a: *mut core::ffi::c_void, data: &[u8]) -> u64 {
-    let mut l = clfs_emu::types::CLS_LSN { Internal: 0 };
-    let mut n = 0u32;
-    // SAFETY: valid pointers.
-    let s = unsafe {
-        ClfsWriteRestartArea(
-            a,
-            data.as_ptr().cast(),
-            data.len() as u32,
-            core::ptr::null(),
-            0,
-            &mut n,
-            &mut l,
-        )
-    };
-    assert_eq!(s, 0);
-    l.Internal
-}
-
 /// Offsets of the general (base record) block's two copies.
 const GENERAL: u64 = 0x800;
 const GENERAL_SHADOW: u64 = 0x8200;

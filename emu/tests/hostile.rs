@@ -231,25 +231,6 @@ fn edit_link(sb: &Sandbox, off: u32, field: usize, to: u64) {
     std::fs::write(&path, bytes).unwrap();
 }
 
-fn restart_area(a: *mut core::ffi::c_void, data: &[u8]) -> u64 {
-    let mut l = clfs_emu::types::CLS_LSN { Internal: 0 };
-    let mut n = 0u32;
-    // SAFETY: valid pointers.
-    let s = unsafe {
-        ClfsWriteRestartArea(
-            a,
-            data.as_ptr().cast(),
-            data.len() as u32,
-            core::ptr::null(),
-            0,
-            &mut n,
-            &mut l,
-        )
-    };
-    assert_eq!(s, 0);
-    l.Internal
-}
-
 #[test]
 fn hostile_links_end_every_chain_with_a_status() {
     // Previous and undo-next links pointing at their own record or forward, and a restart

@@ -10,6 +10,23 @@ pub fn w(s: &str) -> Vec<u16> {
 }
 
 /// A new log `name` with `containers` containers of 512 KiB.
+/// Appends 8000-byte records through `area` until an append fails with `STATUS_LOG_FULL`
+/// (any other failure fails the test); returns the LSNs appended.
+pub fn fill_until_full(area: &clfs::MarshallingArea<'_, clfs::ClfsAllocator>) -> Vec<clfs::Lsn> {
+    let rec = [7u8; 8000];
+    let mut lsns = Vec::new();
+    loop {
+        match area.append(&[&rec]) {
+            Ok(l) => lsns.push(l),
+            Err(e) => {
+                assert_eq!(e.status(), Some(clfs::NtStatus::LOG_FULL), "{e}");
+                return lsns;
+            }
+        }
+        assert!(lsns.len() < 10_000, "the log never filled");
+    }
+}
+
 pub fn log_with(name: &str, containers: usize) -> LogFile {
     let log = LogFile::create(
         &w(&format!("log:C:\\t\\{name}")),

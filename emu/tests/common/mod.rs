@@ -126,6 +126,26 @@ pub fn append_ex(a: *mut c_void, data: &[u8], prev: u64, flags: u32) -> Result<u
     }
 }
 
+/// `ClfsWriteRestartArea` of `data` (no base change); returns the restart record's LSN.
+pub fn restart_area(a: *mut c_void, data: &[u8]) -> u64 {
+    let mut l = CLS_LSN { Internal: 0 };
+    let mut n = 0u32;
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        ClfsWriteRestartArea(
+            a,
+            data.as_ptr().cast(),
+            data.len() as u32,
+            null(),
+            0,
+            &mut n,
+            &mut l,
+        )
+    };
+    assert_eq!(s, 0);
+    l.Internal
+}
+
 pub fn append(a: *mut c_void, data: &[u8]) -> u64 {
     append_ex(a, data, CLFS_LSN_INVALID, 0).expect("append")
 }
